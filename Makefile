@@ -1,0 +1,51 @@
+# Everything a fresh machine needs goes through these targets: `make demo` and `make test` set up .venv first.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+STAMP := $(VENV)/.cube_nb-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: venv demo test check-nbdev nbtest pytest lab bench readme jargon-data
+
+$(STAMP): requirements.lock setup.py settings.ini
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(PIP) install torch==2.13.0          # the CPU wheel on disk; first, so nothing pulls a CUDA build
+	$(PIP) install -r requirements.lock   # every other package, pinned
+	$(PIP) install --no-build-isolation --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/cube_train --out runs/demo --force
+	$(BIN)/cube_eval --run runs/demo
+
+test: venv check-nbdev nbtest pytest
+
+check-nbdev: venv
+	bash .ci/check_nbdev.sh $(BIN)
+
+nbtest: venv
+	$(BIN)/nbdev_test --n_workers 2
+
+pytest: venv
+	$(BIN)/python -m pytest -q tests/; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+lab: venv
+	$(BIN)/python -m ipykernel install --sys-prefix --name cube_nb --display-name "cube_nb (.venv)" >/dev/null
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+bench: venv
+	$(BIN)/cube_bench
+
+readme: venv
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README --log-level WARN
+
+jargon-data: venv
+	tmp=$$(mktemp -d) && cd $$tmp && apt-get download dict-jargon && dpkg -x dict-jargon_*.deb x && cd - >/dev/null && \
+	$(BIN)/python -c "import sys, gzip, json; from cube_nb.data import parse_jargon, DATA_DIR; \
+	ps = parse_jargon(sys.argv[1] + '/jargon.index', sys.argv[1] + '/jargon.dict.dz'); \
+	f = gzip.GzipFile(DATA_DIR / 'jargon_pairs.jsonl.gz', 'wb', mtime=0); f.write(''.join(json.dumps(p, ensure_ascii=False) + '\n' for p in ps).encode()); f.close(); \
+	print(len(ps), 'pairs')" $$tmp/x/usr/share/dictd && rm -rf $$tmp

@@ -1,0 +1,78 @@
+"End-to-end runs of the console scripts, as a user types them."
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args, cwd=None):
+    return subprocess.run([str(BIN / args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def qa_file(tmp_path_factory):
+    "A small real Q&A file: 60 Jargon File pairs as .jsonl."
+    from cube_nb.data import jargon_pairs
+    p = tmp_path_factory.mktemp("data") / "qa.jsonl"
+    p.write_text("".join(json.dumps({"question": x["q"], "answer": x["a"]}) + "\n" for x in jargon_pairs()[:60]))
+    return p
+
+
+@pytest.fixture(scope="module")
+def trained_run(qa_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "r"
+    r = run("cube_train", "--data", qa_file, "--epochs", 2, "--seed", 3, "--out", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_train_writes_run_folder(trained_run):
+    for f in ("config.yaml", "model.safetensors", "history.csv", "pairs.jsonl", "split.json", "embeddings.safetensors"):
+        assert (trained_run / f).is_file(), f
+    assert len((trained_run / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+
+
+def test_eval_prints_table_and_writes_metrics(trained_run):
+    r = run("cube_eval", "--run", trained_run)
+    assert r.returncode == 0, r.stderr
+    for name in ("cube", "identity", "centroid", "ridge", "procrustes", "mlp"):
+        assert any(line.startswith(name) for line in r.stdout.splitlines()), name
+    m = json.loads((trained_run / "metrics.json").read_text())
+    assert m["task"] == "dialogue" and m["teacher"] == "minilm"
+    assert set(m["dataset"]) == {"source", "n_train", "n_val", "n_test"}
+    assert m["dataset"]["n_train"] + m["dataset"]["n_val"] + m["dataset"]["n_test"] == 60
+    t = m["test"]
+    assert t["candidates"] == m["dataset"]["n_test"]
+    assert set(t["baselines"]) == {"identity", "centroid", "ridge", "procrustes", "mlp"}
+    for s in [t["cube"], *t["baselines"].values()]:
+        assert set(s) >= {"cos", "R1", "R10", "MRR10", "mean_rank"}
+        assert 0 <= s["R1"] <= s["R10"] <= 1 and 1 <= s["mean_rank"] <= t["candidates"]
+    assert set(m["params"]) == {"cube", "mlp"} and set(m["seconds"]) >= {"embed", "train", "eval"}
+
+
+def test_train_refuses_to_overwrite_a_run(trained_run, qa_file):
+    before = (trained_run / "model.safetensors").read_bytes()
+    r = run("cube_train", "--data", qa_file, "--epochs", 1, "--out", trained_run)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and "--force" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert (trained_run / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("args, words", [
+    (["cube_train", "--data", "/no/such/file.jsonl"], "does not exist"),
+    (["cube_train", "--epochs", "0"], "epochs=0 must be >= 1"),
+    (["cube_train", "--teacher", "/no/such/model"], "neither a known name"),
+    (["cube_eval", "--run", "/no/such/run"], "not a run folder"),
+])
+def test_bad_input_one_line(args, words, tmp_path):
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_bench_quick_json():
+    r = run("cube_bench", "--quick", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["vs_reference"] > 1 and res["cell_steps_per_s"] > 0 and res["device"] == "cpu"
