@@ -41,7 +41,7 @@ bench: venv
 	$(BIN)/cube_bench
 
 readme: venv
-	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README --log-level WARN
+	rm -rf README_files && $(BIN)/python tools/build_readme.py
 
 jargon-data: venv
 	tmp=$$(mktemp -d) && cd $$tmp && apt-get download dict-jargon && dpkg -x dict-jargon_*.deb x && cd - >/dev/null && \

@@ -28,7 +28,7 @@ def trained_run(qa_file, tmp_path_factory):
 
 
 def test_train_writes_run_folder(trained_run):
-    for f in ("config.yaml", "model.safetensors", "history.csv", "pairs.jsonl", "split.json", "embeddings.safetensors"):
+    for f in ("config.yaml", "model.safetensors", "history.csv", "records.jsonl", "split.json", "embeddings.safetensors"):
         assert (trained_run / f).is_file(), f
     assert len((trained_run / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
 

@@ -1,0 +1,52 @@
+"The embedding cache under real processes: two writers at once, and a writer killed mid-run."
+import os, signal, subprocess, sys, time, json
+from pathlib import Path
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def corpus(tmp_path, n):
+    p = tmp_path / "texts.txt"
+    p.write_text("".join(f"sentence number {i} about the cache, with words {i * 7 % 13}\n" for i in range(n)))
+    return p
+
+
+def embed(data, cache, **kw):
+    return subprocess.Popen([str(BIN / "cube_embed"), "--data", str(data), "--mode", "autoencoder", "--cache", str(cache)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_two_writers_then_a_warm_run(tmp_path):
+    data, cache = corpus(tmp_path, 300), tmp_path / "cache"
+    a, b = embed(data, cache), embed(data, cache)
+    outs = [p.communicate(timeout=300) for p in (a, b)]
+    assert a.returncode == 0 and b.returncode == 0, outs
+    warm = embed(data, cache); out, err = warm.communicate(timeout=300)
+    assert warm.returncode == 0, err
+    assert "300 cached, 0 embedded" in out, out
+
+
+def test_killed_writer_leaves_a_usable_cache(tmp_path):
+    from cube_nb.teachers import TeacherEncoder
+    data, cache = corpus(tmp_path, 6000), tmp_path / "cache"
+    p = embed(data, cache)
+    folder = None
+    deadline = time.time() + 240
+    while time.time() < deadline and p.poll() is None:  # kill it once the first shard is on disk, mid-way through the second
+        shards = list(cache.glob("*/shard-*.safetensors"))
+        if shards: time.sleep(1.0); break
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL); p.wait()
+    leftovers = list(cache.glob("*/.*.tmp"))  # a temp file may remain; never a partial shard
+    t = TeacherEncoder("minilm")
+    c = t.cache(cache)
+    texts = data.read_text().splitlines()
+    vecs, missing = c.get(texts)
+    assert 0 < len(missing) < len(texts), "expected a partial cache"
+    r = embed(data, cache); out, err = r.communicate(timeout=300)
+    assert r.returncode == 0, err
+    assert f"{len(texts) - len(missing):,} cached" in out, out
+    vecs2, missing2 = t.cache(cache).get(texts)
+    assert not missing2
+    assert (vecs2[:5] - t.encode(texts[:5])).abs().max() < 1e-5
