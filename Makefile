@@ -21,6 +21,8 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/cube_train --out runs/demo --force
 	$(BIN)/cube_eval --run runs/demo
+	$(BIN)/cube_ask --run runs/demo "What is a hacker?"
+	$(BIN)/cube_ask --run runs/demo "What does it mean to grok something?"
 
 test: venv check-nbdev nbtest pytest
 
