@@ -13,7 +13,7 @@ $(STAMP): requirements.lock setup.py settings.ini
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(PIP) install torch==2.13.0          # the CPU wheel on disk; first, so nothing pulls a CUDA build
 	$(PIP) install -r requirements.lock   # every other package, pinned
-	$(PIP) install --no-build-isolation --no-deps -e .
+	$(PIP) install --no-build-isolation --no-deps -e . >/dev/null 2>&1 || $(PIP) install --no-build-isolation --no-deps -e .
 	touch $@
 
 venv: $(STAMP)
