@@ -76,3 +76,17 @@ def test_bench_quick_json():
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["vs_reference"] > 1 and res["cell_steps_per_s"] > 0 and res["device"] == "cpu"
+
+
+@pytest.mark.parametrize("mode", ["autoencoder", "mixed"])
+def test_other_modes_end_to_end(mode, qa_file, tmp_path):
+    out = tmp_path / mode
+    r = run("cube_train", "--data", qa_file, "--mode", mode, "--epochs", 1, "--out", out)
+    assert r.returncode == 0, r.stderr
+    r = run("cube_eval", "--run", out)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["task"] == mode
+    if mode == "mixed":
+        assert m["test_autoencoder"]["candidates"] > 0 and m["test_autoencoder"]["cube"]["cos"] > 0.5
+        assert m["dataset"]["n_test"] > m["test"]["candidates"]  # the table scores the dialogue half of the test split
