@@ -90,3 +90,27 @@ def test_other_modes_end_to_end(mode, qa_file, tmp_path):
     if mode == "mixed":
         assert m["test_autoencoder"]["candidates"] > 0 and m["test_autoencoder"]["cube"]["cos"] > 0.5
         assert m["dataset"]["n_test"] > m["test"]["candidates"]  # the table scores the dialogue half of the test split
+
+
+def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
+    import numpy as np
+    from cube_nb.data import jargon_pairs
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(p) + "\n" for p in jargon_pairs()[100:140]))
+    preds = tmp_path / "preds"
+    r = run("cube_eval", "--run", trained_run, "--data", other, "--save-predictions", preds)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((trained_run / "metrics-other.json").read_text())
+    assert m["dataset"]["n_eval"] == 40 and m["test"]["candidates"] == 40
+    pairs = [json.loads(l) for l in (preds / "test_pairs.jsonl").read_text().splitlines()]
+    p = np.load(preds / "predictions.npy")
+    assert p.shape == (40, 384) and len(pairs) == 40
+    # recompute mean cosine and R@1 independently: sentence-transformers embeds the answers, numpy ranks them
+    from sentence_transformers import SentenceTransformer
+    from cube_nb.teachers import teacher_path
+    a = SentenceTransformer(str(teacher_path("minilm")), device="cpu").encode([x["a"] for x in pairs], normalize_embeddings=True)
+    pn = p / np.linalg.norm(p, axis=1, keepdims=True)
+    s = pn @ a.T
+    assert abs(float(np.mean(np.diag(s))) - m["test"]["cube"]["cos"]) < 1e-4
+    r1 = float(np.mean([np.sum(s[i] >= s[i, i]) == 1 for i in range(40)]))
+    assert abs(r1 - m["test"]["cube"]["R1"]) < 1e-9
