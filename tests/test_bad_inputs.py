@@ -63,6 +63,7 @@ FILES = {
     "too_few_cells.yaml": b"model:\n  lattice:\n    dims: [4, 4, 4]\n",
     "face_steps.yaml": b"model:\n  mode: surface_only\n  lattice:\n    io: face\n    steps: 2\n",
     "config_list.yaml": b"- 1\n- 2\n",
+    "bad_space.yaml": b"lr: [between, 1, 2]\n",
 }
 
 CLI_CASES = [  # (id, argv, words expected in the error line)
@@ -110,6 +111,14 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("embed-missing-data", ["cube_embed", "--data", "nope.txt"], "does not exist"),
     ("embed-binary-data", ["cube_embed", "--data", "binary.jsonl"], "UTF-8"),
     ("embed-teacher-missing", ["cube_embed", "--data", "qa.jsonl", "--teacher", "no/such/model"], "neither a known name"),
+    ("seeds-repeated", ["cube_seeds", "--seeds", "1", "1"], "distinct"),
+    ("seeds-negative", ["cube_seeds", "--seeds", "-1"], ">= 0"),
+    ("seeds-bad-config", ["cube_seeds", "--config", "unknown_key.yaml"], "learning_rate"),
+    ("tune-trials-zero", ["cube_tune", "--trials", "0"], "--trials 0"),
+    ("tune-missing-space", ["cube_tune", "--space", "nope.yaml"], "nope.yaml"),
+    ("tune-space-not-map", ["cube_tune", "--space", "config_list.yaml"], "config_list.yaml"),
+    ("tune-bad-storage", ["cube_tune", "--storage", "nosuchdb://x/y", "--root", "tune_bad"], "nosuchdb"),
+    ("tune-bad-range", ["cube_tune", "--space", "bad_space.yaml", "--data", "qa.jsonl", "--root", "tune_range"], "search space entry"),
     ("bench-no-cuda", ["cube_bench", "--device", "cuda"], "cuda"),
     ("bench-bad-dims", ["cube_bench", "--dims", "0", "8", "8"], "dims"),
     ("bench-bad-batch", ["cube_bench", "--batch", "0"], "batch"),

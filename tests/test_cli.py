@@ -114,3 +114,25 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     assert abs(float(np.mean(np.diag(s))) - m["test"]["cube"]["cos"]) < 1e-4
     r1 = float(np.mean([np.sum(s[i] >= s[i, i]) == 1 for i in range(40)]))
     assert abs(r1 - m["test"]["cube"]["R1"]) < 1e-9
+
+
+def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
+    "cube_seeds writes a table with intervals; cube_tune runs a study in SQLite, resumes it, and writes a config cube_train takes."
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\nmodel:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n")
+    r = run("cube_seeds", "--config", tiny, "--seeds", 0, 1, "--root", tmp_path / "seeds")
+    assert r.returncode == 0, r.stderr
+    assert "± " in r.stdout and "paired test, cos" in r.stdout and "quality target" in r.stdout
+    s = json.loads((tmp_path / "seeds" / "seeds.json").read_text())
+    assert s["seeds"] == [0, 1] and len(s["metrics"]) == 2 and set(s["target"]) >= {"cos", "R1", "params", "met"}
+    space = tmp_path / "space.yaml"
+    space.write_text("lr: [log, 0.001, 0.01]\n")
+    for n in (2, 3):
+        r = run("cube_tune", "--config", tiny, "--space", space, "--trials", n, "--root", tmp_path / "tune")
+        assert r.returncode == 0, r.stderr
+        assert f"best of {n} trials" in r.stdout
+    assert (tmp_path / "tune" / "study.db").is_file()
+    r = run("cube_train", "--config", tmp_path / "tune" / "best.yaml", "--out", tmp_path / "best")
+    assert r.returncode == 0, r.stderr
+    r = run("cube_tune", "--config", tiny, "--space", space, "--sampler", "grid", "--root", tmp_path / "grid")
+    assert r.returncode == 2 and "grid sampler needs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
