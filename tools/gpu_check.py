@@ -1,6 +1,6 @@
 """GPU checks and figures (run on a CUDA machine): the CUDA lattice agrees with the CPU path, bf16 training
 through CubeTrainer runs, and the lattice benchmark at the default and the 16x16x16 / batch 1024 shapes."""
-import dataclasses, json, torch
+import dataclasses, json, sys, torch
 from fastcore.test import test_close
 from cube_nb.lattice import LatticeConfig, Lattice3D
 from cube_nb.bench import bench_lattice, format_bench
@@ -10,6 +10,21 @@ from cube_nb.losses import LossConfig
 
 assert torch.cuda.is_available()
 print(torch.__version__, torch.cuda.get_device_name())
+
+if sys.argv[1:2] == ["teacher"]:  # python3 tools/gpu_check.py teacher FOLDER: the teacher in fp32 / fp16 / bf16 on the GPU
+    import time
+    from cube_nb.teachers import TeacherEncoder
+    from cube_nb.data import jargon_pairs
+    texts = list(dict.fromkeys([p["q"] for p in jargon_pairs()] + [p["a"] for p in jargon_pairs()]))
+    ref = None
+    for dtype in ("float32", "float16", "bfloat16"):
+        t = TeacherEncoder(sys.argv[2], device="cuda", dtype=dtype, batch_size=256)
+        t.encode(texts[:512]); torch.cuda.synchronize(); t0 = time.perf_counter()
+        e = t.encode(texts); torch.cuda.synchronize(); sec = time.perf_counter() - t0
+        ref = e if ref is None else ref
+        cos = torch.nn.functional.cosine_similarity(e, ref)
+        print(f"teacher {dtype}: {len(texts) / sec:,.0f} texts/s ({len(texts)} Jargon texts, batch 256); cos to float32: min {cos.min():.6f}, mean {cos.mean():.6f}", flush=True)
+    sys.exit(0)
 for n in (6, 26):
     for b in ("walls", "periodic", "reflecting"):
         torch.manual_seed(0)
