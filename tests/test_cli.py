@@ -49,6 +49,8 @@ def test_eval_prints_table_and_writes_metrics(trained_run):
         assert set(s) >= {"cos", "R1", "R10", "MRR10", "mean_rank"}
         assert 0 <= s["R1"] <= s["R10"] <= 1 and 1 <= s["mean_rank"] <= t["candidates"]
     assert set(m["params"]) == {"cube", "mlp"} and set(m["seconds"]) >= {"embed", "train", "eval"}
+    report = (trained_run / "report.md").read_text()
+    assert "pair by pair" in report and (trained_run / "pair_scores.png").stat().st_size > 1000
 
 
 def test_train_refuses_to_overwrite_a_run(trained_run, qa_file):
