@@ -116,6 +116,23 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     assert abs(float(np.mean(np.diag(s))) - m["test"]["cube"]["cos"]) < 1e-4
     r1 = float(np.mean([np.sum(s[i] >= s[i, i]) == 1 for i in range(40)]))
     assert abs(r1 - m["test"]["cube"]["R1"]) < 1e-9
+    # and sentence-transformers' own InformationRetrievalEvaluator on the same predictions: queries are the
+    # cube's outputs, the corpus is the 40 answers, each query's relevant document is its own answer
+    import torch
+    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+    from sentence_transformers.util import cos_sim
+    assert len({x["a"] for x in pairs}) == 40  # distinct answers: no ties for the evaluator to break differently
+    ev = InformationRetrievalEvaluator({str(i): x["q"] for i, x in enumerate(pairs)}, {str(i): x["a"] for i, x in enumerate(pairs)},
+                                       {str(i): {str(i)} for i in range(40)}, accuracy_at_k=[1, 10], precision_recall_at_k=[1],
+                                       mrr_at_k=[10], ndcg_at_k=[10], map_at_k=[10], score_functions={"cos": cos_sim}, show_progress_bar=False)
+    row = {x["q"]: i for i, x in enumerate(pairs)}
+
+    class Predictions:  # hands the evaluator the cube's outputs for its query texts
+        def encode_query(self, sentences, **kw): return torch.from_numpy(p[[row[t] for t in sentences]])
+    st = ev.compute_all_metrics(Predictions(), corpus_embeddings=torch.from_numpy(a))["cos"]
+    assert abs(st["accuracy@k"][1] - m["test"]["cube"]["R1"]) < 1e-9
+    assert abs(st["accuracy@k"][10] - m["test"]["cube"]["R10"]) < 1e-9
+    assert abs(st["mrr@k"][10] - m["test"]["cube"]["MRR10"]) < 1e-6
 
 
 def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
