@@ -7,7 +7,7 @@ STAMP := $(VENV)/.cube_nb-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv demo test check-nbdev nbtest pytest lab bench readme jargon-data
+.PHONY: venv demo test check-nbdev nbtest pytest browser kernel lab docs bench readme jargon-data
 
 $(STAMP): requirements.lock setup.py settings.ini
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -24,7 +24,7 @@ demo: venv
 	$(BIN)/cube_ask --run runs/demo "What is a hacker?"
 	$(BIN)/cube_ask --run runs/demo "What does it mean to grok something?"
 
-test: venv check-nbdev nbtest pytest
+test: venv browser check-nbdev nbtest pytest
 
 check-nbdev: venv
 	bash .ci/check_nbdev.sh $(BIN)
@@ -35,9 +35,21 @@ nbtest: venv
 pytest: venv
 	$(BIN)/python -m pytest -q tests/; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
-lab: venv
+# headless Chromium (Debian packages) for the browser tests of the docs site and JupyterLab; needs root or sudo
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null; }
+
+kernel: venv
 	$(BIN)/python -m ipykernel install --sys-prefix --name cube_nb --display-name "cube_nb (.venv)" >/dev/null
-	$(BIN)/jupyter lab --notebook-dir=nbs
+
+# JupyterLab on the notebooks with the project's venv as the kernel; LAB_ARGS adds options (the tests run it headless)
+lab: kernel
+	$(BIN)/jupyter lab --notebook-dir=nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+
+# the documentation site, offline, into _docs/ (nbdev_docs builds the Quarto site where Quarto is installed)
+docs: venv
+	$(BIN)/nbdev_sidebar --force >/dev/null   # keeps nbs/sidebar.yml (Quarto) in step with the notebooks
+	$(BIN)/python tools/build_docs.py
 
 bench: venv
 	$(BIN)/cube_bench
