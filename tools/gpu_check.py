@@ -51,6 +51,25 @@ def guarded(fn):
     except torch.OutOfMemoryError as e:
         torch.cuda.empty_cache(); return {"oom": str(e)[:120]}
 
+def memory_runs(results, segments=(1, 2, 4)):
+    "Batch 4096 x 16^3 cells x 32 steps, bf16, one forward + backward: per-step and segment checkpointing, and none."
+    for seg in (*segments, None):
+        def one():
+            cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=seg is not None, checkpoint_segment=seg or 1)
+            l = Lattice3D(cfg).cuda()
+            x = torch.randn(4096, 16, 16, 16, device="cuda"); torch.cuda.reset_peak_memory_stats(); t = time.time()
+            with torch.autocast("cuda", dtype=torch.bfloat16): y = l(x)
+            y.float().square().mean().backward(); torch.cuda.synchronize()
+            return {"seconds": time.time() - t, "peak_mem_bytes": torch.cuda.max_memory_allocated()}
+        r = guarded(one); r["checkpoint_segment"] = seg; print("memory b4096 16^3 32 steps bf16", r, flush=True); results["memory"].append(r)
+        torch.cuda.empty_cache()
+
+if sys.argv[1:2] == ["memory"]:  # python3 tools/gpu_check.py memory: the 16^3 benchmark and the memory runs only
+    for amp in (False, True):
+        res = guarded(lambda: bench_lattice(LatticeConfig(dims=(16, 16, 16), channels=16), batch=1024, device="cuda", min_time=2.0, amp=amp))
+        if "rows" in res: print(format_bench(res), flush=True)
+    memory_runs(results); sys.exit(0)
+
 # the shapes: 16 channels, batch 1024, default and 16^3 lattices, fp32 and bf16, every engine side by side
 for dims in ((8, 8, 6), (16, 16, 16)):
     for amp in (False, True):
@@ -68,14 +87,5 @@ for amp in (False, True):
 from cube_nb.bench import bench_sweep
 results["sweep"] = bench_sweep(2**22, device="cuda", amp=True, channels=16)
 for r in results["sweep"]: print(r["dims"], r["batch"], r["engine"], r.get("cell_steps_per_s"), r.get("peak_mem_bytes"), flush=True)
-# memory: batch 4096 x 16^3 cells x 32 steps, bf16, with and without per-step checkpointing (one forward + backward)
-for ckpt in (True, False):
-    def one():
-        l = Lattice3D(LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=ckpt)).cuda()
-        x = torch.randn(4096, 16, 16, 16, device="cuda"); torch.cuda.reset_peak_memory_stats(); t = time.time()
-        with torch.autocast("cuda", dtype=torch.bfloat16): y = l(x)
-        y.float().square().mean().backward(); torch.cuda.synchronize()
-        return {"seconds": time.time() - t, "peak_mem_bytes": torch.cuda.max_memory_allocated()}
-    r = guarded(one); r["grad_checkpoint"] = ckpt; print("memory b4096 16^3 32 steps", r, flush=True); results["memory"].append(r)
-    torch.cuda.empty_cache()
+memory_runs(results)
 with open(os.path.join(OUT, "gpu.json"), "w") as f: json.dump(results, f, indent=1, default=str)
