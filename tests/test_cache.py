@@ -12,8 +12,8 @@ def corpus(tmp_path, n):
     return p
 
 
-def embed(data, cache, **kw):
-    return subprocess.Popen([str(BIN / "cube_embed"), "--data", str(data), "--mode", "autoencoder", "--cache", str(cache)],
+def embed(data, cache, *extra, **kw):
+    return subprocess.Popen([str(BIN / "cube_embed"), "--data", str(data), "--mode", "autoencoder", "--cache", str(cache), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -25,6 +25,20 @@ def test_two_writers_then_a_warm_run(tmp_path):
     warm = embed(data, cache); out, err = warm.communicate(timeout=300)
     assert warm.returncode == 0, err
     assert "300 cached, 0 embedded" in out, out
+
+
+def test_onnx_writer_fills_the_torch_cache(tmp_path):
+    "cube_embed --backend onnx writes vectors that a PyTorch run reads back as hits, equal to PyTorch's own."
+    import torch
+    from cube_nb.teachers import TeacherEncoder
+    data, cache = corpus(tmp_path, 200), tmp_path / "cache"
+    fast = embed(data, cache, "--backend", "onnx"); out, err = fast.communicate(timeout=300)
+    assert fast.returncode == 0 and "200 embedded" in out, (out, err)
+    warm = embed(data, cache); out, err = warm.communicate(timeout=300)
+    assert warm.returncode == 0 and "200 cached, 0 embedded" in out, (out, err)
+    t = TeacherEncoder("minilm"); texts = data.read_text().splitlines()
+    vecs, missing = t.cache(cache).get(texts)
+    assert not missing and torch.allclose(vecs, t.encode(texts), atol=1e-5)
 
 
 def test_killed_writer_leaves_a_usable_cache(tmp_path):
