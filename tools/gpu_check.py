@@ -98,10 +98,10 @@ def guarded(fn):
         torch.cuda.empty_cache(); return {"oom": str(e)[:120]}
 
 def memory_runs(results, segments=(1, 2, 4)):
-    "Batch 4096 x 16^3 cells x 32 steps, bf16, one forward + backward: per-step and segment checkpointing, and none."
+    "Batch 4096 x 16^3 cells x 32 steps, bf16, one forward + backward with the PyTorch engine: per-step and segment checkpointing, and none."
     for seg in (*segments, None):
         def one():
-            cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=seg is not None, checkpoint_segment=seg or 1)
+            cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=seg is not None, checkpoint_segment=seg or 1, engine="torch")
             l = Lattice3D(cfg).cuda()
             x = torch.randn(4096, 16, 16, 16, device="cuda"); torch.cuda.reset_peak_memory_stats(); t = time.time()
             with torch.autocast("cuda", dtype=torch.bfloat16): y = l(x)
