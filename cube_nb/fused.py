@@ -18,6 +18,11 @@ __all__ = ['BLOCKS', 'FusedStep', 'interpreting', 'fused_reason', 'fused_step', 
 # %% ../nbs/01b_fused.ipynb #5b4b54e3
 if triton is not None:
     @triton.jit
+    def _coords(p, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr):
+        "(b, z, y, x) of flat cell indices `p`."
+        return p // (W * H * D), (p // (W * H)) % D, (p // W) % H, p % W
+
+    @triton.jit
     def _neighbour(off_ptr, t: tl.constexpr, b, z, y, x, ok, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, sign: tl.constexpr, PERIODIC: tl.constexpr):
         "Flat index of the cell at `sign` × offset t from (b, z, y, x), and whether it is inside the lattice."
         zz = z + sign * tl.load(off_ptr + 3 * t); yy = y + sign * tl.load(off_ptr + 3 * t + 1); xx = x + sign * tl.load(off_ptr + 3 * t + 2)
@@ -32,7 +37,7 @@ if triton is not None:
                     NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr, BH: tl.constexpr, PERIODIC: tl.constexpr, BF16: tl.constexpr):
         "The first layer's pre-activation (BM, BH) for cells `p`: every tap's tile times its block of W1, plus input and bias."
         dt = tl.bfloat16 if BF16 else tl.float32
-        x = p % W; y = (p // W) % H; z = (p // (W * H)) % D; b = p // (W * H * D)
+        b, z, y, x = _coords(p, D, H, W)
         c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID
         acc = tl.full((BM, BH), 0., tl.float32)
         for t in tl.static_range(NT):
@@ -86,7 +91,7 @@ if triton is not None:
         ge_w = tl.full((BM, BH), 0., tl.float32); gb1 = tl.full((BM, BH), 0., tl.float32); gb2 = tl.full((BM, BC), 0., tl.float32)
         for i in range(PER):
             p = (tl.program_id(0) + i * G) * BM + tl.arange(0, BM); ok = p < N
-            x = p % W; y = (p // W) % H; z = (p // (W * H)) % D; b = p // (W * H * D)
+            b, z, y, x = _coords(p, D, H, W)
             pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, PERIODIC, BF16)
             h, dh = _act(pre, ACT)
             m2 = ok[:, None] & cm[None, :]; mh = ok[:, None] & km[None, :]
@@ -130,7 +135,7 @@ if triton is not None:
         "Backward 2: g + Σ_t g_pre[q − o_t] @ W1[t]ᵀ for every cell q (a gather, no atomics), and the input's gradient g_pre[q] · w_ext."
         dt = tl.bfloat16 if BF16 else tl.float32
         q = tl.program_id(0) * BM + tl.arange(0, BM); ok = q < N
-        x = q % W; y = (q // W) % H; z = (q // (W * H)) % D; b = q // (W * H * D)
+        b, z, y, x = _coords(q, D, H, W)
         c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID
         m2 = ok[:, None] & cm[None, :]
         acc = tl.load(g_ptr + q[:, None] * C + c[None, :], mask=m2, other=0.).to(tl.float32)
