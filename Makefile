@@ -7,7 +7,7 @@ STAMP := $(VENV)/.cube_nb-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv demo test check-nbdev nbtest pytest browser kernel lab docs bench readme jargon-data
+.PHONY: venv demo test check-nbdev nbtest pytest browser postgres kernel lab docs bench readme jargon-data
 
 $(STAMP): requirements.lock setup.py settings.ini
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -24,7 +24,7 @@ demo: venv
 	$(BIN)/cube_ask --run runs/demo "What is a hacker?"
 	$(BIN)/cube_ask --run runs/demo "What does it mean to grok something?"
 
-test: venv browser check-nbdev nbtest pytest
+test: venv browser postgres check-nbdev nbtest pytest
 
 check-nbdev: venv
 	bash .ci/check_nbdev.sh $(BIN)
@@ -38,6 +38,10 @@ pytest: venv
 # headless Chromium (Debian packages) for the browser tests of the docs site and JupyterLab; needs root or sudo
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null; }
+
+# PostgreSQL's server programs (Debian package) for the test of several cube_tune workers sharing one study; needs root or sudo
+postgres:
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 kernel: venv
 	$(BIN)/python -m ipykernel install --sys-prefix --name cube_nb --display-name "cube_nb (.venv)" >/dev/null

@@ -210,6 +210,7 @@ def tune_main(argv=None):
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///ROOT/study.db; postgresql://... for several machines)")
     p.add_argument("--study", default="cube"); p.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
     p.add_argument("--objective", choices=["cos", "R1", "cos+R1"], default="cos+R1"); p.add_argument("--root", default="runs/tune")
+    p.add_argument("--worker", type=int, default=0, help="this process's number among several searching one --storage study (each its own)")
     args = p.parse_args(argv)
     check(args.trials >= 1, f"--trials {args.trials} must be >= 1")
     space = DEFAULT_SPACE
@@ -218,7 +219,7 @@ def tune_main(argv=None):
         space = yaml.safe_load(Path(args.space).read_text())
         check(isinstance(space, dict) and space, f"{args.space} must map dotted field names to search ranges")
     cfg = training_config(args)
-    study = tune(cfg, space, args.trials, args.storage, args.study, args.sampler, args.root, args.objective, log=print)
+    study = tune(cfg, space, args.trials, args.storage, args.study, args.sampler, args.root, args.objective, worker=args.worker, log=print)
     best = best_config(study, cfg)
     save_config(best, Path(args.root) / "best.yaml")
     t = study.best_trial

@@ -34,6 +34,7 @@ class LatticeConfig:
     placement: Placement = "full_face"  # where the receptors sit on the faces (face I/O only)
     coverage: float = 0.125  # fraction of face cells used by 'proportional' and 'random' placement
     inject: Literal["every_step", "once"] = "every_step"  # feed the external input at every step or only the first
+    skip: bool = True  # face I/O: add the input to the output face's readout (False: everything read out has crossed the lattice)
     activation: Literal["gelu", "relu", "tanh"] = "gelu"
     learned_init: bool = True  # learned per-cell initial values of channels 1..C-1 (gives cells a position)
     grad_checkpoint: bool = False  # recompute steps in backward: keep one state per segment instead of every step's activations
@@ -55,6 +56,7 @@ class LatticeConfig:
         check(self.io in ("volume", "face"), f"io={self.io!r} is not known: use volume or face")
         check(self.engine in ("auto", "torch", "triton"), f"engine={self.engine!r} is not known: use auto, torch or triton")
         check(self.placement in Placement.__args__, f"placement={self.placement!r} is not known: use one of {', '.join(Placement.__args__)}")
+        check(self.io == "face" or self.skip, "skip=False applies to face I/O only (volume I/O reads the state that starts as the input): set io='face' or skip=True")
         if self.io == "face":
             D = self.dims[0]
             check(D >= 2, f"io='face' needs dims D >= 2 so the input and output faces differ, got dims={self.dims}")
@@ -190,7 +192,7 @@ class Lattice3D(nn.Module):
     def __repr__(self):
         c = self.cfg
         return (f"Lattice3D({'×'.join(map(str, c.dims))}, C={c.channels}, hidden={c.hidden}, n={c.neighbourhood}, {c.boundary}, "
-                f"steps={c.steps}, io={c.io}, params={sum(p.numel() for p in self.parameters()):,})")
+                f"steps={c.steps}, io={c.io}{'' if c.skip else ', no skip'}, params={sum(p.numel() for p in self.parameters()):,})")
 
 # %% ../nbs/01_lattice.ipynb #cd64174a
 @patch
@@ -252,9 +254,10 @@ def segment(self: Lattice3D, state, ext, t: int, n: int):
 # %% ../nbs/01_lattice.ipynb #f86155f5
 @patch
 def readout(self: Lattice3D, state: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    "Channel 0 of the whole volume, or of the output face's receptors plus the input (skip)."
+    "Channel 0 of the whole volume, or of the output face's receptors (plus the input with `skip`)."
     if self.cfg.io == "volume": return state[:, 0]
-    return state[:, 0, -1].flatten(1)[:, self.points] + x
+    out = state[:, 0, -1].flatten(1)[:, self.points]
+    return out + x if self.cfg.skip else out
 
 @patch
 def forward(self: Lattice3D, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:

@@ -13,7 +13,7 @@ from .training import TrainingConfig, run_training, config_diff
 from .evaluation import evaluate_run
 
 # %% auto #0
-__all__ = ['DEFAULT_SPACE', 'with_overrides', 'seed_runs', 'interval', 'seed_values', 'paired_test', 'best_baseline',
+__all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'with_overrides', 'seed_runs', 'interval', 'seed_values', 'paired_test', 'best_baseline',
            'seed_table', 'quality_target', 'check_space', 'suggest', 'val_score', 'tune', 'best_config']
 
 # %% ../nbs/09_tuning.ipynb #0829acfa
@@ -151,23 +151,38 @@ def val_score(run, objective: str = "cos+R1") -> dict:
     return {"val_cos": cos, "val_R1": r1, "epoch": int(best["epoch"]), "value": {"cos": cos, "R1": r1, "cos+R1": cos + r1}[objective]}
 
 # %% ../nbs/09_tuning.ipynb #84d1968e
+HEARTBEAT = 10  # seconds between a running trial's heartbeats; one silent for 6 of them is failed as left behind by a killed search
+
+def _open_study(storage: str, study_name: str, tries: int = 5):
+    "Create or load the study, with heartbeats (a process tells another's running trial, kept, from one whose process died, failed)."
+    import optuna, sqlalchemy, time, warnings
+    for k in range(tries):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # Optuna marks heartbeats experimental
+                rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT, grace_period=6 * HEARTBEAT)
+            return optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True)
+        except sqlalchemy.exc.IntegrityError:  # workers started together all create the tables; one wins, the rest load them
+            if k == tries - 1: raise CubeError(f"Optuna storage {storage}: its tables could not be created ({tries} tries while other workers created them): start the workers again")
+            time.sleep(0.5 * (k + 1))
+        except Exception as e: raise CubeError(f"Optuna storage {storage} could not be opened ({type(e).__name__}: {str(e)[:120]}): check the URL") from None
+
 def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, storage: str | None = None, study_name: str = "cube",
-         sampler: str = "tpe", root="runs/tune", objective: str = "cos+R1", seed: int = 0, log: Callable | None = None):
-    "Run (or resume) an Optuna study over `space` until it holds `n_trials` finished trials; returns the study."
+         sampler: str = "tpe", root="runs/tune", objective: str = "cos+R1", seed: int = 0, worker: int = 0, log: Callable | None = None):
+    "Run (or resume, or join) an Optuna study over `space` until it holds `n_trials` finished trials; returns the study."
     import optuna
+    from optuna.trial import TrialState
     space = check_space(space or DEFAULT_SPACE, cfg)
     root = Path(root); root.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
     check(sampler in ("tpe", "grid"), f"sampler={sampler!r} is not known: use tpe or grid")
     check(sampler != "grid" or all(s[0] == "cat" for s in space.values()), "the grid sampler needs every search space entry as ['cat', [choices]]")
+    check(isinstance(worker, int) and worker >= 0, f"worker={worker} must be an integer >= 0: give each process that searches one study its own number")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try: study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize", load_if_exists=True)
-    except Exception as e: raise CubeError(f"Optuna storage {storage} could not be opened ({type(e).__name__}: {str(e)[:120]}): check the URL") from None
-    s0 = seed + len(study.get_trials(deepcopy=False))  # a resumed search must not redraw the first search's points
+    study = _open_study(storage, study_name)
+    s0 = seed + 7919 * worker + len(study.get_trials(deepcopy=False))  # a resumed search or another worker must not redraw the same points
     study.sampler = (optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()}, seed=s0) if sampler == "grid"
                      else optuna.samplers.TPESampler(seed=s0))
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):  # left behind by a killed search
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
     def run_trial(trial):
         over = suggest(trial, space)
@@ -179,8 +194,9 @@ def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, sto
         if log: log(f"trial {trial.number}: {s['value']:.4f} (val cos {s['val_cos']:.3f}, R1 {s['val_R1']:.3f}) {over}")
         return s["value"]
 
-    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    if n_trials > done: study.optimize(run_trial, n_trials=n_trials - done)
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if n_trials > done:  # every worker stops once the study holds n_trials finished trials, whoever finished them
+        study.optimize(run_trial, n_trials=n_trials - done, callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
     return study
 
 def best_config(study, cfg: TrainingConfig) -> TrainingConfig:
