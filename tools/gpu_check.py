@@ -25,6 +25,29 @@ if sys.argv[1:2] == ["teacher"]:  # python3 tools/gpu_check.py teacher FOLDER: t
         cos = torch.nn.functional.cosine_similarity(e, ref)
         print(f"teacher {dtype}: {len(texts) / sec:,.0f} texts/s ({len(texts)} Jargon texts, batch 256); cos to float32: min {cos.min():.6f}, mean {cos.mean():.6f}", flush=True)
     sys.exit(0)
+if sys.argv[1:2] == ["frontier"]:  # python3 tools/gpu_check.py frontier RUN OUT.json: the cube of a run folder trained on CUDA at several InfoNCE weights (09_tuning)
+    from cube_nb.data import load_dataset
+    from cube_nb.core import load_config, set_seed
+    from cube_nb.losses import retrieval_metrics
+    from cube_nb.training import predict
+    from cube_nb.tuning import with_overrides
+    run, rows = sys.argv[2], []
+    cfg, ds = load_config(TrainingConfig, f"{run}/config.yaml"), load_dataset(run)
+    ds.q, ds.a = ds.q.float(), ds.a.float()  # the folder may carry them as float16 to fit the device's transfer limit
+    for lam in (0.0, 0.03, 0.1, 0.3, 1.0):
+        c = with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": 0.05, "device": "cuda"})
+        set_seed(c.seed)
+        model = CubeModel(c.model).fit_layout(*ds.part("train"))
+        tr = torch.tensor(ds.split["train"])
+        CubeTrainer(model, ds.part("train"), ds.part("val"), c, groups=[ds.records[i]["group"] for i in tr.tolist()],
+                    difficulty=ds.difficulty[tr], sample_weights=ds.weights[tr]).fit()
+        model.cpu()
+        m = retrieval_metrics(predict(model, ds.part("test")[0]), ds.part("test")[1])
+        rows.append({"infonce": lam, **{k: v for k, v in m.items() if k in ("cos", "R1", "MRR10")}})
+        print(json.dumps(rows[-1]), flush=True)
+    open(sys.argv[3], "w").write(json.dumps({"run": run, "device": torch.cuda.get_device_name(), "torch": torch.__version__, "cube": rows}, indent=1))
+    sys.exit(0)
+
 if sys.argv[1:2] == ["fused"]:  # python3 tools/gpu_check.py fused [tune]: the Triton engine against the CPU path, its block sizes, the 16^3 table, memory
     import dataclasses, time, cube_nb.fused as fz
     from cube_nb.fused import engine_diffs
