@@ -353,6 +353,11 @@ class DialogueDataset(torch.utils.data.Dataset):
         idx = torch.tensor(self.rows(name, task), dtype=torch.long)
         return self.q[idx], self.a[idx]
 
+    def pair_info(self, name: str, task: str | None = None) -> dict:
+        "Per-pair training inputs of one split, as the trainer takes them: `groups` (negatives), `difficulty` (curriculum), `sample_weights`."
+        rows = self.rows(name, task); idx = torch.tensor(rows, dtype=torch.long)
+        return {"groups": [self.records[i]["group"] for i in rows], "difficulty": self.difficulty[idx], "sample_weights": self.weights[idx]}
+
     @property
     def weights(self) -> torch.Tensor:
         "Per-record loss weights: 1, or `mix` for the autoencoder records of mixed data."

@@ -97,9 +97,7 @@ def evaluate_run(run, data: str | None = None, save_predictions=None, log=None) 
                            cache_dir=cfg.data.cache_dir, split=(0.0, 0.0, 1.0)), cfg.teacher)
         rows = ev.rows("test")
     test = ev.q[rows], ev.a[rows]
-    tr = ds.rows("train", task)
-    preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log,
-                                groups=[ds.records[i]["group"] for i in tr], difficulty=ds.difficulty[torch.tensor(tr)])
+    preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log, **ds.pair_info("train", task))
     scores = score_all(preds, test)
     pred = predict(model, test[0])
     cube = retrieval_metrics(pred, test[1])

@@ -484,10 +484,8 @@ def _run(cfg, out, force, resume, log, device) -> dict:
     t_embed = time.perf_counter() - t0
     set_seed(cfg.seed)
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
-    tr = torch.tensor(ds.split["train"])
     trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer
-    learn = trainer(model, ds.part("train"), ds.part("val"), cfg, checkpoint=out / "checkpoint", log=log,
-                    groups=[ds.records[i]["group"] for i in tr.tolist()], difficulty=ds.difficulty[tr], sample_weights=ds.weights[tr])
+    learn = trainer(model, ds.part("train"), ds.part("val"), cfg, checkpoint=out / "checkpoint", log=log, **ds.pair_info("train"))
     if resume:
         d = learn.load_checkpoint(out / "checkpoint")
         if log: log(f"resuming from {d.name}: epoch {learn.epoch + 1}, batch {learn.iter} of {learn.n_batches}")

@@ -212,7 +212,6 @@ def best_config(study, cfg: TrainingConfig) -> TrainingConfig:
     return with_overrides(cfg, study.best_params)
 
 # %% ../nbs/09_tuning.ipynb #c3f10002
-import torch
 from .core import set_seed
 from .losses import retrieval_metrics
 from .training import load_run, train_mapper, predict
@@ -223,15 +222,13 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.kind == "mixed" else None
     (xt, yt), val, test = ds.part("train", task), ds.part("val", task), ds.part("test", task)
-    tr = ds.rows("train", task)
-    kw = dict(groups=[ds.records[i]["group"] for i in tr], difficulty=ds.difficulty[torch.tensor(tr)])
     d, d_out, rows = xt.shape[1], yt.shape[1], []
     for h in hiddens:
         h = h or mlp_hidden_for(d, model.n_params, d_out)
         for lam in infonce:
             set_seed(cfg.seed)
             mlp = ResidualMLP(d, h, d_out)
-            train_mapper(mlp, (xt, yt), val, with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": temperature}), **kw)
+            train_mapper(mlp, (xt, yt), val, with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": temperature}), **ds.pair_info("train", task))
             score = lambda part: {k: v for k, v in retrieval_metrics(predict(mlp, part[0]), part[1]).items() if k in ("cos", "R1", "MRR10")}
             rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam, "val": score(val), "test": score(test)})
             if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos {rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")

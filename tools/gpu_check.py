@@ -38,10 +38,7 @@ if sys.argv[1:2] == ["frontier"]:  # python3 tools/gpu_check.py frontier RUN OUT
         c = with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": 0.05, "device": "cuda"})
         set_seed(c.seed)
         model = CubeModel(c.model).fit_layout(*ds.part("train"))
-        tr = torch.tensor(ds.split["train"])
-        CubeTrainer(model, ds.part("train"), ds.part("val"), c, groups=[ds.records[i]["group"] for i in tr.tolist()],
-                    difficulty=ds.difficulty[tr], sample_weights=ds.weights[tr]).fit()
-        model.cpu()
+        CubeTrainer(model, ds.part("train"), ds.part("val"), c, **ds.pair_info("train")).fit()
         m = retrieval_metrics(predict(model, ds.part("test")[0]), ds.part("test")[1])
         rows.append({"infonce": lam, **{k: v for k, v in m.items() if k in ("cos", "R1", "MRR10")}})
         print(json.dumps(rows[-1]), flush=True)
