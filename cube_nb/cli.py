@@ -4,14 +4,14 @@
 
 # %% ../nbs/10_cli.ipynb #3e4901ee
 from __future__ import annotations
-import argparse, json, os, sys, warnings
+import argparse, copy, json, os, sys, warnings
 from pathlib import Path
 from functools import wraps
 from .core import CubeError, atomic_write, check, config_from_dict, config_to_dict, get_device, load_config, save_config
 
 # %% auto #0
-__all__ = ['one_line_errors', 'training_config', 'config_parser', 'train_main', 'eval_main', 'ask_main', 'bench_main',
-           'embed_main', 'seeds_main', 'tune_main']
+__all__ = ['one_line_errors', 'training_config', 'config_parser', 'train_main', 'scoring_args', 'scoring_from', 'eval_main',
+           'bank_decoder', 'ask_main', 'bench_main', 'embed_main', 'seeds_main', 'tune_main']
 
 # %% ../nbs/10_cli.ipynb #c2807645
 def one_line_errors(main):
@@ -66,43 +66,76 @@ def train_main(argv=None):
         print(f"trained in {timing['train']:.1f}s (embedding {timing['embed']:.1f}s); run folder: {args.out}")
 
 # %% ../nbs/10_cli.ipynb #1bf8f5ac
+def scoring_args(p: argparse.ArgumentParser, choices=("cos", "csls", "isoftmax", "centred"), default: str = "csls"):
+    "Add --scoring, --k and --temperature (how retrieval ranks; `scoring_from` reads them) to a parser."
+    p.add_argument("--scoring", choices=choices, default=default,
+                   help=f"ranking: {', '.join(choices)} (default {default}; corrections read the mapper's training predictions)")
+    p.add_argument("--k", dest="csls_k", type=int, default=10, help="CSLS neighbours on each side (default 10)")
+    p.add_argument("--temperature", type=float, default=0.05, help="inverted-softmax temperature (default 0.05)")
+    return p
+
+def scoring_from(args):
+    "The `Scoring` the --scoring, --k and --temperature options name."
+    from cube_nb.scoring import scoring
+    return scoring(args.scoring, k=args.csls_k, temperature=args.temperature)
+
 @one_line_errors
 def eval_main(argv=None):
-    "Score a run on its held-out test split next to the baselines; write metrics.json."
+    "Score a run on its held-out test split next to the baselines, ranked plain and corrected; write metrics.json."
     from cube_nb.evaluation import evaluate_run, metrics_table
     p = argparse.ArgumentParser(prog="cube_eval", description="Held-out metrics of a cube_train run and its baselines.")
     p.add_argument("--run", required=True, help="run folder written by cube_train")
     p.add_argument("--data", help="evaluate on every pair of this file (or corpus) instead of the run's test split")
-    p.add_argument("--save-predictions", metavar="DIR", help="write test_pairs.jsonl and predictions.npy (cube outputs, same order) into DIR")
-    args = p.parse_args(argv)
-    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions)
-    d = m["dataset"]
+    p.add_argument("--save-predictions", metavar="DIR",
+                   help="write test_pairs.jsonl and predictions.npy (cube outputs, same order) into DIR")
+    args = scoring_args(p, choices=("csls", "isoftmax", "centred")).parse_args(argv)
+    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=scoring_from(args))
+    d, sc = m["dataset"], m["test"]["scoring"]
     where = f"all {d['n_eval']} pairs of {args.data}" if args.data else f"held-out test of {d['source']}"
     print(f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), teacher {m['teacher']}; "
-          f"scored on {where}, retrieval among {m['test']['candidates']} answers; cube {m['params']['cube']:,} params, mlp {m['params']['mlp']:,}")
+          f"scored on {where}, retrieval among {m['test']['candidates']} answers; "
+          f"cube {m['params']['cube']:,} params, mlp {m['params']['mlp']:,}")
+    print(f"columns ending in {sc['suffix']} rank by {sc['corrected']} (statistics from {sc['statistics']}); "
+          "the others by plain cosine")
     print(metrics_table(m))
-    print(f"wrote {args.run}/{'metrics-' + Path(args.data).stem if args.data else 'metrics'}.json" + (f" and {args.save_predictions}/" if args.save_predictions else ""))
+    print("hubness of the top-1 answers (lower is better):")
+    print(metrics_table(m, "hubness"))
+    name = "metrics-" + Path(args.data).stem if args.data else "metrics"
+    print(f"wrote {args.run}/{name}.json" + (f" and {args.save_predictions}/" if args.save_predictions else ""))
 
 # %% ../nbs/10_cli.ipynb #d075e06a
+def bank_decoder(source: str | None, ds, teacher):
+    "A phrase bank: the run dataset's answers, or the answers of a Q&A file or corpus (every line of a .txt file)."
+    from cube_nb.evaluation import PhraseBankDecoder
+    from cube_nb.data import load_records
+    if source is None: return PhraseBankDecoder.from_dataset(ds)
+    texts = [r["a"] for r in load_records(source, "autoencoder" if str(source).endswith(".txt") else "dialogue")]
+    check(texts, f"the bank {source} holds no texts: pass a file with at least one answer")
+    return PhraseBankDecoder(texts, teacher.encode_cached(texts))
+
 @one_line_errors
 def ask_main(argv=None):
-    "Top-k answers from the phrase bank for a question: the cube's and the identity baseline's."
-    from cube_nb.evaluation import PhraseBankDecoder
+    "Top-k answers from the phrase bank for a question, the cube's and the identity baseline's, hubness-corrected by default."
+    import hashlib
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.training import load_run, predict
-    p = argparse.ArgumentParser(prog="cube_ask", description="Answer a question with a trained cube and the run's phrase bank.")
+    p = argparse.ArgumentParser(prog="cube_ask", description="Answer a question with a trained cube and a phrase bank.")
     p.add_argument("--run", required=True, help="run folder written by cube_train")
     p.add_argument("question", help="the question text")
-    p.add_argument("-k", type=int, default=3, help="answers to show (default 3)")
-    args = p.parse_args(argv)
+    p.add_argument("-k", dest="top", type=int, default=3, help="answers to show (default 3)")
+    p.add_argument("--bank", help="answers of this Q&A file or corpus (or lines of a .txt file) instead of the run's")
+    args = scoring_args(p).parse_args(argv)
     check(args.question.strip(), "the question is empty: pass some text")
+    score = scoring_from(args)
     cfg, model, ds = load_run(args.run)
     t = TeacherEncoder(cfg.teacher, device="cpu")
-    q = t.encode_cached([args.question])
-    bank = PhraseBankDecoder.from_dataset(ds)
-    for name, e in (("cube", predict(model, q)), ("identity", q)):
-        print(f"{name}:")
-        for text, score in bank.decode(e, args.k)[0]: print(f"  {score:.3f}  {text[:160]}")
+    bank, q = bank_decoder(args.bank, ds, t), t.encode_cached([args.question])
+    train_q = lambda: ds.part("train", "dialogue" if ds.kind == "mixed" else None)[0]
+    weights = hashlib.sha256((Path(args.run) / "model.safetensors").read_bytes()).hexdigest()
+    for name, f, key in (("cube", lambda x: predict(model, x), weights), ("identity", lambda x: x, "identity")):
+        if score.name != "cos": bank.use(copy.copy(score), lambda: f(train_q()), store=args.run, model_key=key, name=name)
+        print(f"{name} (ranked by {bank.score.label}):")
+        for text, s in bank.decode(f(q), args.top)[0]: print(f"  {s:.3f}  {text[:160]}")
 
 # %% ../nbs/10_cli.ipynb #266a9420
 @one_line_errors

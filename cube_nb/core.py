@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np, torch, yaml
 
 # %% auto #0
-__all__ = ['CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_tensors', 'load_tensors',
-           'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
+__all__ = ['CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png', 'save_tensors',
+           'load_tensors', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -65,6 +65,15 @@ def atomic_write(path, data: bytes | str):
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+# %% ../nbs/00_core.ipynb #e3a99f10
+def save_png(fig, path, dpi: int = 100):
+    "Save a matplotlib figure as PNG atomically, then close it."
+    import io, matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return atomic_write(path, buf.getvalue())
 
 # %% ../nbs/00_core.ipynb #ba63c48d
 def save_tensors(tensors: dict, path, metadata: dict | None = None):

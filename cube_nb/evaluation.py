@@ -4,15 +4,18 @@
 
 # %% ../nbs/08_evaluation.ipynb #9980d447
 from __future__ import annotations
-import math
+import copy, math
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import check, set_seed
+from .core import check, set_seed, save_png
 from .losses import retrieval_metrics, pair_scores
+from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
-__all__ = ['fit_ridge', 'fit_procrustes', 'ResidualMLP', 'mlp_hidden_for', 'baseline_predictors', 'score_all', 'format_table',
-           'evaluate_run', 'metrics_table', 'error_analysis', 'plot_pair_scores', 'run_report', 'PhraseBankDecoder']
+__all__ = ['LOWER_IS_BETTER', 'fit_ridge', 'fit_procrustes', 'ResidualMLP', 'mlp_hidden_for', 'baseline_predictors',
+           'fitted_scorings', 'score_mapper', 'score_all', 'format_table', 'evaluate_run', 'scoring_info', 'table_cols',
+           'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table',
+           'run_report', 'PhraseBankDecoder', 'stored_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 def fit_ridge(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, lams=tuple(10 ** (k / 2) for k in range(-6, 7))):
@@ -64,19 +67,36 @@ def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = N
         out["mlp"].n_params = sum(p.numel() for p in mlp.parameters())
     return out
 
-def score_all(predictors: dict, test: tuple) -> dict:
-    "Held-out metrics of each predictor on `test` = (questions, answers)."
-    q, a = test
-    return {name: retrieval_metrics(f(q), a) for name, f in predictors.items()}
+def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected: Scoring | None) -> dict:
+    "Plain cosine and `corrected` (fitted on `f`'s predictions for `train_q`) over the bank `a`, keyed by column suffix."
+    out = {"": Scoring().fit(a)}
+    if corrected is not None: out[f"_{corrected.name}"] = copy.copy(corrected).fit(a, f(train_q))
+    return out
+
+def score_mapper(f, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
+    "Retrieval and hubness of predict function `f` on `test`, ranked by cosine and by `corrected` (its columns end in _name)."
+    (q, a), out = test, {}
+    pred = f(q)
+    for suffix, sc in fitted_scorings(f, a, train_q, corrected).items():
+        m = {**retrieval_metrics(pred, a, score=sc), **hubness(n1_counts(top1(sc, pred), len(a)))}
+        out.update({k + suffix: v for k, v in m.items() if not (suffix and k in ("cos", "candidates"))})
+    return out
+
+def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
+    "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each."
+    return {name: score_mapper(f, test, train_q, corrected) for name, f in predictors.items()}
 
 # %% ../nbs/08_evaluation.ipynb #a527e546
+LOWER_IS_BETTER = ("mean_rank", "N1_skew", "hub_share", "never_top1")
+
 def format_table(scores: dict, cols=("cos", "R1", "R10", "MRR10", "mean_rank")) -> str:
     "A plain-text table: one row per mapper, best value of each column marked with *."
-    best = {c: (min if c == "mean_rank" else max)(s[c] for s in scores.values()) for c in cols}
-    w = max(12, 1 + max(map(len, scores)))
-    lines = [f"{'mapper':<{w}}" + "".join(f"{c:>11}" for c in cols)]
+    low = lambda c: c.startswith(LOWER_IS_BETTER)
+    best = {c: (min if low(c) else max)(s[c] for s in scores.values()) for c in cols}
+    w, cw = max(12, 1 + max(map(len, scores))), {c: max(10, len(c)) + 1 for c in cols}
+    lines = [f"{'mapper':<{w}}" + "".join(f"{c:>{cw[c]}}" for c in cols)]
     for name, s in scores.items():
-        lines.append(f"{name:<{w}}" + "".join(f"{s[c]:>10.3f}{'*' if s[c] == best[c] else ' '}" for c in cols))
+        lines.append(f"{name:<{w}}" + "".join(f"{s[c]:>{cw[c] - 1}.3f}{'*' if s[c] == best[c] else ' '}" for c in cols))
     return "\n".join(lines)
 
 # %% ../nbs/08_evaluation.ipynb #93fe24ee
@@ -85,9 +105,13 @@ from pathlib import Path
 from .core import atomic_write
 from .training import load_run
 
-def evaluate_run(run, data: str | None = None, save_predictions=None, log=None) -> dict:
+def evaluate_run(run,  # run folder written by cube_train
+                 data: str | None = None,  # score on every pair of this file or corpus instead of the test split
+                 save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
+                 log=None,  # print-like function for the MLP baseline's progress
+                 corrected: Scoring | None = None) -> dict:  # the hubness-corrected scoring (default CSLS, k = 10)
     "Held-out metrics of a run and its baselines (on its test split, or on all of `data`); writes metrics JSON and returns it."
-    t0 = time.perf_counter()
+    t0, corrected = time.perf_counter(), corrected or scoring("csls")
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.kind == "mixed" else None  # mixed runs: the table scores the dialogue pairs
     if data is None: ev, rows = ds, ds.rows("test", task)
@@ -98,9 +122,9 @@ def evaluate_run(run, data: str | None = None, save_predictions=None, log=None) 
         rows = ev.rows("test")
     test = ev.q[rows], ev.a[rows]
     preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log, **ds.pair_info("train", task))
-    scores = score_all(preds, test)
-    pred = predict(model, test[0])
-    cube = retrieval_metrics(pred, test[1])
+    cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
+    scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected)
+    pred = cube_f(test[0])
     if save_predictions:
         import io, numpy as np
         out = Path(save_predictions)
@@ -110,7 +134,8 @@ def evaluate_run(run, data: str | None = None, save_predictions=None, log=None) 
     strip = lambda s: {k: v for k, v in s.items() if k != "candidates"}
     metrics = {"task": cfg.task, "teacher": cfg.teacher,
                "dataset": {"source": cfg.data.source, **ds.sizes, **({"evaluated_on": data, "n_eval": len(rows)} if data else {})},
-               "test": {"candidates": cube["candidates"], "cube": strip(cube), "baselines": {k: strip(v) for k, v in scores.items()}},
+               "test": {"candidates": len(rows), "scoring": scoring_info(corrected), "cube": strip(scores.pop("cube")),
+                        "baselines": {k: strip(v) for k, v in scores.items()}},
                "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params},
                "seconds": {**timing, "eval": time.perf_counter() - t0}}
     if ds.kind == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
@@ -120,14 +145,27 @@ def evaluate_run(run, data: str | None = None, save_predictions=None, log=None) 
         atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
         ea = error_analysis(test[0], test[1], pred, [ev.records[i]["q"] for i in rows], [ev.records[i]["a"] for i in rows])
         plot_pair_scores(ea, Path(run) / "pair_scores.png")
+        mappers = {"cube": cube_f, "identity": preds["identity"]} if "identity" in preds else {"cube": cube_f}
+        plot_hubness(hub_counts(mappers, test, train_q, corrected), Path(run) / "hubness.png")
         atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
     else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
     return metrics
 
-def metrics_table(metrics: dict) -> str:
-    "The cube and baseline rows of a `metrics.json` as a text table."
+def scoring_info(corrected: Scoring) -> dict:
+    "What each column's ranking is, for metrics.json."
+    return {"plain": "cos", "corrected": corrected.label, "suffix": f"_{corrected.name}",
+            "statistics": "each mapper's own predictions for the training questions"}
+
+def table_cols(metrics: dict, what: str = "retrieval") -> tuple:
+    "The columns of the retrieval (or hubness) table of a `metrics.json`: plain, then corrected."
+    base = ("R1", "R10", "MRR10", "mean_rank") if what == "retrieval" else ("N1_skew", "hub_share", "never_top1")
+    sfx = metrics["test"].get("scoring", {}).get("suffix")  # runs scored before the correction have none
+    return (("cos",) if what == "retrieval" else ()) + base + (tuple(c + sfx for c in base) if sfx else ())
+
+def metrics_table(metrics: dict, what: str = "retrieval") -> str:
+    "The cube and baseline rows of a `metrics.json` as a text table: retrieval or hubness, plain and corrected."
     t = metrics["test"]
-    return format_table({"cube": t["cube"], **t["baselines"]})
+    return format_table({"cube": t["cube"], **t["baselines"]}, table_cols(metrics, what))
 
 # %% ../nbs/08_evaluation.ipynb #5d833d3c
 def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str], n: int = 5) -> dict:
@@ -155,23 +193,53 @@ def plot_pair_scores(ea: dict, path=None):
         axs[1].hist([math.log10(r) for r in ea[name]["rank"]], bins=np.linspace(0, math.log10(max(n, 2)), 31), alpha=.55, label=name)
     axs[0].set(xlabel="cosine to the true answer", ylabel="test pairs"); axs[1].set(xlabel="log10 rank of the true answer")
     axs[0].legend(); fig.tight_layout()
-    if path:
-        import io
-        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90); atomic_write(path, buf.getvalue()); plt.close(fig)
+    if path: save_png(fig, path, dpi=90)
+    return fig
+
+# %% ../nbs/08_evaluation.ipynb #dea83b95
+def hub_counts(mappers: dict, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
+    "N1 counts of each predict function in `mappers` on `test`, per scoring label: {mapper: {label: counts}}."
+    q, a = test
+    return {name: {sc.label: n1_counts(top1(sc, f(q)), len(a)) for sc in fitted_scorings(f, a, train_q, corrected).values()}
+            for name, f in mappers.items()}
+
+def plot_hubness(counts: dict, path=None):
+    "Histograms of N1 per mapper, one panel per scoring (log scale: the hubs are the rare tall counts)."
+    import matplotlib.pyplot as plt
+    import numpy as np
+    labels = list(next(iter(counts.values())))
+    fig, axs = plt.subplots(1, len(labels), figsize=(4 * len(labels), 2.8), squeeze=False)
+    top = max(int(c.max()) for per in counts.values() for c in per.values())
+    for ax, lab in zip(axs[0], labels):
+        for name, per in counts.items():
+            ax.hist(per[lab].numpy(), bins=np.arange(top + 2) - 0.5, alpha=.55, label=name, log=True)
+        ax.set(title=f"ranked by {lab}", xlabel="N1: questions whose top-1 it is", ylabel="answers")
+    axs[0][0].legend()
+    fig.tight_layout()
+    if path: save_png(fig, path, dpi=90)
     return fig
 
 # %% ../nbs/08_evaluation.ipynb #d0404b9d
+def md_table(scores: dict, cols) -> list[str]:
+    "The lines of a Markdown table: one row per mapper, one column per metric."
+    head = ["| mapper | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    return head + [f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in scores.items()]
+
 def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
     "A Markdown report of a run: data, the held-out table, where the history plot is."
     d, t = metrics["dataset"], metrics["test"]
     rows = {"cube": t["cube"], **t["baselines"]}
-    cols = ("cos", "R1", "R10", "MRR10", "mean_rank")
     lines = [f"# Run report: {metrics['task']} on {d['source']}", "",
              f"Teacher `{metrics['teacher']}`; {d['n_train']} train / {d['n_val']} validation / {d['n_test']} test pairs (group-aware split); "
              f"filters dropped {ds.report}. Parameters: cube {metrics['params']['cube']:,}, residual MLP {metrics['params']['mlp']:,}.", "",
-             f"## Held-out test ({t['candidates']} candidate answers)", "", "| mapper | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    lines += [f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in rows.items()]
-    lines += ["", "Cosine alone misleads: the centroid baseline shows what a mapper that ignores its input scores.", ""]
+             f"## Held-out test ({t['candidates']} candidate answers)", "", *md_table(rows, table_cols(metrics)), "",
+             "Cosine alone misleads: the centroid baseline shows what a mapper that ignores its input scores.", ""]
+    if sc := t.get("scoring"):
+        lines += [f"Columns ending in `{sc['suffix']}` rank by {sc['corrected']}, its statistics read from {sc['statistics']}; "
+                  "the others rank by plain cosine.", "", "## Hubs", "",
+                  "N1 counts how many test questions take an answer as their top-1: the skewness of the N1 counts, the "
+                  "largest hub's share of the questions and the share of answers never anyone's top-1.", "",
+                  *md_table(rows, table_cols(metrics, "hubness")), "", "![N1 histograms](hubness.png)", ""]
     if ea:
         short = lambda s: s.replace("|", "/").replace("\n", " ")[:90]
         lines += ["## Cube against identity, pair by pair", "",
@@ -185,25 +253,72 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/08_evaluation.ipynb #d8f11ffc
+import hashlib, warnings
+
 class PhraseBankDecoder:
-    "Nearest texts of a phrase bank for embeddings, with cosine scores."
+    "Nearest texts of a phrase bank for embeddings, ranked by plain cosine or by a hubness-corrected `Scoring`."
     def __init__(self, texts: list[str], embeddings: torch.Tensor):
         from cube_nb.core import check_tensor
-        check(len(texts) == len(embeddings) and len(texts) > 0, f"phrase bank: {len(texts)} texts for {len(embeddings)} embeddings; pass one text per row")
+        check(len(texts) > 0, "the phrase bank holds no texts: pass at least one")
+        check(len(texts) == len(embeddings), f"phrase bank: {len(texts)} texts for {len(embeddings)} embeddings; pass one text per row")
         check_tensor(embeddings, "phrase bank embeddings", ndim=2)
         keep = list({t: i for i, t in enumerate(texts)}.values())  # one row per distinct text
         self.texts, self.bank = [texts[i] for i in keep], F.normalize(embeddings[keep].float(), dim=1)
+        self.score = Scoring().fit(self.bank)
 
     @classmethod
     def from_dataset(cls, ds, side: str = "a"):
         "A bank of a dataset's answers (`side='a'`) or questions (`'q'`)."
         return cls([r[side] for r in ds.records], ds.a if side == "a" else ds.q)
 
-    def decode(self, e: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
-        "Top-`k` (text, cosine) for each row of `e` (B, d) or a single (d,) vector."
-        from cube_nb.core import check_tensor
-        check(isinstance(k, int) and k >= 1, f"k={k} must be a positive integer: the number of answers to return")
-        e = e[None] if isinstance(e, torch.Tensor) and e.ndim == 1 else e
-        check_tensor(e, "embeddings to decode", ndim=2, last=self.bank.shape[1])
-        s, i = (F.normalize(e.float(), dim=1) @ self.bank.T).topk(min(k, len(self.texts)), dim=1)
-        return [[(self.texts[j], float(v)) for v, j in zip(sr, ir)] for sr, ir in zip(s.tolist(), i.tolist())]
+    @property
+    def key(self) -> str:
+        "A hash of the bank's texts and embeddings."
+        h = hashlib.sha256("\n".join(self.texts).encode())
+        h.update(self.bank.numpy().tobytes())
+        return h.hexdigest()
+
+# %% ../nbs/08_evaluation.ipynb #1adde9ce
+from fastcore.basics import patch
+
+def stored_stats(path: Path, key: str) -> dict | None:
+    "Statistics stored at `path` under `key`; None if there are none, or (with a warning) if damaged or for another key."
+    from safetensors import safe_open
+    if not path.is_file(): return None
+    try:
+        with safe_open(str(path), "pt") as f:
+            if (f.metadata() or {}).get("key") == key: return {k: f.get_tensor(k) for k in f.keys()}
+        why = "belong to another bank, model or scoring"
+    except Exception: why = "are damaged"
+    warnings.warn(f"the bank statistics in {path} {why}: rebuilding them (nothing else in the run folder changes)")
+    return None
+
+@patch
+def use(self: PhraseBankDecoder,
+        score: Scoring,  # how to rank, e.g. scoring("csls", k=10)
+        train_preds,  # the mapper's predictions for its training questions, or a function returning them
+        store=None,  # folder to keep the statistics in (a run folder); None: fit every time
+        model_key: str = "",  # identifies the mapper's weights (e.g. their hash)
+        name: str = "mapper"):  # the mapper's name in the stored file's name
+
+    "Rank with `score` from now on, its statistics fitted to this bank (or read from `store`)."
+    from cube_nb.core import save_tensors
+    key = f"{score.label}|bank {self.key}|model {model_key}"
+    path = Path(store) / "bank_stats" / f"{name}-{score.label}-{self.key[:16]}.safetensors" if store else None
+    stats = stored_stats(path, key) if path else None
+    if stats is not None: self.score = score.with_stats(self.bank, stats)
+    else:
+        self.score = score.fit(self.bank, train_preds() if callable(train_preds) else train_preds)
+        if path: save_tensors(self.score.stats, path, metadata={"key": key})
+    return self
+
+# %% ../nbs/08_evaluation.ipynb #80da3096
+@patch
+def decode(self: PhraseBankDecoder, e: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
+    "Top-`k` (text, score) for each row of `e` (B, d) or a single (d,) vector; the score is cosine unless `use` set another."
+    from cube_nb.core import check_tensor
+    check(isinstance(k, int) and k >= 1, f"k={k} must be a positive integer: the number of answers to return")
+    e = e[None] if isinstance(e, torch.Tensor) and e.ndim == 1 else e
+    check_tensor(e, "embeddings to decode", ndim=2, last=self.bank.shape[1])
+    s, i = self.score(e.float()).topk(min(k, len(self.texts)), dim=1)
+    return [[(self.texts[j], float(v)) for v, j in zip(sr, ir)] for sr, ir in zip(s.tolist(), i.tolist())]

@@ -157,21 +157,27 @@ class CombinedLoss(nn.Module):
 
 # %% ../nbs/06_losses.ipynb #16015a9c
 @torch.no_grad()
-def pair_scores(pred: torch.Tensor, target: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per row: cosine to its own target, and the rank (1 = best) of its own target among all `target` rows."
-    check(pred.shape == target.shape and pred.ndim == 2, f"pred and target must be (N, d) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+def pair_scores(pred: torch.Tensor,  # (N, d) predictions
+                target: torch.Tensor,  # (N, d) their true targets; all N rows are the candidates
+                chunk: int = 1024,  # prediction rows per matrix product
+                score=None):  # a `Scoring` fitted to `target` (see 06a_scoring); None: plain cosine
+    "Per row: cosine to its own target, and the rank (1 = best) of its own target among all `target` rows under `score`."
+    check(pred.shape == target.shape and pred.ndim == 2,
+          f"pred and target must be (N, d) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     p, t = F.normalize(pred.double(), dim=1), F.normalize(target.double(), dim=1)
     own, ranks = [], []
     for i in range(0, len(p), chunk):
-        s = p[i:i + chunk] @ t.T
+        s = p[i:i + chunk] @ t.T if score is None else score(pred[i:i + chunk])
         o = s[torch.arange(len(s)), torch.arange(i, i + len(s))]  # from the same product, so the own score ties with itself
-        own.append(o); ranks.append((s >= o[:, None]).sum(1))  # 1 = best; ties count against the true answer
+        own.append((p[i:i + chunk] * t[i:i + chunk]).sum(1))
+        ranks.append((s >= o[:, None]).sum(1))  # 1 = best; ties count against the true answer
     return torch.cat(own), torch.cat(ranks)
 
-def retrieval_metrics(pred: torch.Tensor, target: torch.Tensor, ks=(1, 5, 10), chunk: int = 1024) -> dict:
-    "Mean cosine and retrieval of each row's own target among all `target` rows: R@k, MRR@10, mean rank."
-    own, ranks = pair_scores(pred, target, chunk)
+def retrieval_metrics(pred: torch.Tensor, target: torch.Tensor, ks=(1, 5, 10), chunk: int = 1024, score=None) -> dict:
+    "Mean cosine and retrieval of each row's own target among all `target` rows (ranked by `score`): R@k, MRR@10, mean rank."
+    own, ranks = pair_scores(pred, target, chunk, score)
     out = {"cos": float(own.mean()), **{f"R{k}": float((ranks <= k).double().mean()) for k in ks}}
     out["MRR10"] = float(torch.where(ranks <= 10, 1.0 / ranks, torch.zeros_like(ranks, dtype=torch.double)).mean())
-    out["mean_rank"] = float(ranks.double().mean()); out["candidates"] = len(target)
+    out["mean_rank"] = float(ranks.double().mean())
+    out["candidates"] = len(target)
     return out

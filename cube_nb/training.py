@@ -12,7 +12,7 @@ import dataclasses
 from contextlib import contextmanager
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors, config_to_dict
+from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors, config_to_dict, save_png
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .model import ModelConfig
 from .data import DatasetConfig
@@ -434,8 +434,7 @@ def plot_history(hist: list[dict], path=None):
     a.set_xlabel("epoch"); a.set_title("loss"); a.legend()
     b.plot(ep, [h["val_cos"] for h in hist], label="val cos"); b.plot(ep, [h["val_R1"] for h in hist], label="val R@1")
     b.set_xlabel("epoch"); b.set_title("validation"); b.legend(); fig.tight_layout()
-    if path:
-        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100); plt.close(fig); atomic_write(path, buf.getvalue())
+    if path: save_png(fig, path)
     return fig
 
 def _flat(d, pre=""):

@@ -1,0 +1,90 @@
+"""The hubness study of nbs/experiments/2026-12-02_hubness.ipynb: cube and residual MLP at several InfoNCE weights,
+every mapper scored on validation and test by plain cosine and by CSLS, the inverted softmax and centring.
+
+    python tools/hubness_study.py prep SET DATA_DIR            # embed (CPU, cached) and split SET for seeds 0, 1, 2
+    python tools/hubness_study.py run DATA_DIR OUT.jsonl [--device cuda] [--worker I --workers N]
+
+SET is `jargon` or `chitchat-20k` (configs/chitchat-20k.yaml). `prep` writes one dataset folder per seed (the seed
+picks the 20,000-pair sample and the split, as `cube_seeds` does), with embeddings stored as float16 so the folders
+fit the GPU machine's transfer limit. `run` trains one job (set, seed, InfoNCE weight) after another and appends one
+JSON line per job; job j goes to worker j mod N, so N processes can share one GPU (the small batches leave it idle).
+"""
+import argparse, json, sys, time
+from pathlib import Path
+import torch
+from cube_nb.core import load_config, set_seed
+from cube_nb.data import DatasetConfig, build_dataset, load_dataset, load_records
+from cube_nb.evaluation import baseline_predictors, score_all
+from cube_nb.model import CubeModel
+from cube_nb.scoring import scoring
+from cube_nb.training import TrainingConfig, CubeTrainer, predict
+from cube_nb.tuning import with_overrides
+
+SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml"}
+INFONCE = (0.0, 0.03, 0.1, 0.3, 1.0)  # the loss weights of the frontier; temperature 0.05
+CORRECTIONS = (scoring("csls", k=10), scoring("isoftmax", temperature=0.05), scoring("centred"))
+
+
+def base_config(name: str) -> TrainingConfig:
+    "The configuration a set is trained with (the library default, or the set's file under configs/)."
+    return load_config(TrainingConfig, SETS[name]) if SETS[name] else TrainingConfig()
+
+
+def prep(name: str, root: Path):
+    from cube_nb.teachers import TeacherEncoder
+    for s in (0, 1, 2):
+        cfg = with_overrides(base_config(name), {"seed": s, "data.seed": s})
+        ds = build_dataset(load_records(cfg.data.source, cfg.task), cfg.data, TeacherEncoder(cfg.teacher))
+        ds.q, ds.a = ds.q.half(), ds.a.half()
+        ds.save(root / f"{name}-seed{s}")
+        (root / f"{name}-seed{s}" / "config.json").write_text(json.dumps({"set": name, "seed": s}))
+        print(name, s, {k: len(v) for k, v in ds.split.items()}, flush=True)
+
+
+def job(folder: Path, lam: float, device: str) -> dict:
+    "Cube and MLP trained at InfoNCE weight `lam`; every mapper scored on val and test, plain and corrected."
+    meta = json.loads((folder / "config.json").read_text())
+    cfg = with_overrides(base_config(meta["set"]), {"seed": meta["seed"], "data.seed": meta["seed"], "device": device,
+                                                    "loss.infonce": lam, "loss.temperature": 0.05})
+    ds = load_dataset(folder)
+    ds.q, ds.a = ds.q.float(), ds.a.float()
+    t0 = time.perf_counter()
+    set_seed(cfg.seed)
+    model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
+    CubeTrainer(model, ds.part("train"), ds.part("val"), cfg, **ds.pair_info("train")).fit()
+    model = model.cpu().eval()
+    preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
+    mappers = {"cube": lambda q: predict(model, q), **preds}
+    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params}}
+    for part in ("val", "test"):
+        scores = {}
+        for corr in CORRECTIONS:
+            for name, m in score_all(mappers, ds.part(part), train_q, corr).items(): scores.setdefault(name, {}).update(m)
+        row[part] = scores
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def run(root: Path, out: Path, device: str, worker: int, workers: int):
+    jobs = [(f, lam) for f in sorted(root.iterdir()) if (f / "config.json").is_file() for lam in INFONCE]
+    done = {(r["set"], r["seed"], r["infonce"]) for r in map(json.loads, out.read_text().splitlines())} if out.is_file() else set()
+    for i, (f, lam) in enumerate(jobs):
+        meta = json.loads((f / "config.json").read_text())
+        if i % workers != worker or (meta["set"], meta["seed"], lam) in done: continue
+        row = job(f, lam, device)
+        with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
+        t, c = row["test"]["cube"], row["test"]["identity"]
+        print(f"{f.name} infonce {lam}: cube cos {t['cos']:.3f} R1 {t['R1']:.3f} R1_csls {t['R1_csls']:.3f} | identity R1_csls "
+              f"{c['R1_csls']:.3f} | {row['seconds']:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("cmd", choices=["prep", "run"])
+    p.add_argument("args", nargs=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--worker", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
+    a = p.parse_args()
+    if a.cmd == "prep": prep(a.args[0], Path(a.args[1]))
+    else: run(Path(a.args[0]), Path(a.args[1]), a.device, a.worker, a.workers)
