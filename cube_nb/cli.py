@@ -68,16 +68,19 @@ def train_main(argv=None):
 # %% ../nbs/10_cli.ipynb #1bf8f5ac
 def scoring_args(p: argparse.ArgumentParser, choices=("cos", "csls", "isoftmax", "centred"), default: str = "csls"):
     "Add --scoring, --k and --temperature (how retrieval ranks; `scoring_from` reads them) to a parser."
-    p.add_argument("--scoring", choices=choices, default=default,
+    p.add_argument("--scoring", default=default,  # checked by scoring_from: a bad name is one line, not argparse's usage
                    help=f"ranking: {', '.join(choices)} (default {default}; corrections read the mapper's training predictions)")
-    p.add_argument("--k", dest="csls_k", type=int, default=10, help="CSLS neighbours on each side (default 10)")
+    p.set_defaults(scoring_choices=choices)
+    p.add_argument("--k", dest="csls_k", type=int, help="CSLS neighbours on each side (default 10, fewer for a smaller bank)")
     p.add_argument("--temperature", type=float, default=0.05, help="inverted-softmax temperature (default 0.05)")
     return p
 
-def scoring_from(args):
-    "The `Scoring` the --scoring, --k and --temperature options name."
+def scoring_from(args, n: int | None = None):
+    "The `Scoring` the --scoring, --k and --temperature options name; without --k, CSLS takes 10 neighbours (at most `n`)."
     from cube_nb.scoring import scoring
-    return scoring(args.scoring, k=args.csls_k, temperature=args.temperature)
+    check(args.scoring in args.scoring_choices, f"--scoring {args.scoring} is not known here: use one of {', '.join(args.scoring_choices)}")
+    k = args.csls_k if args.csls_k is not None else min(10, n or 10)
+    return scoring(args.scoring, k=k, temperature=args.temperature)
 
 @one_line_errors
 def eval_main(argv=None):
@@ -89,7 +92,9 @@ def eval_main(argv=None):
     p.add_argument("--save-predictions", metavar="DIR",
                    help="write test_pairs.jsonl and predictions.npy (cube outputs, same order) into DIR")
     args = scoring_args(p, choices=("csls", "isoftmax", "centred")).parse_args(argv)
-    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=scoring_from(args))
+    corrected = scoring_from(args)  # checks the options before anything is loaded
+    if args.scoring == "csls" and args.csls_k is None: corrected = None  # evaluate_run's k: 10, fewer on a small split
+    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected)
     d, sc = m["dataset"], m["test"]["scoring"]
     where = f"all {d['n_eval']} pairs of {args.data}" if args.data else f"held-out test of {d['source']}"
     print(f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), teacher {m['teacher']}; "
@@ -126,10 +131,12 @@ def ask_main(argv=None):
     p.add_argument("--bank", help="answers of this Q&A file or corpus (or lines of a .txt file) instead of the run's")
     args = scoring_args(p).parse_args(argv)
     check(args.question.strip(), "the question is empty: pass some text")
-    score = scoring_from(args)
+    check(args.top >= 1, f"k={args.top}: the number of answers to show (-k) must be >= 1")
+    scoring_from(args)  # bad --k or --temperature: fail before anything is loaded
     cfg, model, ds = load_run(args.run)
     t = TeacherEncoder(cfg.teacher, device="cpu")
     bank, q = bank_decoder(args.bank, ds, t), t.encode_cached([args.question])
+    score = scoring_from(args, len(bank.texts))
     train_q = lambda: ds.part("train", "dialogue" if ds.kind == "mixed" else None)[0]
     weights = hashlib.sha256((Path(args.run) / "model.safetensors").read_bytes()).hexdigest()
     for name, f, key in (("cube", lambda x: predict(model, x), weights), ("identity", lambda x: x, "identity")):

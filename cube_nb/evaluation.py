@@ -111,7 +111,7 @@ def evaluate_run(run,  # run folder written by cube_train
                  log=None,  # print-like function for the MLP baseline's progress
                  corrected: Scoring | None = None) -> dict:  # the hubness-corrected scoring (default CSLS, k = 10)
     "Held-out metrics of a run and its baselines (on its test split, or on all of `data`); writes metrics JSON and returns it."
-    t0, corrected = time.perf_counter(), corrected or scoring("csls")
+    t0 = time.perf_counter()
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.kind == "mixed" else None  # mixed runs: the table scores the dialogue pairs
     if data is None: ev, rows = ds, ds.rows("test", task)
@@ -121,6 +121,7 @@ def evaluate_run(run,  # run folder written by cube_train
                            cache_dir=cfg.data.cache_dir, split=(0.0, 0.0, 1.0)), cfg.teacher)
         rows = ev.rows("test")
     test = ev.q[rows], ev.a[rows]
+    corrected = corrected or scoring("csls", k=min(10, len(rows), len(ds.rows("train", task))))  # MUSE's k, if there are 10
     preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log, **ds.pair_info("train", task))
     cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
     scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected)
@@ -300,7 +301,6 @@ def use(self: PhraseBankDecoder,
         store=None,  # folder to keep the statistics in (a run folder); None: fit every time
         model_key: str = "",  # identifies the mapper's weights (e.g. their hash)
         name: str = "mapper"):  # the mapper's name in the stored file's name
-
     "Rank with `score` from now on, its statistics fitted to this bank (or read from `store`)."
     from cube_nb.core import save_tensors
     key = f"{score.label}|bank {self.key}|model {model_key}"

@@ -230,7 +230,8 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
             mlp = ResidualMLP(d, h, d_out)
             train_mapper(mlp, (xt, yt), val, with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": temperature}), **ds.pair_info("train", task))
             keep = ("cos", "R1", "MRR10", "R1_csls", "MRR10_csls")
-            score = lambda part: {k: v for k, v in score_mapper(lambda q: predict(mlp, q), part, xt, CSLS(10)).items() if k in keep}
+            # CSLS with MUSE's k = 10 (fewer on splits smaller than that)
+            score = lambda part: {k: v for k, v in score_mapper(lambda q: predict(mlp, q), part, xt, CSLS(min(10, len(part[1])))).items() if k in keep}
             rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam, "val": score(val), "test": score(test)})
             if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos {rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows

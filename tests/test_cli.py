@@ -51,6 +51,38 @@ def test_eval_prints_table_and_writes_metrics(trained_run):
     assert set(m["params"]) == {"cube", "mlp"} and set(m["seconds"]) >= {"embed", "train", "eval"}
     report = (trained_run / "report.md").read_text()
     assert "pair by pair" in report and (trained_run / "pair_scores.png").stat().st_size > 1000
+    # every mapper ranked both ways, with the hubness of its top-1 answers; the scoring named in file and table
+    assert t["scoring"]["corrected"] == "csls(k=10)" and "training questions" in t["scoring"]["statistics"]
+    for s in [t["cube"], *t["baselines"].values()]:
+        assert set(s) >= {"R1_csls", "MRR10_csls", "mean_rank_csls", "N1_skew", "hub_share", "never_top1", "hub_share_csls"}
+        assert 0 <= s["R1_csls"] <= s["R10_csls"] <= 1 and 0 < s["hub_share"] <= 1
+    assert t["baselines"]["centroid"]["hub_share"] == 1.0  # the centroid's nearest answer takes every question
+    assert "R1_csls" in r.stdout and "hubness" in r.stdout and "rank by csls(k=10)" in r.stdout
+    assert "## Hubs" in report and (trained_run / "hubness.png").stat().st_size > 1000
+
+
+def test_ask_ranks_with_csls_and_keeps_bank_statistics(trained_run, tmp_path):
+    r = run("cube_ask", "--run", trained_run, "What is a hacker?")
+    assert r.returncode == 0, r.stderr
+    assert "cube (ranked by csls(k=10)):" in r.stdout and "identity (ranked by csls(k=10)):" in r.stdout
+    stats = sorted((trained_run / "bank_stats").iterdir())
+    assert [p.name.split("-")[0] for p in stats] == ["cube", "identity"]
+    before = {p: p.stat().st_mtime_ns for p in stats}
+    again = run("cube_ask", "--run", trained_run, "What is a hacker?")
+    assert again.stdout == r.stdout and again.stderr == "" and {p: p.stat().st_mtime_ns for p in stats} == before  # read back
+    stats[0].write_bytes(b"not a safetensors file")  # damaged: rebuilt with a one-line warning, the answers unchanged
+    fixed = run("cube_ask", "--run", trained_run, "What is a hacker?")
+    assert fixed.stdout == r.stdout and fixed.stderr.startswith("warning:") and "damaged" in fixed.stderr
+    assert len(fixed.stderr.strip().splitlines()) == 1
+    cos = run("cube_ask", "--run", trained_run, "--scoring", "cos", "-k", "1", "What is a hacker?")
+    assert "cube (ranked by cos):" in cos.stdout and len(cos.stdout.splitlines()) == 4
+    bank = tmp_path / "bank.txt"  # any bank: one text a line
+    bank.write_text("A person who enjoys exploring the details of programmable systems.\nA kind of sandwich.\n")
+    other = run("cube_ask", "--run", trained_run, "--bank", bank, "What is a hacker?")
+    assert other.returncode == 0, other.stderr
+    lines = other.stdout.splitlines()
+    assert "csls(k=2)" in other.stdout and len(lines) == 6  # two answers each: k fits the two-text bank
+    assert "programmable systems" in lines[lines.index("identity (ranked by csls(k=2)):") + 1]
 
 
 def test_train_refuses_to_overwrite_a_run(trained_run, qa_file):

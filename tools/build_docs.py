@@ -22,8 +22,9 @@ FMT = HtmlFormatter(nowrap=False)
 
 
 def pages() -> list[Path]:
-    "index, numbered notebooks, tutorials: the sidebar order."
-    return [NBS / "index.ipynb", *sorted(NBS.glob("[0-9]*.ipynb")), *sorted((NBS / "tutorials").glob("*.ipynb"))]
+    "index, numbered notebooks, tutorials, experiments (dated studies): the sidebar order."
+    return [NBS / "index.ipynb", *sorted(NBS.glob("[0-9]*.ipynb")), *sorted((NBS / "tutorials").glob("*.ipynb")),
+            *sorted((NBS / "experiments").glob("*.ipynb"))]
 
 
 def href(nb: Path) -> str: return "index.html" if nb.stem == "index" else nb.relative_to(NBS).with_suffix(".html").as_posix()
@@ -153,7 +154,7 @@ def page(title_: str, body: str, here: str, nav: list[tuple[str, str]]) -> str:
     up = "../" * here.count("/")
     links, section = [], None
     for h, t in nav:
-        s = "Tutorials" if h.startswith("tutorials/") else "Library"
+        s = {"tutorials": "Tutorials", "experiments": "Experiments"}.get(h.split("/")[0], "Library")
         if s != section and h != "index.html": links.append(f"<h4>{s}</h4>"); section = s
         links.append(f'<a href="{up}{h}"{" class=here" if h == here else ""}>{html.escape(t)}</a>')
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title_)} – cube_nb</title>'

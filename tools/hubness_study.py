@@ -22,6 +22,7 @@ from cube_nb.tuning import with_overrides
 
 SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml"}
 INFONCE = (0.0, 0.03, 0.1, 0.3, 1.0)  # the loss weights of the frontier; temperature 0.05
+ENGINE = [None]  # --engine: the lattice engine, when not the configuration's
 CORRECTIONS = (scoring("csls", k=10), scoring("isoftmax", temperature=0.05), scoring("centred"))
 
 
@@ -46,14 +47,16 @@ def job(folder: Path, lam: float, device: str) -> dict:
     meta = json.loads((folder / "config.json").read_text())
     cfg = with_overrides(base_config(meta["set"]), {"seed": meta["seed"], "data.seed": meta["seed"], "device": device,
                                                     "loss.infonce": lam, "loss.temperature": 0.05})
+    if ENGINE[0]: cfg = with_overrides(cfg, {"model.lattice.engine": ENGINE[0]})
     ds = load_dataset(folder)
     ds.q, ds.a = ds.q.float(), ds.a.float()
     t0 = time.perf_counter()
     set_seed(cfg.seed)
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
     CubeTrainer(model, ds.part("train"), ds.part("val"), cfg, **ds.pair_info("train")).fit()
-    model = model.cpu().eval()
+    model, t_cube = model.cpu().eval(), time.perf_counter() - t0
     preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
+    t_base = time.perf_counter() - t0 - t_cube
     mappers = {"cube": lambda q: predict(model, q), **preds}
     train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params}}
     for part in ("val", "test"):
@@ -62,6 +65,7 @@ def job(folder: Path, lam: float, device: str) -> dict:
             for name, m in score_all(mappers, ds.part(part), train_q, corr).items(): scores.setdefault(name, {}).update(m)
         row[part] = scores
     row["seconds"] = time.perf_counter() - t0
+    row["phases"] = {"cube": t_cube, "baselines": t_base, "scoring": row["seconds"] - t_cube - t_base}
     return row
 
 
@@ -75,7 +79,7 @@ def run(root: Path, out: Path, device: str, worker: int, workers: int):
         with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
         t, c = row["test"]["cube"], row["test"]["identity"]
         print(f"{f.name} infonce {lam}: cube cos {t['cos']:.3f} R1 {t['R1']:.3f} R1_csls {t['R1_csls']:.3f} | identity R1_csls "
-              f"{c['R1_csls']:.3f} | {row['seconds']:.0f}s", flush=True)
+              f"{c['R1_csls']:.3f} | {row['seconds']:.0f}s {row['phases']}", flush=True)
 
 
 if __name__ == "__main__":
@@ -85,6 +89,12 @@ if __name__ == "__main__":
     p.add_argument("--device", default="cpu")
     p.add_argument("--worker", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--engine", default=None, help="lattice engine override (auto, torch, triton)")
+    p.add_argument("--infonce", type=float, nargs="*", help="only these InfoNCE weights")
+    p.add_argument("--csls-only", action="store_true", help="score with CSLS only (the other corrections cost 2x)")
     a = p.parse_args()
+    if a.engine: ENGINE[0] = a.engine
+    if a.infonce: INFONCE = tuple(a.infonce)
+    if a.csls_only: CORRECTIONS = CORRECTIONS[:1]
     if a.cmd == "prep": prep(a.args[0], Path(a.args[1]))
     else: run(Path(a.args[0]), Path(a.args[1]), a.device, a.worker, a.workers)
