@@ -100,7 +100,7 @@ def sample(self: NegativeSampler, idx: torch.Tensor) -> torch.Tensor:
 class LossConfig:
     cosine: float = 1.0  # weight of 1 - cos
     mse: float = 0.0  # weight of MSE
-    infonce: float = 0.0  # weight of InfoNCE (in-batch + sampled negatives)
+    infonce: float = 0.03  # InfoNCE weight; 0.03 chosen on validation (experiments/2026-12-02_hubness)
     triplet: float = 0.0  # weight of the triplet loss (real-answer negatives)
     diversity: float = 0.0  # weight of the diversity penalty
     temperature: float = 0.05  # InfoNCE temperature

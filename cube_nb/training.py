@@ -417,6 +417,7 @@ def check_out_dir(out, force: bool = False) -> Path:
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise CubeError(f"cannot create run folder {out} ({e.strerror}): choose a writable --out") from None
     check(os.access(out, os.W_OK), f"run folder {out} is not writable: choose a writable --out")
+    if force and (out / "bank_stats").is_dir(): shutil.rmtree(out / "bank_stats")  # cube_ask's statistics of the old model
     return out
 
 # %% ../nbs/07_training.ipynb #91dcd3d4
