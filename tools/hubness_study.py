@@ -23,6 +23,7 @@ from cube_nb.tuning import with_overrides
 SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml"}
 INFONCE = (0.0, 0.03, 0.1, 0.3, 1.0)  # the loss weights of the frontier; temperature 0.05
 ENGINE = [None]  # --engine: the lattice engine, when not the configuration's
+OVER = {}  # --over: further configuration overrides (probes against hubs), recorded in each row
 CORRECTIONS = (scoring("csls", k=10), scoring("isoftmax", temperature=0.05), scoring("centred"))
 
 
@@ -48,6 +49,7 @@ def job(folder: Path, lam: float, device: str) -> dict:
     cfg = with_overrides(base_config(meta["set"]), {"seed": meta["seed"], "data.seed": meta["seed"], "device": device,
                                                     "loss.infonce": lam, "loss.temperature": 0.05})
     if ENGINE[0]: cfg = with_overrides(cfg, {"model.lattice.engine": ENGINE[0]})
+    cfg = with_overrides(cfg, OVER)
     ds = load_dataset(folder)
     ds.q, ds.a = ds.q.float(), ds.a.float()
     t0 = time.perf_counter()
@@ -58,7 +60,7 @@ def job(folder: Path, lam: float, device: str) -> dict:
     preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
     t_base = time.perf_counter() - t0 - t_cube
     mappers = {"cube": lambda q: predict(model, q), **preds}
-    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params}}
+    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "over": OVER, "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params}}
     for part in ("val", "test"):
         scores = {}
         for corr in CORRECTIONS:
@@ -71,7 +73,8 @@ def job(folder: Path, lam: float, device: str) -> dict:
 
 def run(root: Path, out: Path, device: str, worker: int, workers: int):
     jobs = [(f, lam) for f in sorted(root.iterdir()) if (f / "config.json").is_file() for lam in INFONCE]
-    done = {(r["set"], r["seed"], r["infonce"]) for r in map(json.loads, out.read_text().splitlines())} if out.is_file() else set()
+    rows = map(json.loads, out.read_text().splitlines()) if out.is_file() else []
+    done = {(r["set"], r["seed"], r["infonce"]) for r in rows if r.get("over", {}) == OVER}
     for i, (f, lam) in enumerate(jobs):
         meta = json.loads((f / "config.json").read_text())
         if i % workers != worker or (meta["set"], meta["seed"], lam) in done: continue
@@ -92,9 +95,11 @@ if __name__ == "__main__":
     p.add_argument("--engine", default=None, help="lattice engine override (auto, torch, triton)")
     p.add_argument("--infonce", type=float, nargs="*", help="only these InfoNCE weights")
     p.add_argument("--csls-only", action="store_true", help="score with CSLS only (the other corrections cost 2x)")
+    p.add_argument("--over", default="{}", help='JSON of dotted overrides, e.g. \'{"batch_size": 256}\'')
     a = p.parse_args()
     if a.engine: ENGINE[0] = a.engine
     if a.infonce: INFONCE = tuple(a.infonce)
     if a.csls_only: CORRECTIONS = CORRECTIONS[:1]
+    OVER.update(json.loads(a.over))
     if a.cmd == "prep": prep(a.args[0], Path(a.args[1]))
     else: run(Path(a.args[0]), Path(a.args[1]), a.device, a.worker, a.workers)
