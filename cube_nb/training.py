@@ -20,9 +20,9 @@ from .data import DatasetConfig
 # %% auto #0
 __all__ = ['TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info', 'init_distributed',
            'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order', 'Learner', 'HistoryCB',
-           'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'CubeTrainer', 'train_mapper', 'AdapterReconstructionCB',
-           'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history',
-           'config_diff', 'run_training', 'load_run', 'StepClockCB', 'bench_epoch']
+           'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CubeTrainer', 'train_mapper',
+           'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
+           'history_csv', 'plot_history', 'config_diff', 'run_training', 'load_run', 'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -300,11 +300,19 @@ class ProgressCB(Callback):
     def after_fit(self):
         if self.nb: self.mb.on_iter_end()
 
+# %% ../nbs/07_training.ipynb #79454401
+class InputNoiseCB(Callback):
+    "Gaussian noise of standard deviation `std` on each training batch's inputs; the targets stay clean."
+    order = -5  # before anything else reads the batch
+    def __init__(self, std: float): self.std = std
+    def before_batch(self): self.learn.xb = self.learn.xb + self.std * torch.randn_like(self.learn.xb)
+
 # %% ../nbs/07_training.ipynb #96193a42
 class CubeTrainer(Learner):
     "A `Learner` with the standard callbacks; `checkpoint` folder and `log` (progress) are optional."
     def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), checkpoint=None, log: Callable | None = None, **kw):
         std = [HistoryCB(), SchedulerCB(), BestWeightsCB()] + ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
+        if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
         super().__init__(model, train, val, cfg, std + list(cbs), **kw)
 
 def train_mapper(model: nn.Module, train: tuple, val: tuple, cfg: TrainingConfig, log: Callable | None = None, **kw) -> list[dict]:
