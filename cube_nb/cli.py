@@ -59,9 +59,10 @@ def train_main(argv=None):
     p.add_argument("--out", default="runs/default", help="run folder to write (default: runs/default)")
     p.add_argument("--force", action="store_true", help="replace a run already in --out")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest intact checkpoint")
+    p.add_argument("--log", choices=["tensorboard"], help="also write TensorBoard logs into OUT/tensorboard")
     args = p.parse_args(argv)
     cfg = training_config(args)
-    timing = run_training(cfg, args.out, force=args.force, resume=args.resume)
+    timing = run_training(cfg, args.out, force=args.force, resume=args.resume, tensorboard=args.log == "tensorboard")
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one line from rank 0
         print(f"trained in {timing['train']:.1f}s (embedding {timing['embed']:.1f}s); run folder: {args.out}")
 

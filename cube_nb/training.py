@@ -21,8 +21,9 @@ from .data import DatasetConfig
 __all__ = ['TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info', 'init_distributed',
            'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order', 'Learner', 'HistoryCB',
            'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CubeTrainer', 'train_mapper',
-           'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
-           'history_csv', 'plot_history', 'config_diff', 'run_training', 'load_run', 'StepClockCB', 'bench_epoch']
+           'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint',
+           'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history', 'config_diff', 'run_training', 'load_run',
+           'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -319,6 +320,48 @@ def train_mapper(model: nn.Module, train: tuple, val: tuple, cfg: TrainingConfig
     "Fit any (B, d) -> (B, d) module with `CubeTrainer` (no checkpoints); returns the history."
     return CubeTrainer(model, train, val, cfg, log=log, **kw).fit()
 
+# %% ../nbs/07_training.ipynb #77f6cdbc
+@torch.no_grad()
+def lattice_states(model: nn.Module, x: torch.Tensor) -> list:
+    "Every state of a `CubeModel`'s lattice (its steps + 1) for inputs `x` (B, d)."
+    grid = model.reshaper.to_grid(x) if model.cfg.mode == "reshape" else model.adapter.encode(x)
+    state, ext = model.lattice.start(grid)
+    return model.lattice.run(state, ext, model.lattice.cfg.steps, keep=True)
+
+# %% ../nbs/07_training.ipynb #a68ef17a
+class TensorBoardCB(Callback):
+    "Scalars (loss, learning rate, gradient norm, validation metrics) and a lattice-state image per epoch, for TensorBoard."
+    order = 30  # after the other callbacks have seen the step and the epoch
+    def __init__(self, folder): self.folder = Path(folder)
+    def before_fit(self):
+        from torch.utils.tensorboard import SummaryWriter
+        self.w = None
+        if self.learn.rank: return
+        try: self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise CubeError(f"cannot create the log folder {self.folder} ({e.strerror}): choose a writable place") from None
+        check(os.access(self.folder, os.W_OK), f"the log folder {self.folder} is not writable: choose a writable place")
+        self.w = SummaryWriter(str(self.folder))
+    def after_step(self):
+        if self.w is None: return
+        l = self.learn
+        for k, v in (("loss", float(l.loss)), ("lr", l.opt.param_groups[0]["lr"]), ("grad_norm", l.grad_norm)):
+            self.w.add_scalar(f"train/{k}", v, l.step)
+    def after_epoch(self):
+        if self.w is None: return
+        l = self.learn
+        for k, v in l.metrics.items(): self.w.add_scalar(k.replace("val_", "val/"), v, l.epoch)
+        if isinstance(getattr(l.model, "cfg", None), ModelConfig): self.w.add_figure("lattice/state", self.state_figure(), l.epoch)
+        self.w.flush()
+    def state_figure(self):
+        from cube_nb.lattice import plot_states
+        l, was = self.learn, self.learn.model.training
+        l.model.eval()
+        states = lattice_states(l.model, l.val[0][:1].to(l.device))
+        l.model.train(was)
+        return plot_states(states, every=max(1, len(states) // 4), title=f"epoch {l.epoch}: channel 0, z-slices by step")
+    def after_fit(self):
+        if self.w is not None: self.w.close()
+
 # %% ../nbs/07_training.ipynb #7590163c
 class AdapterReconstructionCB(Callback):
     "Adds `weight` × the model adapter's reconstruction loss of the batch (inputs and targets) to the loss."
@@ -459,11 +502,12 @@ def config_diff(a, b) -> list[str]:
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
 # %% ../nbs/07_training.ipynb #5387515a
-def run_training(cfg: TrainingConfig, out, force: bool = False, resume: bool = False, log: Callable | None = print) -> dict:
+def run_training(cfg: TrainingConfig, out, force: bool = False, resume: bool = False, log: Callable | None = print,
+                 tensorboard: bool = False) -> dict:
     "Train a cube as `cfg` says into the run folder `out` (or resume the run there); returns the timing. Under torchrun, rank 0 writes."
-    with distributed(cfg.device) as device: return _run(cfg, Path(out), force, resume, log, device)
+    with distributed(cfg.device) as device: return _run(cfg, Path(out), force, resume, log, device, tensorboard)
 
-def _run(cfg, out, force, resume, log, device) -> dict:
+def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.core import load_config
     rank, world = dist_info()
@@ -493,7 +537,8 @@ def _run(cfg, out, force, resume, log, device) -> dict:
     set_seed(cfg.seed)
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
     trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer
-    learn = trainer(model, ds.part("train"), ds.part("val"), cfg, checkpoint=out / "checkpoint", log=log, **ds.pair_info("train"))
+    cbs = [TensorBoardCB(out / "tensorboard")] if tensorboard else []  # `tensorboard --logdir RUN`
+    learn = trainer(model, ds.part("train"), ds.part("val"), cfg, cbs, checkpoint=out / "checkpoint", log=log, **ds.pair_info("train"))
     if resume:
         d = learn.load_checkpoint(out / "checkpoint")
         if log: log(f"resuming from {d.name}: epoch {learn.epoch + 1}, batch {learn.iter} of {learn.n_batches}")

@@ -100,6 +100,8 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("train-teacher-dim", ["cube_train", "--data", "qa.jsonl", "--teacher", "mpnet_like"], "model.dim=384"),
     ("train-resume-nothing", ["cube_train", "--out", "no_run", "--resume"], "no run to resume"),
     ("train-device", ["cube_train", "--device", "tpu"], "tpu"),
+    ("train-log-unwritable", ["cube_train", "--data", "qa.jsonl", "--epochs", "1", "--out", "tb_blocked", "--log", "tensorboard"],
+     "log folder"),
     ("eval-missing-run", ["cube_eval", "--run", "no_run"], "not a run folder"),
     ("eval-truncated-model", ["cube_eval", "--run", "run_truncated"], "model.safetensors"),
     ("eval-wrong-dims-model", ["cube_eval", "--run", "run_wrong_dims"], "does not match"),
@@ -141,6 +143,8 @@ def workdir(tmp_path_factory):
     for name, data in FILES.items(): (d / name).write_bytes(data)
     (d / "qa.jsonl").write_text(qa_lines())
     (d / "empty_dir").mkdir()
+    (d / "tb_blocked").mkdir()
+    (d / "tb_blocked" / "tensorboard").write_text("a file where the log folder would go\n")
     # a teacher folder whose embeddings are not 384-d: MiniLM's own files with a changed hidden size would not load,
     # so build a tiny real BERT of width 32 with transformers and save it
     from transformers import BertConfig, BertModel

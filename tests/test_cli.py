@@ -85,6 +85,17 @@ def test_ask_ranks_with_csls_and_keeps_bank_statistics(trained_run, tmp_path):
     assert "programmable systems" in lines[lines.index("identity (ranked by csls(k=2)):") + 1]
 
 
+def test_train_writes_tensorboard_only_when_asked(trained_run, qa_file, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert not (trained_run / "tensorboard").exists()  # nothing written unless asked
+    out = tmp_path / "tb"
+    r = run("cube_train", "--data", qa_file, "--epochs", 2, "--out", out, "--log", "tensorboard")
+    assert r.returncode == 0, r.stderr
+    ev = EventAccumulator(str(out / "tensorboard")).Reload()
+    assert {"train/loss", "train/lr", "train/grad_norm", "val/loss", "val/cos", "val/R1"} <= set(ev.Tags()["scalars"])
+    assert [e.step for e in ev.Scalars("val/cos")] == [1, 2] and ev.Tags()["images"] == ["lattice/state"]
+
+
 def test_train_refuses_to_overwrite_a_run(trained_run, qa_file):
     before = (trained_run / "model.safetensors").read_bytes()
     r = run("cube_train", "--data", qa_file, "--epochs", 1, "--out", trained_run)
