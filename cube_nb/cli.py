@@ -69,17 +69,18 @@ def train_main(argv=None):
 # %% ../nbs/10_cli.ipynb #1bf8f5ac
 def scoring_args(p: argparse.ArgumentParser, choices=("cos", "csls", "isoftmax", "centred"), default: str = "csls"):
     "Add --scoring, --k and --temperature (how retrieval ranks; `scoring_from` reads them) to a parser."
-    p.add_argument("--scoring", default=default,  # checked by scoring_from: a bad name is one line, not argparse's usage
-                   help=f"ranking: {', '.join(choices)} (default {default}; corrections read the mapper's training predictions)")
+    p.add_argument("--scoring", default=default,  # checked by scoring_from: one line, not argparse's usage
+                   help=f"ranking: {', '.join(choices)} (default {default}); corrections read training predictions")
     p.set_defaults(scoring_choices=choices)
-    p.add_argument("--k", dest="csls_k", type=int, help="CSLS neighbours on each side (default 10, fewer for a smaller bank)")
+    p.add_argument("--k", dest="csls_k", type=int, help="CSLS neighbours (default 10, fewer in a small bank)")
     p.add_argument("--temperature", type=float, default=0.05, help="inverted-softmax temperature (default 0.05)")
     return p
 
 def scoring_from(args, n: int | None = None):
-    "The `Scoring` the --scoring, --k and --temperature options name; without --k, CSLS takes 10 neighbours (at most `n`)."
+    "The `Scoring` that --scoring, --k and --temperature name; without --k, CSLS takes 10 neighbours (at most `n`)."
     from cube_nb.scoring import scoring
-    check(args.scoring in args.scoring_choices, f"--scoring {args.scoring} is not known here: use one of {', '.join(args.scoring_choices)}")
+    known = ", ".join(args.scoring_choices)
+    check(args.scoring in args.scoring_choices, f"--scoring {args.scoring} is not known here: use one of {known}")
     k = args.csls_k if args.csls_k is not None else min(10, n or 10)
     return scoring(args.scoring, k=k, temperature=args.temperature)
 
@@ -121,7 +122,7 @@ def bank_decoder(source: str | None, ds, teacher):
 
 @one_line_errors
 def ask_main(argv=None):
-    "Top-k answers from the phrase bank for a question, the cube's and the identity baseline's, hubness-corrected by default."
+    "Top-k answers from the phrase bank for a question, the cube's and the identity's, hubness-corrected by default."
     import hashlib
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.training import load_run, predict
@@ -141,7 +142,8 @@ def ask_main(argv=None):
     train_q = lambda: ds.part("train", "dialogue" if ds.kind == "mixed" else None)[0]
     weights = hashlib.sha256((Path(args.run) / "model.safetensors").read_bytes()).hexdigest()
     for name, f, key in (("cube", lambda x: predict(model, x), weights), ("identity", lambda x: x, "identity")):
-        if score.name != "cos": bank.use(copy.copy(score), lambda: f(train_q()), store=args.run, model_key=key, name=name)
+        if score.name != "cos":
+            bank.use(copy.copy(score), lambda: f(train_q()), store=args.run, model_key=key, name=name)
         print(f"{name} (ranked by {bank.score.label}):")
         for text, s in bank.decode(f(q), args.top)[0]: print(f"  {s:.3f}  {text[:160]}")
 

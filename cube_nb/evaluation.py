@@ -68,13 +68,13 @@ def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = N
     return out
 
 def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected: Scoring | None) -> dict:
-    "Plain cosine and `corrected` (fitted on `f`'s predictions for `train_q`) over the bank `a`, keyed by column suffix."
+    "Plain cosine and `corrected` (fitted on `f`'s predictions for `train_q`) over the bank `a`, keyed by suffix."
     out = {"": Scoring().fit(a)}
     if corrected is not None: out[f"_{corrected.name}"] = copy.copy(corrected).fit(a, f(train_q))
     return out
 
 def score_mapper(f, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
-    "Retrieval and hubness of predict function `f` on `test`, ranked by cosine and by `corrected` (its columns end in _name)."
+    "Retrieval and hubness of predict function `f` on `test`, ranked by cosine and by `corrected` (columns _name)."
     (q, a), out = test, {}
     pred = f(q)
     for suffix, sc in fitted_scorings(f, a, train_q, corrected).items():
@@ -121,7 +121,8 @@ def evaluate_run(run,  # run folder written by cube_train
                            cache_dir=cfg.data.cache_dir, split=(0.0, 0.0, 1.0)), cfg.teacher)
         rows = ev.rows("test")
     test = ev.q[rows], ev.a[rows]
-    corrected = corrected or scoring("csls", k=min(10, len(rows), len(ds.rows("train", task))))  # MUSE's k, if there are 10
+    k = min(10, len(rows), len(ds.rows("train", task)))  # MUSE's k, where there are 10 candidates and predictions
+    corrected = corrected or scoring("csls", k=k)
     preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log, **ds.pair_info("train", task))
     cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
     scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected)
@@ -201,8 +202,9 @@ def plot_pair_scores(ea: dict, path=None):
 def hub_counts(mappers: dict, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
     "N1 counts of each predict function in `mappers` on `test`, per scoring label: {mapper: {label: counts}}."
     q, a = test
-    return {name: {sc.label: n1_counts(top1(sc, f(q)), len(a)) for sc in fitted_scorings(f, a, train_q, corrected).values()}
-            for name, f in mappers.items()}
+    fitted = lambda f: fitted_scorings(f, a, train_q, corrected).values()
+    per = lambda f: {s.label: n1_counts(top1(s, f(q)), len(a)) for s in fitted(f)}
+    return {name: per(f) for name, f in mappers.items()}
 
 def plot_hubness(counts: dict, path=None):
     "Histograms of N1 per mapper, one panel per scoring (log scale: the hubs are the rare tall counts)."
@@ -236,7 +238,7 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
              f"## Held-out test ({t['candidates']} candidate answers)", "", *md_table(rows, table_cols(metrics)), "",
              "Cosine alone misleads: the centroid baseline shows what a mapper that ignores its input scores.", ""]
     if sc := t.get("scoring"):
-        lines += [f"Columns ending in `{sc['suffix']}` rank by {sc['corrected']}, its statistics read from {sc['statistics']}; "
+        lines += [f"Columns ending in `{sc['suffix']}` rank by {sc['corrected']} (statistics: {sc['statistics']}); "
                   "the others rank by plain cosine.", "", "## Hubs", "",
                   "N1 counts how many test questions take an answer as their top-1: the skewness of the N1 counts, the "
                   "largest hub's share of the questions and the share of answers never anyone's top-1.", "",
@@ -261,7 +263,8 @@ class PhraseBankDecoder:
     def __init__(self, texts: list[str], embeddings: torch.Tensor):
         from cube_nb.core import check_tensor
         check(len(texts) > 0, "the phrase bank holds no texts: pass at least one")
-        check(len(texts) == len(embeddings), f"phrase bank: {len(texts)} texts for {len(embeddings)} embeddings; pass one text per row")
+        check(len(texts) == len(embeddings),
+              f"phrase bank: {len(texts)} texts for {len(embeddings)} embeddings; pass one text per row")
         check_tensor(embeddings, "phrase bank embeddings", ndim=2)
         keep = list({t: i for i, t in enumerate(texts)}.values())  # one row per distinct text
         self.texts, self.bank = [texts[i] for i in keep], F.normalize(embeddings[keep].float(), dim=1)
@@ -283,7 +286,7 @@ class PhraseBankDecoder:
 from fastcore.basics import patch
 
 def stored_stats(path: Path, key: str) -> dict | None:
-    "Statistics stored at `path` under `key`; None if there are none, or (with a warning) if damaged or for another key."
+    "Statistics stored at `path` under `key`; None if there are none, or (warning) if damaged or for another key."
     from safetensors import safe_open
     if not path.is_file(): return None
     try:
@@ -315,7 +318,7 @@ def use(self: PhraseBankDecoder,
 # %% ../nbs/08_evaluation.ipynb #80da3096
 @patch
 def decode(self: PhraseBankDecoder, e: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
-    "Top-`k` (text, score) for each row of `e` (B, d) or a single (d,) vector; the score is cosine unless `use` set another."
+    "Top-`k` (text, score) for each row of `e` (B, d) or one (d,) vector; the score is cosine unless `use` set another."
     from cube_nb.core import check_tensor
     check(isinstance(k, int) and k >= 1, f"k={k} must be a positive integer: the number of answers to return")
     e = e[None] if isinstance(e, torch.Tensor) and e.ndim == 1 else e

@@ -161,7 +161,7 @@ def pair_scores(pred: torch.Tensor,  # (N, d) predictions
                 target: torch.Tensor,  # (N, d) their true targets; all N rows are the candidates
                 chunk: int = 1024,  # prediction rows per matrix product
                 score=None):  # a `Scoring` fitted to `target` (see 06a_scoring); None: plain cosine
-    "Per row: cosine to its own target, and the rank (1 = best) of its own target among all `target` rows under `score`."
+    "Per row: cosine to its own target, and the rank (1 = best) of that target among all `target` rows under `score`."
     check(pred.shape == target.shape and pred.ndim == 2,
           f"pred and target must be (N, d) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     p, t = F.normalize(pred.double(), dim=1), F.normalize(target.double(), dim=1)
@@ -174,7 +174,7 @@ def pair_scores(pred: torch.Tensor,  # (N, d) predictions
     return torch.cat(own), torch.cat(ranks)
 
 def retrieval_metrics(pred: torch.Tensor, target: torch.Tensor, ks=(1, 5, 10), chunk: int = 1024, score=None) -> dict:
-    "Mean cosine and retrieval of each row's own target among all `target` rows (ranked by `score`): R@k, MRR@10, mean rank."
+    "Mean cosine, and retrieval of each row's own target among all `target` rows by `score`: R@k, MRR@10, mean rank."
     own, ranks = pair_scores(pred, target, chunk, score)
     out = {"cos": float(own.mean()), **{f"R{k}": float((ranks <= k).double().mean()) for k in ks}}
     out["MRR10"] = float(torch.where(ranks <= 10, 1.0 / ranks, torch.zeros_like(ranks, dtype=torch.double)).mean())

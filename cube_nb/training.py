@@ -12,7 +12,8 @@ import dataclasses
 from contextlib import contextmanager
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors, config_to_dict, save_png
+from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
+from .core import config_to_dict, save_png
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .model import ModelConfig
 from .data import DatasetConfig
@@ -330,7 +331,7 @@ def lattice_states(model: nn.Module, x: torch.Tensor) -> list:
 
 # %% ../nbs/07_training.ipynb #a68ef17a
 class TensorBoardCB(Callback):
-    "Scalars (loss, learning rate, gradient norm, validation metrics) and a lattice-state image per epoch, for TensorBoard."
+    "Scalars (loss, learning rate, gradient norm, validation metrics) and a lattice-state image, for TensorBoard."
     order = 30  # after the other callbacks have seen the step and the epoch
     def __init__(self, folder): self.folder = Path(folder)
     def before_fit(self):
@@ -338,7 +339,8 @@ class TensorBoardCB(Callback):
         self.w = None
         if self.learn.rank: return
         try: self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e: raise CubeError(f"cannot create the log folder {self.folder} ({e.strerror}): choose a writable place") from None
+        except OSError as e:
+            raise CubeError(f"cannot create the log folder {self.folder} ({e.strerror}): choose a writable one") from e
         check(os.access(self.folder, os.W_OK), f"the log folder {self.folder} is not writable: choose a writable place")
         self.w = SummaryWriter(str(self.folder))
     def after_step(self):
@@ -350,7 +352,8 @@ class TensorBoardCB(Callback):
         if self.w is None: return
         l = self.learn
         for k, v in l.metrics.items(): self.w.add_scalar(k.replace("val_", "val/"), v, l.epoch)
-        if isinstance(getattr(l.model, "cfg", None), ModelConfig): self.w.add_figure("lattice/state", self.state_figure(), l.epoch)
+        if isinstance(getattr(l.model, "cfg", None), ModelConfig):
+            self.w.add_figure("lattice/state", self.state_figure(), l.epoch)
         self.w.flush()
     def state_figure(self):
         from cube_nb.lattice import plot_states
@@ -358,7 +361,8 @@ class TensorBoardCB(Callback):
         l.model.eval()
         states = lattice_states(l.model, l.val[0][:1].to(l.device))
         l.model.train(was)
-        return plot_states(states, every=max(1, len(states) // 4), title=f"epoch {l.epoch}: channel 0, z-slices by step")
+        title = f"epoch {l.epoch}: channel 0, z-slices by step"
+        return plot_states(states, every=max(1, len(states) // 4), title=title)
     def after_fit(self):
         if self.w is not None: self.w.close()
 
@@ -468,7 +472,7 @@ def check_out_dir(out, force: bool = False) -> Path:
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise CubeError(f"cannot create run folder {out} ({e.strerror}): choose a writable --out") from None
     check(os.access(out, os.W_OK), f"run folder {out} is not writable: choose a writable --out")
-    if force and (out / "bank_stats").is_dir(): shutil.rmtree(out / "bank_stats")  # cube_ask's statistics of the old model
+    if force and (out / "bank_stats").is_dir(): shutil.rmtree(out / "bank_stats")  # cube_ask's, of the old model
     return out
 
 # %% ../nbs/07_training.ipynb #91dcd3d4
@@ -538,7 +542,8 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
     trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer
     cbs = [TensorBoardCB(out / "tensorboard")] if tensorboard else []  # `tensorboard --logdir RUN`
-    learn = trainer(model, ds.part("train"), ds.part("val"), cfg, cbs, checkpoint=out / "checkpoint", log=log, **ds.pair_info("train"))
+    learn = trainer(model, ds.part("train"), ds.part("val"), cfg, cbs, checkpoint=out / "checkpoint", log=log,
+                    **ds.pair_info("train"))
     if resume:
         d = learn.load_checkpoint(out / "checkpoint")
         if log: log(f"resuming from {d.name}: epoch {learn.epoch + 1}, batch {learn.iter} of {learn.n_batches}")

@@ -60,11 +60,13 @@ def job(folder: Path, lam: float, device: str) -> dict:
     preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
     t_base = time.perf_counter() - t0 - t_cube
     mappers = {"cube": lambda q: predict(model, q), **preds}
-    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "over": OVER, "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params}}
+    params = {"cube": model.n_params, "mlp": preds["mlp"].n_params}
+    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "over": OVER, "params": params}
     for part in ("val", "test"):
         scores = {}
         for corr in CORRECTIONS:
-            for name, m in score_all(mappers, ds.part(part), train_q, corr).items(): scores.setdefault(name, {}).update(m)
+            for name, m in score_all(mappers, ds.part(part), train_q, corr).items():
+                scores.setdefault(name, {}).update(m)
         row[part] = scores
     row["seconds"] = time.perf_counter() - t0
     row["phases"] = {"cube": t_cube, "baselines": t_base, "scoring": row["seconds"] - t_cube - t_base}
@@ -81,8 +83,8 @@ def run(root: Path, out: Path, device: str, worker: int, workers: int):
         row = job(f, lam, device)
         with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
         t, c = row["test"]["cube"], row["test"]["identity"]
-        print(f"{f.name} infonce {lam}: cube cos {t['cos']:.3f} R1 {t['R1']:.3f} R1_csls {t['R1_csls']:.3f} | identity R1_csls "
-              f"{c['R1_csls']:.3f} | {row['seconds']:.0f}s {row['phases']}", flush=True)
+        print(f"{f.name} infonce {lam}: cube cos {t['cos']:.3f} R1 {t['R1']:.3f} R1_csls {t['R1_csls']:.3f} | "
+              f"identity R1_csls {c['R1_csls']:.3f} | {row['seconds']:.0f}s {row['phases']}", flush=True)
 
 
 if __name__ == "__main__":
