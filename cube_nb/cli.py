@@ -48,7 +48,9 @@ def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--data", help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")
     p.add_argument("--mode", choices=["dialogue", "autoencoder", "mixed"], help="task: question -> answer, text -> same text, or both (weighted by data.mix)")
     p.add_argument("--teacher", help="known teacher name (minilm) or a local model folder")
-    p.add_argument("--epochs", type=int); p.add_argument("--seed", type=int); p.add_argument("--device")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
     return p
 
 @one_line_errors
@@ -81,8 +83,7 @@ def scoring_from(args, n: int | None = None):
     from cube_nb.scoring import scoring
     known = ", ".join(args.scoring_choices)
     check(args.scoring in args.scoring_choices, f"--scoring {args.scoring} is not known here: use one of {known}")
-    k = args.csls_k if args.csls_k is not None else min(10, n or 10)
-    return scoring(args.scoring, k=k, temperature=args.temperature)
+    return scoring(args.scoring, k=args.csls_k, temperature=args.temperature, n=n)
 
 @one_line_errors
 def eval_main(argv=None):

@@ -67,24 +67,33 @@ def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = N
         out["mlp"].n_params = sum(p.numel() for p in mlp.parameters())
     return out
 
-def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected: Scoring | None) -> dict:
-    "Plain cosine and `corrected` (fitted on `f`'s predictions for `train_q`) over the bank `a`, keyed by suffix."
+def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected=None) -> dict:
+    "Plain cosine and each `corrected` scoring (one or a tuple), fitted on `f`'s predictions for `train_q`, by suffix."
     out = {"": Scoring().fit(a)}
-    if corrected is not None: out[f"_{corrected.name}"] = copy.copy(corrected).fit(a, f(train_q))
+    corr = () if corrected is None else corrected if isinstance(corrected, (tuple, list)) else (corrected,)
+    if corr: preds = f(train_q)
+    for c in corr: out[f"_{c.name}"] = copy.copy(c).fit(a, preds)
     return out
 
-def score_mapper(f, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
-    "Retrieval and hubness of predict function `f` on `test`, ranked by cosine and by `corrected` (columns _name)."
+def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
+                 test: tuple,  # (questions, answers); the answers are the candidates
+                 train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
+                 corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
+                 counts: dict | None = None) -> dict:  # if given, receives the N1 counts by scoring label
+    "Retrieval and hubness of `f` on `test`, ranked by cosine and by each correction (columns ending in _name)."
     (q, a), out = test, {}
     pred = f(q)
     for suffix, sc in fitted_scorings(f, a, train_q, corrected).items():
-        m = {**retrieval_metrics(pred, a, score=sc), **hubness(n1_counts(top1(sc, pred), len(a)))}
+        n1 = n1_counts(top1(sc, pred), len(a))
+        if counts is not None: counts[sc.label] = n1
+        m = {**retrieval_metrics(pred, a, score=sc), **hubness(n1)}
         out.update({k + suffix: v for k, v in m.items() if not (suffix and k in ("cos", "candidates"))})
     return out
 
-def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
-    "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each."
-    return {name: score_mapper(f, test, train_q, corrected) for name, f in predictors.items()}
+def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected=None, counts: dict | None = None) -> dict:
+    "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
+    per = lambda name: counts.setdefault(name, {}) if counts is not None else None
+    return {name: score_mapper(f, test, train_q, corrected, per(name)) for name, f in predictors.items()}
 
 # %% ../nbs/08_evaluation.ipynb #a527e546
 LOWER_IS_BETTER = ("mean_rank", "N1_skew", "hub_share", "never_top1")
@@ -110,7 +119,7 @@ def evaluate_run(run,  # run folder written by cube_train
                  save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
                  log=None,  # print-like function for the MLP baseline's progress
                  corrected: Scoring | None = None) -> dict:  # the hubness-corrected scoring (default CSLS, k = 10)
-    "Held-out metrics of a run and its baselines (on its test split, or on all of `data`); writes metrics JSON and returns it."
+    "Held-out metrics of a run and its baselines (its test split, or all of `data`); writes metrics JSON and returns it."
     t0 = time.perf_counter()
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.kind == "mixed" else None  # mixed runs: the table scores the dialogue pairs
@@ -121,17 +130,19 @@ def evaluate_run(run,  # run folder written by cube_train
                            cache_dir=cfg.data.cache_dir, split=(0.0, 0.0, 1.0)), cfg.teacher)
         rows = ev.rows("test")
     test = ev.q[rows], ev.a[rows]
-    k = min(10, len(rows), len(ds.rows("train", task)))  # MUSE's k, where there are 10 candidates and predictions
-    corrected = corrected or scoring("csls", k=k)
+    corrected = corrected or scoring("csls", n=min(len(rows), len(ds.rows("train", task))))
     preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log, **ds.pair_info("train", task))
     cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
-    scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected)
+    counts = {}  # N1 per mapper and scoring, for the hubness figure
+    scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts)
     pred = cube_f(test[0])
     if save_predictions:
         import io, numpy as np
         out = Path(save_predictions)
         atomic_write(out / "test_pairs.jsonl", "".join(json.dumps({"q": ev.records[i]["q"], "a": ev.records[i]["a"]}, ensure_ascii=False) + "\n" for i in rows))
-        buf = io.BytesIO(); np.save(buf, pred.numpy().astype(np.float32)); atomic_write(out / "predictions.npy", buf.getvalue())
+        buf = io.BytesIO()
+        np.save(buf, pred.numpy().astype(np.float32))
+        atomic_write(out / "predictions.npy", buf.getvalue())
     timing = json.loads((Path(run) / "timing.json").read_text()) if (Path(run) / "timing.json").is_file() else {}
     strip = lambda s: {k: v for k, v in s.items() if k != "candidates"}
     metrics = {"task": cfg.task, "teacher": cfg.teacher,
@@ -147,8 +158,7 @@ def evaluate_run(run,  # run folder written by cube_train
         atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
         ea = error_analysis(test[0], test[1], pred, [ev.records[i]["q"] for i in rows], [ev.records[i]["a"] for i in rows])
         plot_pair_scores(ea, Path(run) / "pair_scores.png")
-        mappers = {"cube": cube_f, "identity": preds["identity"]} if "identity" in preds else {"cube": cube_f}
-        plot_hubness(hub_counts(mappers, test, train_q, corrected), Path(run) / "hubness.png")
+        plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
         atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
     else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
     return metrics
@@ -171,7 +181,7 @@ def metrics_table(metrics: dict, what: str = "retrieval") -> str:
 
 # %% ../nbs/08_evaluation.ipynb #5d833d3c
 def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str], n: int = 5) -> dict:
-    "Per-pair ranks and cosines of the cube (`pred`) and the identity (`q`) for targets `a`, the win/tie/loss counts, and examples."
+    "Per-pair ranks and cosines of the cube (`pred`) and the identity (`q`) for targets `a`; win/tie/loss counts, examples."
     (c_cos, c_rank), (i_cos, i_rank) = pair_scores(pred, a), pair_scores(q, a)
     bank = F.normalize(a.double(), dim=1)
     top = lambda e: (F.normalize(e.double(), dim=1) @ bank.T).argmax(1)
@@ -186,15 +196,18 @@ def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questio
 
 def plot_pair_scores(ea: dict, path=None):
     "Histograms of per-pair cosine and of log rank, cube against identity; saved to `path` if given."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib
+    import matplotlib.pyplot as plt
     import numpy as np
     fig, axs = plt.subplots(1, 2, figsize=(8, 2.8))
     n = len(ea["cube"]["rank"])
     for name in ("identity", "cube"):  # fixed bins: identical values (a perfect mapper) must not break the histogram
         axs[0].hist(ea[name]["cos"], bins=np.linspace(-1, 1, 81), alpha=.55, label=name)
         axs[1].hist([math.log10(r) for r in ea[name]["rank"]], bins=np.linspace(0, math.log10(max(n, 2)), 31), alpha=.55, label=name)
-    axs[0].set(xlabel="cosine to the true answer", ylabel="test pairs"); axs[1].set(xlabel="log10 rank of the true answer")
-    axs[0].legend(); fig.tight_layout()
+    axs[0].set(xlabel="cosine to the true answer", ylabel="test pairs")
+    axs[1].set(xlabel="log10 rank of the true answer")
+    axs[0].legend()
+    fig.tight_layout()
     if path: save_png(fig, path, dpi=90)
     return fig
 
@@ -233,8 +246,10 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
     d, t = metrics["dataset"], metrics["test"]
     rows = {"cube": t["cube"], **t["baselines"]}
     lines = [f"# Run report: {metrics['task']} on {d['source']}", "",
-             f"Teacher `{metrics['teacher']}`; {d['n_train']} train / {d['n_val']} validation / {d['n_test']} test pairs (group-aware split); "
-             f"filters dropped {ds.report}. Parameters: cube {metrics['params']['cube']:,}, residual MLP {metrics['params']['mlp']:,}.", "",
+             f"Teacher `{metrics['teacher']}`; {d['n_train']} train / {d['n_val']} validation / {d['n_test']} "
+             "test pairs (group-aware split); "
+             f"filters dropped {ds.report}. Parameters: cube {metrics['params']['cube']:,}, residual MLP "
+             f"{metrics['params']['mlp']:,}.", "",
              f"## Held-out test ({t['candidates']} candidate answers)", "", *md_table(rows, table_cols(metrics)), "",
              "Cosine alone misleads: the centroid baseline shows what a mapper that ignores its input scores.", ""]
     if sc := t.get("scoring"):
@@ -246,7 +261,8 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
     if ea:
         short = lambda s: s.replace("|", "/").replace("\n", " ")[:90]
         lines += ["## Cube against identity, pair by pair", "",
-                  f"The cube ranks the true answer higher than the identity does on {ea['wins']} test pairs, equally on {ea['ties']}, "
+                  f"The cube ranks the true answer higher than the identity does on {ea['wins']} test pairs, "
+                  f"equally on {ea['ties']}, "
                   f"lower on {ea['losses']}.", "", "![per-pair scores](pair_scores.png)", ""]
         for title, key in (("Largest gains", "best"), ("Largest losses", "worst")):
             lines += [f"### {title}", "", "| question | true answer | cube's top answer (rank of truth) | identity's top answer (rank of truth) |", "|---|---|---|---|"]
@@ -256,7 +272,7 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/08_evaluation.ipynb #d8f11ffc
-import hashlib, warnings
+import functools, hashlib, warnings
 
 class PhraseBankDecoder:
     "Nearest texts of a phrase bank for embeddings, ranked by plain cosine or by a hubness-corrected `Scoring`."
@@ -275,9 +291,9 @@ class PhraseBankDecoder:
         "A bank of a dataset's answers (`side='a'`) or questions (`'q'`)."
         return cls([r[side] for r in ds.records], ds.a if side == "a" else ds.q)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        "A hash of the bank's texts and embeddings."
+        "A hash of the bank's texts and embeddings (computed once: the bank does not change)."
         h = hashlib.sha256("\n".join(self.texts).encode())
         h.update(self.bank.numpy().tobytes())
         return h.hexdigest()

@@ -39,7 +39,9 @@ class Scoring:
         return self.set_stats(self.bank_stats(unit(train_preds), chunk))
 
     def bank_stats(self, train: torch.Tensor, chunk: int) -> dict: return {}
-    def set_stats(self, stats: dict): self.stats = stats; return self
+    def set_stats(self, stats: dict):
+        self.stats = stats
+        return self
     def with_stats(self, bank: torch.Tensor, stats: dict):
         "Hold `bank` and statistics stored earlier, without fitting again."
         self.bank = unit(bank)
@@ -102,10 +104,12 @@ class Centred(Scoring):
 SCORINGS = {"cos": Scoring, "csls": CSLS, "isoftmax": InvertedSoftmax, "centred": Centred}
 
 def scoring(name: str = "csls",  # cos, csls, isoftmax or centred
-            k: int = 10,  # CSLS: neighbours on each side
-            temperature: float = 0.05) -> Scoring:  # inverted softmax: T
+            k: int | None = None,  # CSLS: neighbours on each side; None: MUSE's 10, at most `n`
+            temperature: float = 0.05,  # inverted softmax: T
+            n: int | None = None) -> Scoring:  # the fewest rows on either side (bank, training predictions)
     "A `Scoring` by name."
     check(name in SCORINGS, f"scoring {name!r} is not known: use one of {', '.join(SCORINGS)}")
+    k = k if k is not None else min(10, n or 10)
     return {"csls": lambda: CSLS(k), "isoftmax": lambda: InvertedSoftmax(temperature)}.get(name, SCORINGS[name])()
 
 # %% ../nbs/06a_scoring.ipynb #3e1fe40c

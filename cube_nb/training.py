@@ -478,7 +478,10 @@ def check_out_dir(out, force: bool = False) -> Path:
 # %% ../nbs/07_training.ipynb #91dcd3d4
 def history_csv(hist: list[dict]) -> str:
     "The history as CSV text."
-    buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(hist[0])); w.writeheader(); w.writerows(hist)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(hist[0]))
+    w.writeheader()
+    w.writerows(hist)
     return buf.getvalue()
 
 def plot_history(hist: list[dict], path=None):
@@ -486,10 +489,17 @@ def plot_history(hist: list[dict], path=None):
     import matplotlib.pyplot as plt
     ep = [h["epoch"] for h in hist]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
-    a.plot(ep, [h["train_loss"] for h in hist], label="train"); a.plot(ep, [h["val_loss"] for h in hist], label="validation")
-    a.set_xlabel("epoch"); a.set_title("loss"); a.legend()
-    b.plot(ep, [h["val_cos"] for h in hist], label="val cos"); b.plot(ep, [h["val_R1"] for h in hist], label="val R@1")
-    b.set_xlabel("epoch"); b.set_title("validation"); b.legend(); fig.tight_layout()
+    a.plot(ep, [h["train_loss"] for h in hist], label="train")
+    a.plot(ep, [h["val_loss"] for h in hist], label="validation")
+    a.set_xlabel("epoch")
+    a.set_title("loss")
+    a.legend()
+    b.plot(ep, [h["val_cos"] for h in hist], label="val cos")
+    b.plot(ep, [h["val_R1"] for h in hist], label="val R@1")
+    b.set_xlabel("epoch")
+    b.set_title("validation")
+    b.legend()
+    fig.tight_layout()
     if path: save_png(fig, path)
     return fig
 
@@ -508,7 +518,7 @@ def config_diff(a, b) -> list[str]:
 # %% ../nbs/07_training.ipynb #5387515a
 def run_training(cfg: TrainingConfig, out, force: bool = False, resume: bool = False, log: Callable | None = print,
                  tensorboard: bool = False) -> dict:
-    "Train a cube as `cfg` says into the run folder `out` (or resume the run there); returns the timing. Under torchrun, rank 0 writes."
+    "Train a cube as `cfg` says into the run folder `out` (or resume it there); returns the timing. Under torchrun, rank 0 writes."
     with distributed(cfg.device) as device: return _run(cfg, Path(out), force, resume, log, device, tensorboard)
 
 def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
@@ -533,8 +543,10 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
         ds = build_dataset(records, cfg.data, teacher)
         sp = ds.split
         check(len(sp["train"]) >= 2 and len(sp["val"]) >= 1 and len(sp["test"]) >= 2,
-              f"{cfg.data.source}: {len(ds)} pairs give splits of {[len(v) for v in sp.values()]}: use more pairs or other split fractions")
-        ds.save(out); save_config(cfg, out / "config.yaml")
+              f"{cfg.data.source}: {len(ds)} pairs give splits of {[len(v) for v in sp.values()]}: use more "
+              "pairs or other split fractions")
+        ds.save(out)
+        save_config(cfg, out / "config.yaml")
     if world > 1: torch.distributed.barrier()  # the other ranks read the dataset rank 0 wrote
     if resume or rank > 0: ds = load_dataset(out)
     t_embed = time.perf_counter() - t0

@@ -78,7 +78,7 @@ def best_baseline(ms: list[dict], metric: str, without=()) -> str:
 
 # %% ../nbs/09_tuning.ipynb #85369448
 def seed_table(ms: list[dict], metrics=("cos", "R1", "MRR10"), r1: str = "R1", cos_without=()) -> str:
-    "A markdown table: mean ± 95% half-width per method and metric, the cube's coefficient of variation, paired tests vs the best baselines, the target."
+    "A markdown table: mean ± 95% half-width per method and metric, the cube's spread, paired tests, the target."
     n = len(ms)
     vals = {m: seed_values(ms, m) for m in metrics}
     lines = [f"| method | " + " | ".join(f"{m} (mean ± 95% CI, n={n})" for m in metrics) + " |", "|---|" + "---|" * len(metrics)]
@@ -216,7 +216,7 @@ def best_config(study, cfg: TrainingConfig) -> TrainingConfig:
 from .core import set_seed
 from .training import load_run, train_mapper, predict
 from .evaluation import ResidualMLP, mlp_hidden_for, score_mapper
-from .scoring import CSLS
+from .scoring import scoring
 
 def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), temperature: float = 0.05, log: Callable | None = None) -> list[dict]:
     "MLPs trained like `run` per hidden width (None: the cube's size) x InfoNCE weight; val and test, plain and CSLS."
@@ -233,17 +233,17 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
             keep = ("cos", "R1", "MRR10", "R1_csls", "MRR10_csls")
             # CSLS with MUSE's k = 10 (fewer on splits smaller than that)
             f = lambda q: predict(mlp, q)
-            score = lambda p: {k: v for k, v in score_mapper(f, p, xt, CSLS(min(10, len(p[1])))).items() if k in keep}
+            score = lambda p: {k: v for k, v in score_mapper(f, p, xt, scoring("csls", n=len(p[1]))).items() if k in keep}
             rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam, "val": score(val), "test": score(test)})
             if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos {rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows
 
 def target_box(baselines: dict) -> tuple[float, float]:
-    "The quality target's corner: (best baseline cosine, best baseline R@1); a mapper must exceed the first and reach the second."
+    "The quality target's corner (best baseline cosine, best baseline R@1): exceed the first, reach the second."
     return max(b["cos"] for b in baselines.values()), max(b["R1"] for b in baselines.values())
 
 def plot_frontier(rows: list[dict], baselines: dict, cube: list[dict] | None = None, split: str = "test", ax=None, title: str = ""):
-    "Cosine against R@1: one line per MLP width over the InfoNCE weights, the baselines, the cube's runs, and the target box (shaded)."
+    "Cosine against R@1: a line per MLP width over the InfoNCE weights, the baselines, the cube, the target box (shaded)."
     import matplotlib.pyplot as plt
     ax = ax or plt.figure(figsize=(6, 4.5)).add_subplot()
     for h in dict.fromkeys(r["hidden"] for r in rows):
@@ -253,5 +253,8 @@ def plot_frontier(rows: list[dict], baselines: dict, cube: list[dict] | None = N
     if cube: ax.plot([c["cos"] for c in cube], [c["R1"] for c in cube], "r*", ms=10, label="cube")
     (c0, r0), pts = target_box(baselines), [r[split] for r in rows] + list(baselines.values()) + list(cube or [])
     ax.fill_between([c0, max(p["cos"] for p in pts) + 0.02], r0, max(p["R1"] for p in pts) + 0.05, color="green", alpha=0.15, label="target: cos > best, R@1 ≥ best")
-    ax.set_xlabel(f"{split} cosine"); ax.set_ylabel(f"{split} R@1"); ax.legend(fontsize=7, loc="lower left"); ax.set_title(title, fontsize=9)
+    ax.set_xlabel(f"{split} cosine")
+    ax.set_ylabel(f"{split} R@1")
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title, fontsize=9)
     return ax

@@ -22,8 +22,6 @@ from cube_nb.tuning import with_overrides
 
 SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml"}
 INFONCE = (0.0, 0.03, 0.1, 0.3, 1.0)  # the loss weights of the frontier; temperature 0.05
-ENGINE = [None]  # --engine: the lattice engine, when not the configuration's
-OVER = {}  # --over: further configuration overrides (probes against hubs), recorded in each row
 CORRECTIONS = (scoring("csls", k=10), scoring("isoftmax", temperature=0.05), scoring("centred"))
 
 
@@ -43,13 +41,14 @@ def prep(name: str, root: Path):
         print(name, s, {k: len(v) for k, v in ds.split.items()}, flush=True)
 
 
-def job(folder: Path, lam: float, device: str) -> dict:
-    "Cube and MLP trained at InfoNCE weight `lam`; every mapper scored on val and test, plain and corrected."
+def job(folder: Path, lam: float, device: str, engine: str | None = None, over: dict | None = None,
+        corrections=CORRECTIONS) -> dict:
+    "Cube and MLP trained at InfoNCE weight `lam` (and `over`); every mapper scored on val and test, both ways."
+    over = over or {}
     meta = json.loads((folder / "config.json").read_text())
     cfg = with_overrides(base_config(meta["set"]), {"seed": meta["seed"], "data.seed": meta["seed"], "device": device,
                                                     "loss.infonce": lam, "loss.temperature": 0.05})
-    if ENGINE[0]: cfg = with_overrides(cfg, {"model.lattice.engine": ENGINE[0]})
-    cfg = with_overrides(cfg, OVER)
+    cfg = with_overrides(cfg, {**({"model.lattice.engine": engine} if engine else {}), **over})
     ds = load_dataset(folder)
     ds.q, ds.a = ds.q.float(), ds.a.float()
     t0 = time.perf_counter()
@@ -61,26 +60,23 @@ def job(folder: Path, lam: float, device: str) -> dict:
     t_base = time.perf_counter() - t0 - t_cube
     mappers = {"cube": lambda q: predict(model, q), **preds}
     params = {"cube": model.n_params, "mlp": preds["mlp"].n_params}
-    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "over": OVER, "params": params}
-    for part in ("val", "test"):
-        scores = {}
-        for corr in CORRECTIONS:
-            for name, m in score_all(mappers, ds.part(part), train_q, corr).items():
-                scores.setdefault(name, {}).update(m)
-        row[part] = scores
+    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "over": over, "params": params}
+    for part in ("val", "test"): row[part] = score_all(mappers, ds.part(part), train_q, corrections)
     row["seconds"] = time.perf_counter() - t0
     row["phases"] = {"cube": t_cube, "baselines": t_base, "scoring": row["seconds"] - t_cube - t_base}
     return row
 
 
-def run(root: Path, out: Path, device: str, worker: int, workers: int):
-    jobs = [(f, lam) for f in sorted(root.iterdir()) if (f / "config.json").is_file() for lam in INFONCE]
+def run(root: Path, out: Path, device: str, worker: int, workers: int, infonce=INFONCE, **opts):
+    "Every (dataset folder, InfoNCE weight) job of this worker not already in `out`; `opts` go to `job`."
+    over = opts.get("over") or {}
+    jobs = [(f, lam) for f in sorted(root.iterdir()) if (f / "config.json").is_file() for lam in infonce]
     rows = map(json.loads, out.read_text().splitlines()) if out.is_file() else []
-    done = {(r["set"], r["seed"], r["infonce"]) for r in rows if r.get("over", {}) == OVER}
+    done = {(r["set"], r["seed"], r["infonce"]) for r in rows if r.get("over", {}) == over}
     for i, (f, lam) in enumerate(jobs):
         meta = json.loads((f / "config.json").read_text())
         if i % workers != worker or (meta["set"], meta["seed"], lam) in done: continue
-        row = job(f, lam, device)
+        row = job(f, lam, device, **opts)
         with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
         t, c = row["test"]["cube"], row["test"]["identity"]
         print(f"{f.name} infonce {lam}: cube cos {t['cos']:.3f} R1 {t['R1']:.3f} R1_csls {t['R1_csls']:.3f} | "
@@ -99,9 +95,7 @@ if __name__ == "__main__":
     p.add_argument("--csls-only", action="store_true", help="score with CSLS only (the other corrections cost 2x)")
     p.add_argument("--over", default="{}", help='JSON of dotted overrides, e.g. \'{"batch_size": 256}\'')
     a = p.parse_args()
-    if a.engine: ENGINE[0] = a.engine
-    if a.infonce: INFONCE = tuple(a.infonce)
-    if a.csls_only: CORRECTIONS = CORRECTIONS[:1]
-    OVER.update(json.loads(a.over))
     if a.cmd == "prep": prep(a.args[0], Path(a.args[1]))
-    else: run(Path(a.args[0]), Path(a.args[1]), a.device, a.worker, a.workers)
+    else:
+        run(Path(a.args[0]), Path(a.args[1]), a.device, a.worker, a.workers, tuple(a.infonce or INFONCE),
+            engine=a.engine, over=json.loads(a.over), corrections=CORRECTIONS[:1] if a.csls_only else CORRECTIONS)
