@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_cli.ipynb #3e4901ee
 from __future__ import annotations
-import argparse, copy, json, os, sys, warnings
+import argparse, copy, json, os, signal, sys, warnings
 from pathlib import Path
 from functools import wraps
 from .core import CubeError, atomic_write, check, config_from_dict, config_to_dict, get_device, load_config, save_config
@@ -14,20 +14,26 @@ __all__ = ['one_line_errors', 'training_config', 'config_parser', 'train_main', 
            'bank_decoder', 'ask_main', 'bench_main', 'embed_main', 'seeds_main', 'tune_main']
 
 # %% ../nbs/10_cli.ipynb #c2807645
+def _interrupt(sig, frame): raise KeyboardInterrupt  # SIGTERM (a scheduler's stop) ends a command as Ctrl-C does
+
 def one_line_errors(main):
-    "Run `main`, printing a `CubeError` or a failed read/write (full disk, permissions) as one line on stderr, exit status 2."
+    "Run `main`, printing a `CubeError` or a failed read/write (full disk, permissions) as one line on stderr, exit 2."
     @wraps(main)
     def wrapper(argv=None):
         warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)  # one line, no source
+        signal.signal(signal.SIGTERM, _interrupt)  # locks released and temporary files removed on the way out
         try: return main(argv)
         except CubeError as e:
-            print(f"error: {e}", file=sys.stderr); sys.exit(2)
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
         except OSError as e:  # the files already written are whole: every write is atomic
             where = f" ({e.filename})" if e.filename else ""
             print(f"error: {e.strerror or e}{where}: free disk space, check permissions, or choose another folder; "
-                  "files written before are intact", file=sys.stderr); sys.exit(2)
+                  "files written before are intact", file=sys.stderr)
+            sys.exit(2)
         except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr); sys.exit(130)
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
     return wrapper
 
 # %% ../nbs/10_cli.ipynb #69313348

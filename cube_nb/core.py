@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #1f15a9a0
 from __future__ import annotations
-import os, random, tempfile, dataclasses, typing, types
+import os, random, tempfile, dataclasses, typing, types, contextlib, json, socket, time, warnings
 from pathlib import Path
 import numpy as np, torch, yaml
 
 # %% auto #0
-__all__ = ['CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png', 'save_tensors',
-           'load_tensors', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
+__all__ = ['LOCK_FILE', 'CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
+           'save_tensors', 'load_tensors', 'holder_text', 'lock_holder', 'run_lock', 'config_from_dict',
+           'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -88,6 +89,70 @@ def load_tensors(path) -> dict:
     check(path.is_file(), f"{path} does not exist: check the path or re-run training")
     try: return load(path.read_bytes())
     except Exception as e: raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is damaged; delete it and re-run") from None
+
+# %% ../nbs/00_core.ipynb #5d8dd20c
+LOCK_FILE = ".lock"
+
+def holder_text(h: dict | None) -> str:
+    "How a lock holder reads in a message."
+    if not h: return "another process"
+    return f"{h.get('command', '?')} (pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('started', '?')})"
+
+# %% ../nbs/00_core.ipynb #b2e7f055
+def _read_holder(fd: int) -> dict | None:
+    "The holder recorded in the open lock file `fd`, or None when it is empty or unreadable."
+    try: return json.loads(os.pread(fd, 4096, 0).decode() or "null")
+    except (OSError, ValueError): return None
+
+# %% ../nbs/00_core.ipynb #24d260b8
+def lock_holder(folder) -> dict | None:
+    "Who holds the writer's lock of run folder `folder` now, or None when nobody does."
+    import fcntl
+    try: fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY)
+    except OSError: return None  # never locked, or not readable: no writer we could see
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError: return _read_holder(fd) or {}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally: os.close(fd)
+
+# %% ../nbs/00_core.ipynb #acbf85f0
+_held: dict = {}  # folders this process holds: a nested run_lock on one of them is a no-op
+
+@contextlib.contextmanager
+def run_lock(folder,  # the run folder (created if missing)
+             command: str = "cube_nb",  # who writes, as a second writer's error names it
+             fix: str = "choose another --out"):  # what a second writer should do instead
+    "Hold the exclusive writer's lock of run folder `folder` while the block runs; a second writer fails at once."
+    import fcntl
+    folder = Path(folder)
+    try: folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CubeError(f"cannot create run folder {folder} ({e.strerror}): choose a writable --out") from None
+    key = folder.resolve()
+    if key in _held:
+        yield
+        return
+    try: fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise CubeError(f"run folder {folder} is not writable ({e.strerror}): make it writable, or work on a copy") from None
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CubeError(f"{folder} is in use by {holder_text(_read_holder(fd))}: wait for it to finish, "
+                            f"or {fix}") from None
+        if old := _read_holder(fd):
+            warnings.warn(f"took over the lock of {folder} from {holder_text(old)}, which ended without releasing it")
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        _held[key] = me
+        try: yield
+        finally:
+            del _held[key]
+            os.ftruncate(fd, 0)  # empty: released in order (a holder left in the file means it died)
+    finally: os.close(fd)  # closing the file releases the lock
 
 # %% ../nbs/00_core.ipynb #2330a877
 def _type_ok(v, tp) -> tuple[bool, object]:

@@ -15,7 +15,7 @@ from .training import TrainingConfig, train_mapper, predict
 __all__ = ['LOWER_IS_BETTER', 'fit_ridge', 'fit_procrustes', 'ResidualMLP', 'mlp_hidden_for', 'baseline_predictors',
            'fitted_scorings', 'score_mapper', 'score_all', 'format_table', 'evaluate_run', 'scoring_info', 'table_cols',
            'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table',
-           'run_report', 'PhraseBankDecoder', 'stored_stats']
+           'run_report', 'PhraseBankDecoder', 'stored_stats', 'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 def fit_ridge(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, lams=tuple(10 ** (k / 2) for k in range(-6, 7))):
@@ -111,7 +111,7 @@ def format_table(scores: dict, cols=("cos", "R1", "R10", "MRR10", "mean_rank")) 
 # %% ../nbs/08_evaluation.ipynb #93fe24ee
 import json, time
 from pathlib import Path
-from .core import atomic_write
+from .core import atomic_write, run_lock
 from .training import load_run
 
 def evaluate_run(run,  # run folder written by cube_train
@@ -119,49 +119,56 @@ def evaluate_run(run,  # run folder written by cube_train
                  save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
                  log=None,  # print-like function for the MLP baseline's progress
                  corrected: Scoring | None = None) -> dict:  # the hubness-corrected scoring (default CSLS, k = 10)
-    "Held-out metrics of a run and its baselines (its test split, or all of `data`); writes metrics JSON and returns it."
+    "Held-out metrics of a run and its baselines (its test split, or all of `data`); writes metrics JSON, returns it."
     t0 = time.perf_counter()
     cfg, model, ds = load_run(run)
-    task = "dialogue" if ds.kind == "mixed" else None  # mixed runs: the table scores the dialogue pairs
-    if data is None: ev, rows = ds, ds.rows("test", task)
-    else:  # another file entirely: every pair of it is a test pair
-        from cube_nb.data import DatasetConfig, build_dataset, load_records
-        ev = build_dataset(load_records(data, "dialogue" if task else cfg.task), DatasetConfig(source=data, kind="dialogue" if task else cfg.task, teacher=cfg.teacher,
-                           cache_dir=cfg.data.cache_dir, split=(0.0, 0.0, 1.0)), cfg.teacher)
-        rows = ev.rows("test")
-    test = ev.q[rows], ev.a[rows]
-    corrected = corrected or scoring("csls", n=min(len(rows), len(ds.rows("train", task))))
-    preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log, **ds.pair_info("train", task))
-    cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
-    counts = {}  # N1 per mapper and scoring, for the hubness figure
-    scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts)
-    pred = cube_f(test[0])
-    if save_predictions:
-        import io, numpy as np
-        out = Path(save_predictions)
-        atomic_write(out / "test_pairs.jsonl", "".join(json.dumps({"q": ev.records[i]["q"], "a": ev.records[i]["a"]}, ensure_ascii=False) + "\n" for i in rows))
-        buf = io.BytesIO()
-        np.save(buf, pred.numpy().astype(np.float32))
-        atomic_write(out / "predictions.npy", buf.getvalue())
-    timing = json.loads((Path(run) / "timing.json").read_text()) if (Path(run) / "timing.json").is_file() else {}
-    strip = lambda s: {k: v for k, v in s.items() if k != "candidates"}
-    metrics = {"task": cfg.task, "teacher": cfg.teacher,
-               "dataset": {"source": cfg.data.source, **ds.sizes, **({"evaluated_on": data, "n_eval": len(rows)} if data else {})},
-               "test": {"candidates": len(rows), "scoring": scoring_info(corrected), "cube": strip(scores.pop("cube")),
-                        "baselines": {k: strip(v) for k, v in scores.items()}},
-               "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params},
-               "seconds": {**timing, "eval": time.perf_counter() - t0}}
-    if ds.kind == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
-        ae = ds.part("test", "autoencoder")
-        metrics["test_autoencoder"] = {"candidates": len(ae[0]), "cube": strip(retrieval_metrics(predict(model, ae[0]), ae[1]))}
-    if data is None:
-        atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
-        ea = error_analysis(test[0], test[1], pred, [ev.records[i]["q"] for i in rows], [ev.records[i]["a"] for i in rows])
-        plot_pair_scores(ea, Path(run) / "pair_scores.png")
-        plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
-        atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
-    else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
-    return metrics
+    with run_lock(run, "cube_eval", fix="run cube_eval once it has finished"):  # it writes into the run folder
+        task = "dialogue" if ds.kind == "mixed" else None  # mixed runs: the table scores the dialogue pairs
+        if data is None: ev, rows = ds, ds.rows("test", task)
+        else:  # another file entirely: every pair of it is a test pair
+            from cube_nb.data import DatasetConfig, build_dataset, load_records
+            kind = "dialogue" if task else cfg.task
+            dc = DatasetConfig(source=data, kind=kind, teacher=cfg.teacher, cache_dir=cfg.data.cache_dir,
+                               split=(0.0, 0.0, 1.0))
+            ev = build_dataset(load_records(data, kind), dc, cfg.teacher)
+            rows = ev.rows("test")
+        test = ev.q[rows], ev.a[rows]
+        corrected = corrected or scoring("csls", n=min(len(rows), len(ds.rows("train", task))))
+        preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log,
+                                    **ds.pair_info("train", task))
+        cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
+        counts = {}  # N1 per mapper and scoring, for the hubness figure
+        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts)
+        pred = cube_f(test[0])
+        if save_predictions:
+            import io, numpy as np
+            out = Path(save_predictions)
+            pairs = ({"q": ev.records[i]["q"], "a": ev.records[i]["a"]} for i in rows)
+            atomic_write(out / "test_pairs.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs))
+            buf = io.BytesIO()
+            np.save(buf, pred.numpy().astype(np.float32))
+            atomic_write(out / "predictions.npy", buf.getvalue())
+        timing = json.loads((Path(run) / "timing.json").read_text()) if (Path(run) / "timing.json").is_file() else {}
+        strip = lambda s: {k: v for k, v in s.items() if k != "candidates"}
+        on = {"evaluated_on": data, "n_eval": len(rows)} if data else {}
+        metrics = {"task": cfg.task, "teacher": cfg.teacher, "dataset": {"source": cfg.data.source, **ds.sizes, **on},
+                   "test": {"candidates": len(rows), "scoring": scoring_info(corrected),
+                            "cube": strip(scores.pop("cube")), "baselines": {k: strip(v) for k, v in scores.items()}},
+                   "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params},
+                   "seconds": {**timing, "eval": time.perf_counter() - t0}}
+        if ds.kind == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
+            ae = ds.part("test", "autoencoder")
+            ae_scores = strip(retrieval_metrics(predict(model, ae[0]), ae[1]))
+            metrics["test_autoencoder"] = {"candidates": len(ae[0]), "cube": ae_scores}
+        if data is None:
+            atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
+            texts = [[ev.records[i][f] for i in rows] for f in ("q", "a")]
+            ea = error_analysis(test[0], test[1], pred, *texts)
+            plot_pair_scores(ea, Path(run) / "pair_scores.png")
+            plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
+            atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
+        else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
+        return metrics
 
 def scoring_info(corrected: Scoring) -> dict:
     "What each column's ranking is, for metrics.json."
@@ -313,6 +320,14 @@ def stored_stats(path: Path, key: str) -> dict | None:
     warnings.warn(f"the bank statistics in {path} {why}: rebuilding them (nothing else in the run folder changes)")
     return None
 
+def store_stats(stats: dict, path: Path, key: str):
+    "Keep `stats` at `path` (in a run folder's bank_stats/) when that folder is free and writable; else warn."
+    from cube_nb.core import CubeError, run_lock, save_tensors
+    try:
+        with run_lock(path.parent.parent, "cube_ask", fix="they are computed again next time"):
+            save_tensors(stats, path, {"key": key})
+    except CubeError as e: warnings.warn(f"bank statistics not stored: {e}")
+
 @patch
 def use(self: PhraseBankDecoder,
         score: Scoring,  # how to rank, e.g. scoring("csls", k=10)
@@ -321,14 +336,13 @@ def use(self: PhraseBankDecoder,
         model_key: str = "",  # identifies the mapper's weights (e.g. their hash)
         name: str = "mapper"):  # the mapper's name in the stored file's name
     "Rank with `score` from now on, its statistics fitted to this bank (or read from `store`)."
-    from cube_nb.core import save_tensors
     key = f"{score.label}|bank {self.key}|model {model_key}"
     path = Path(store) / "bank_stats" / f"{name}-{score.label}-{self.key[:16]}.safetensors" if store else None
     stats = stored_stats(path, key) if path else None
     if stats is not None: self.score = score.with_stats(self.bank, stats)
     else:
         self.score = score.fit(self.bank, train_preds() if callable(train_preds) else train_preds)
-        if path: save_tensors(self.score.stats, path, metadata={"key": key})
+        if path: store_stats(self.score.stats, path, key)
     return self
 
 # %% ../nbs/08_evaluation.ipynb #80da3096

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Callable
 import dataclasses
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
@@ -19,12 +19,12 @@ from .model import ModelConfig
 from .data import DatasetConfig
 
 # %% auto #0
-__all__ = ['TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info', 'init_distributed',
-           'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order', 'Learner', 'HistoryCB',
-           'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CubeTrainer', 'train_mapper',
-           'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint',
-           'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history', 'config_diff', 'run_training', 'load_run',
-           'StepClockCB', 'bench_epoch']
+__all__ = ['RUN_FILES', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info',
+           'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order',
+           'Learner', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CubeTrainer',
+           'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer',
+           'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history', 'config_diff',
+           'run_training', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -435,14 +435,14 @@ def load_checkpoint(self: Learner, folder) -> Path:
     raise CubeError(f"every checkpoint in {folder} is damaged: start the run again without --resume")
 
 class CheckpointCB(Callback):
-    "Checkpoint (rank 0 writes) at every epoch end, every `cfg.checkpoint_every` steps, and when Ctrl-C is pressed."
+    "Checkpoint (rank 0 writes) at every epoch end, every `cfg.checkpoint_every` steps, and on Ctrl-C or SIGTERM."
     order = 90
     def __init__(self, folder): self.folder = Path(folder)
     def before_fit(self):
         self.interrupted = False
         def handler(sig, frame): self.interrupted = True
-        try: self.prev = signal.signal(signal.SIGINT, handler)
-        except ValueError: self.prev = None  # not the main thread: Ctrl-C keeps its default meaning
+        try: self.prev = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}  # SIGTERM: a scheduler's
+        except ValueError: self.prev = {}  # not the main thread: the signals keep their default meaning
     def save(self):
         if self.learn.rank == 0: self.learn.save_checkpoint(self.folder)
     def after_step(self):
@@ -458,21 +458,23 @@ class CheckpointCB(Callback):
             raise CancelFitException()
     def after_epoch(self): self.save()
     def after_fit(self):
-        if self.prev is not None: signal.signal(signal.SIGINT, self.prev)
+        for s, h in self.prev.items(): signal.signal(s, h)
 
 # %% ../nbs/07_training.ipynb #db536b31
-from .core import save_config
+from .core import save_config, run_lock, lock_holder, holder_text
 from .data import load_records, build_dataset, load_dataset
 from .model import CubeModel
 
-def check_out_dir(out, force: bool = False) -> Path:
-    "Create the run folder `out`, refusing a non-writable place or (without `force`) an existing run."
-    out = Path(out)
-    check(force or not (out / "model.safetensors").exists(), f"{out} already holds a run: pass --force to replace it, or choose another --out")
-    try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise CubeError(f"cannot create run folder {out} ({e.strerror}): choose a writable --out") from None
-    check(os.access(out, os.W_OK), f"run folder {out} is not writable: choose a writable --out")
-    if force and (out / "bank_stats").is_dir(): shutil.rmtree(out / "bank_stats")  # cube_ask's, of the old model
+RUN_FILES = ("model.safetensors", "metrics.json", "report.md", "timing.json", "history.csv", "history.png",
+             "pair_scores.png", "hubness.png")  # what a finished run adds to its folder; the weights first
+
+def check_out_dir(out: Path, force: bool = False) -> Path:
+    "Refuse a run folder that holds a run (without `force`); with `force`, remove that run's results first."
+    check(force or not (out / "model.safetensors").exists(),
+          f"{out} already holds a run: pass --force to replace it, or choose another --out")
+    if force:  # the weights go first: from then on, a reader sees a run still training, never a mix of two
+        for f in [*RUN_FILES, *(p.name for p in out.glob("metrics-*.json"))]: (out / f).unlink(missing_ok=True)
+        for d in ("checkpoint", "bank_stats", "tensorboard"): shutil.rmtree(out / d, ignore_errors=True)
     return out
 
 # %% ../nbs/07_training.ipynb #91dcd3d4
@@ -519,7 +521,11 @@ def config_diff(a, b) -> list[str]:
 def run_training(cfg: TrainingConfig, out, force: bool = False, resume: bool = False, log: Callable | None = print,
                  tensorboard: bool = False) -> dict:
     "Train a cube as `cfg` says into the run folder `out` (or resume it there); returns the timing. Under torchrun, rank 0 writes."
-    with distributed(cfg.device) as device: return _run(cfg, Path(out), force, resume, log, device, tensorboard)
+    out = Path(out)
+    if resume: check((out / "config.yaml").is_file(), f"{out} holds no run to resume (no config.yaml): drop --resume to start one")
+    with distributed(cfg.device) as device:  # rank 0, the only writer, holds the folder's lock throughout
+        with run_lock(out, "cube_train") if dist_info()[0] == 0 else nullcontext():
+            return _run(cfg, out, force, resume, log, device, tensorboard)
 
 def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     from cube_nb.teachers import TeacherEncoder
@@ -528,11 +534,9 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     if rank > 0: log = None
     t0 = time.perf_counter()
     if rank == 0 and resume:
-        check((out / "config.yaml").is_file(), f"{out} holds no run to resume (no config.yaml): drop --resume to start one")
         diff = config_diff(load_config(TrainingConfig, out / "config.yaml"), cfg)
         check(not diff, f"--resume with a different config than the run in {out}: {', '.join(diff)} differ; resume with the same settings or use another --out")
         check(not (out / "model.safetensors").exists() or force, f"the run in {out} has finished (model.safetensors exists): nothing to resume")
-        check(os.access(out, os.W_OK), f"run folder {out} is not writable: make it writable to resume")
     elif rank == 0:
         out = check_out_dir(out, force)
         records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
@@ -574,17 +578,28 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     if world > 1: torch.distributed.barrier()
     return timing
 
+def check_not_training(out: Path):
+    "Fail when `cube_train` is writing the run folder `out` now."
+    h = lock_holder(out)
+    check(h is None or h.get("command") != "cube_train",
+          f"the run in {out} is still training ({holder_text(h)}): wait for it to finish")
+
 def load_run(out) -> tuple:
-    "(config, model, dataset) of a run folder written by `run_training`."
+    "(config, model, dataset) of a finished run folder written by `run_training`; never a run half-written."
     from cube_nb.core import load_config, load_tensors
     out = Path(out)
     check((out / "config.yaml").is_file(), f"{out} is not a run folder (no config.yaml): pass the --out folder of cube_train")
+    check_not_training(out)
+    check((out / "model.safetensors").is_file(), f"the run in {out} did not finish (no model.safetensors): "
+          f"continue it with cube_train --resume --out {out}")
     cfg = load_config(TrainingConfig, out / "config.yaml")
     model = CubeModel(cfg.model)
     sd = load_tensors(out / "model.safetensors")
     try: model.load_state_dict(sd)
     except RuntimeError: raise CubeError(f"{out}/model.safetensors does not match the config's model: the run folder is inconsistent; re-run cube_train") from None
-    return cfg, model.eval(), load_dataset(out)
+    ds = load_dataset(out)
+    check_not_training(out)  # a training that started while we read may have replaced some of it
+    return cfg, model.eval(), ds
 
 # %% ../nbs/07_training.ipynb #3f8c84df
 class StepClockCB(Callback):
