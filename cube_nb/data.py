@@ -263,14 +263,15 @@ def expand_questions(records: list[dict], n: int = 1, seed: int = 0) -> list[dic
     return out
 
 # %% ../nbs/05_data.ipynb #de1aea90
-def _components(records: list[dict]) -> list[list[int]]:
+def _components(records: list[dict], answers: bool = True) -> list[list[int]]:
+    "Indices of `records` joined by a shared group (and, with `answers`, a shared answer text)."
     parent = list(range(len(records)))
     def find(i):
         while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
         return i
     first = {}
     for i, r in enumerate(records):
-        for key in (("g", r.get("group", i)), ("a", r["a"])):
+        for key in (("g", r.get("group", i)), ("a", r["a"]))[:2 if answers else 1]:
             if key in first: parent[find(i)] = find(first[key])
             else: first[key] = i
     comps = {}
@@ -279,10 +280,15 @@ def _components(records: list[dict]) -> list[list[int]]:
 
 def split_records(records: list[dict], fracs=(0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[int]]:
     "Seeded train/val/test indices; records sharing a group or an answer stay on one side."
-    check(len(fracs) == 3 and abs(sum(fracs) - 1) < 1e-6 and all(f >= 0 for f in fracs), f"split fractions {fracs} must be three numbers >= 0 summing to 1")
-    comps = sorted(_components(records), key=lambda c: c[0])
-    random.Random(seed).shuffle(comps)
+    check(len(fracs) == 3 and abs(sum(fracs) - 1) < 1e-6 and all(f >= 0 for f in fracs),
+          f"split fractions {fracs} must be three numbers >= 0 summing to 1")
     n, out = len(records), {"train": [], "val": [], "test": []}
+    comps = []
+    for c in _components(records):  # larger than train: split it by group alone (a common reply then crosses sides)
+        sub = _components([records[i] for i in c], answers=False) if len(c) > fracs[0] * n else [range(len(c))]
+        comps += [[c[i] for i in s] for s in sub]
+    comps = sorted(comps, key=lambda c: c[0])
+    random.Random(seed).shuffle(comps)
     # a component large enough to swallow half the val or test share goes first (into train): arriving late it would
     # push train past the val and test shares and leave them empty (chitchat's common replies join thousands of pairs)
     big = min([f for f in fracs[1:] if f > 0] or [1.0]) * n / 2

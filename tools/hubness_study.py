@@ -20,7 +20,7 @@ from cube_nb.scoring import scoring
 from cube_nb.training import TrainingConfig, CubeTrainer, predict
 from cube_nb.tuning import with_overrides
 
-SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml"}
+SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml", "chitchat-full": "configs/chitchat-full.yaml"}
 INFONCE = (0.0, 0.03, 0.1, 0.3, 1.0)  # the loss weights of the frontier; temperature 0.05
 CORRECTIONS = (scoring("csls", k=10), scoring("isoftmax", temperature=0.05), scoring("centred"))
 
@@ -30,11 +30,13 @@ def base_config(name: str) -> TrainingConfig:
     return load_config(TrainingConfig, SETS[name]) if SETS[name] else TrainingConfig()
 
 
-def prep(name: str, root: Path):
+def prep(name: str, root: Path, seeds=(0, 1, 2), teacher: str | None = None, **encoder):
+    "One dataset folder per seed; `teacher` (a model folder) and `encoder` (device, dtype, ...) override the set's."
     from cube_nb.teachers import TeacherEncoder
-    for s in (0, 1, 2):
+    for s in seeds:
         cfg = with_overrides(base_config(name), {"seed": s, "data.seed": s})
-        ds = build_dataset(load_records(cfg.data.source, cfg.task), cfg.data, TeacherEncoder(cfg.teacher))
+        enc = TeacherEncoder(teacher or cfg.teacher, **encoder)
+        ds = build_dataset(load_records(cfg.data.source, cfg.task), cfg.data, enc)
         ds.q, ds.a = ds.q.half(), ds.a.half()
         ds.save(root / f"{name}-seed{s}")
         (root / f"{name}-seed{s}" / "config.json").write_text(json.dumps({"set": name, "seed": s}))
@@ -42,8 +44,8 @@ def prep(name: str, root: Path):
 
 
 def job(folder: Path, lam: float, device: str, engine: str | None = None, over: dict | None = None,
-        corrections=CORRECTIONS) -> dict:
-    "Cube and MLP trained at InfoNCE weight `lam` (and `over`); every mapper scored on val and test, both ways."
+        corrections=CORRECTIONS, scored=None) -> dict:
+    "Cube and MLP trained at InfoNCE weight `lam` (and `over`); every mapper (or those `scored`) scored both ways."
     over = over or {}
     meta = json.loads((folder / "config.json").read_text())
     cfg = with_overrides(base_config(meta["set"]), {"seed": meta["seed"], "data.seed": meta["seed"], "device": device,
@@ -58,9 +60,10 @@ def job(folder: Path, lam: float, device: str, engine: str | None = None, over: 
     model, t_cube = model.cpu().eval(), time.perf_counter() - t0
     preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
     t_base = time.perf_counter() - t0 - t_cube
-    mappers = {"cube": lambda q: predict(model, q), **preds}
+    mappers = {k: f for k, f in {"cube": lambda q: predict(model, q), **preds}.items() if k in (scored or [k])}
     params = {"cube": model.n_params, "mlp": preds["mlp"].n_params}
-    train_q, row = ds.part("train")[0], {**meta, "infonce": lam, "over": over, "params": params}
+    row = {**meta, "infonce": lam, "over": over, "params": params, "sizes": {k: len(v) for k, v in ds.split.items()}}
+    train_q = ds.part("train")[0]
     for part in ("val", "test"): row[part] = score_all(mappers, ds.part(part), train_q, corrections)
     row["seconds"] = time.perf_counter() - t0
     row["phases"] = {"cube": t_cube, "baselines": t_base, "scoring": row["seconds"] - t_cube - t_base}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The scaling study on one GPU machine (the `device` tool), from the repository root:
+#   bash tools/gpu_scaling.sh prep DATA "SET:SEEDS ..."                 # embed on the GPU, one folder per seed
+#   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
+# e.g. bash tools/gpu_scaling.sh prep /tmp/d "jargon:0,1,2" && bash tools/gpu_scaling.sh run /tmp/d "10k 40k" 6 450 j
+# Carried (ignored paths): runs/wheels (fastcore and fastprogress wheels, which the image lacks) and runs/gpu-bundle:
+# MiniLM's folder with its weights stored in float16 (the transfer limit; the teacher computes in float32) and the
+# chitchat corpus package with its dataset.json as .xz.
+set -u
+export PYTHONPATH=$PWD:/tmp/site OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 CUBE_NB_CACHE=/tmp/cube-cache PYTHONUNBUFFERED=1
+if [ "$1" = prep ]; then
+  python -m pip install --no-deps -q runs/wheels/*.whl 2>&1 | grep -v -i warn
+  site=/tmp/site/chitchat_dataset
+  mkdir -p $site && cp runs/gpu-bundle/chitchat_dataset/__init__.py $site/
+  [ -f $site/dataset.json ] || python -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
+    runs/gpu-bundle/chitchat_dataset/dataset.json.xz $site/dataset.json
+  start=$(date +%s)
+  for spec in $3; do
+    set_=${spec%%:*}; seeds=${spec#*:}
+    python tools/scaling_study.py prep $set_ $2 --seeds ${seeds//,/ } --device cuda \
+      --teacher runs/gpu-bundle/minilm-fp16 || exit 1
+  done
+  echo "prep $(( $(date +%s) - start ))s"
+else
+  for i in $(seq 0 $(( $4 - 1 ))); do
+    timeout $5 python tools/scaling_study.py run $2 $OUT/$6-$i.jsonl --device cuda --engine torch \
+      --worker $i --workers $4 --variants $3 ${EXTRA:-} > $OUT/$6-log-$i.txt 2>&1 &
+  done
+  wait
+  cat $OUT/$6-[0-9]*.jsonl > $OUT/$6.jsonl 2>/dev/null; cat $OUT/$6-log-*.txt > $OUT/$6-log.txt
+  rm -f $OUT/$6-[0-9]*.jsonl $OUT/$6-log-*.txt
+  echo "$6: $(grep -c . $OUT/$6.jsonl) rows"; grep -v Warning $OUT/$6-log.txt | grep -v stddev | tail -n 20
+fi
