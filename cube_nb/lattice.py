@@ -223,13 +223,16 @@ def engine_for(self: Lattice3D, state: torch.Tensor) -> str:
 
 @patch
 def step(self: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> torch.Tensor:
-    "One synchronous update of every cell: state + Δ."
-    if self.engine_for(state) == "triton": return fused_step(self.rule, state, ext, self.cfg.boundary)
+    "One synchronous update of every cell: state + Δ (Δ times the fire mask when `fire_rate` < 1)."
+    B, C, D, H, W = state.shape
+    fr, fire = self.cfg.fire_rate, None
+    if fr < 1:  # training: each cell fires with probability fr; evaluation: every update scaled by fr
+        shape = (B, D, H, W, 1)
+        fire = (torch.rand(shape, device=state.device) < fr).float() if self.training else state.new_full(shape, fr)
+    if self.engine_for(state) == "triton": return fused_step(self.rule, state, ext, self.cfg.boundary, fire)
     s = state.permute(0, 2, 3, 4, 1)  # a view: channels-last memory makes it contiguous
     delta = self.rule(pad_boundary(s, self.cfg.boundary), ext.permute(0, 2, 3, 4, 1))
-    fr = self.cfg.fire_rate
-    if fr < 1:
-        delta = delta * ((torch.rand_like(delta[..., :1]) < fr).to(delta) if self.training else fr)
+    if fire is not None: delta = delta * fire.to(delta)
     return (s + delta).permute(0, 4, 1, 2, 3)
 
 @patch
