@@ -11,7 +11,7 @@ from .core import CubeError, atomic_write, check, config_from_dict, config_to_di
 
 # %% auto #0
 __all__ = ['one_line_errors', 'training_config', 'config_parser', 'train_main', 'scoring_args', 'scoring_from', 'eval_main',
-           'bank_decoder', 'ask_main', 'bench_main', 'embed_main', 'seeds_main', 'tune_main']
+           'bank_decoder', 'ask_main', 'export_main', 'bench_main', 'embed_main', 'seeds_main', 'tune_main']
 
 # %% ../nbs/10_cli.ipynb #c2807645
 def _interrupt(sig, frame): raise KeyboardInterrupt  # SIGTERM (a scheduler's stop) ends a command as Ctrl-C does
@@ -154,6 +154,20 @@ def ask_main(argv=None):
         print(f"{name} (ranked by {bank.score.label}):")
         for text, s in bank.decode(f(q), args.top)[0]: print(f"  {s:.3f}  {text[:160]}")
 
+# %% ../nbs/10_cli.ipynb #650732ba
+@one_line_errors
+def export_main(argv=None):
+    "Write a run folder as a sentence-transformers model folder: the teacher's modules, then the cube."
+    from cube_nb.export import export_run
+    p = argparse.ArgumentParser(prog="cube_export", description="Export a trained cube to sentence-transformers.")
+    p.add_argument("--run", required=True, help="run folder written by cube_train")
+    p.add_argument("--out", required=True, help="the sentence-transformers folder to write")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    args = p.parse_args(argv)
+    out = export_run(args.run, args.out, force=args.force)
+    print(f"wrote {out}: SentenceTransformer({str(out)!r}, trust_remote_code=True).encode(questions) gives the "
+          "cube's predicted answer embeddings")
+
 # %% ../nbs/10_cli.ipynb #266a9420
 @one_line_errors
 def bench_main(argv=None):
@@ -186,9 +200,11 @@ def bench_main(argv=None):
         from cube_nb.training import bench_epoch, TrainingConfig
         res = bench_epoch(TrainingConfig(device=args.device, batch_size=args.batch), n=args.pairs or (1000 if args.quick else 20_000))
         if int(os.environ.get("RANK", "0")): return  # under torchrun, rank 0 reports
-        print(f"one epoch of the default configuration over {res['pairs']:,} pairs (batch {res['batch_size']}, {res['params']:,} parameters, "
-              f"{res['device']} × {res['processes']}): {res['train_s']:.1f}s training ({res['pairs_per_s']:,.0f} pairs/s), "
-              f"{res['epoch_s']:.1f}s with validation; peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
+        print(f"one epoch of the default configuration over {res['pairs']:,} pairs (batch {res['batch_size']}, "
+              f"{res['params']:,} parameters, {res['device']} × {res['processes']}): first step after "
+              f"{res['first_step_s']:.2f}s (start-up, compilation), {res['train_s']:.1f}s training, "
+              f"{res['epoch_s']:.1f}s with validation; steady state {res['pairs_per_s']:,.0f} pairs/s; "
+              f"peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
         if args.json: print(json.dumps(res))
         return
     if args.sweep:

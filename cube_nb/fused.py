@@ -6,7 +6,8 @@
 from __future__ import annotations
 import os
 import torch
-from .core import CubeError
+from .core import CubeError, cache_root
+os.environ.setdefault("TRITON_CACHE_DIR", str(cache_root() / "triton"))  # compiled kernels kept with the project's cache
 try:
     import triton, triton.language as tl
 except ImportError:  # the PyTorch engine still works; engine='triton' says how to get Triton
@@ -90,7 +91,7 @@ if triton is not None:
             h = 2. / (1. + tl.exp(-2. * pre)) - 1.
             return h, 1. - h * h
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["N"])  # a short last batch reuses the compiled kernel
     def _fwd(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr, off_ptr, f_ptr, out_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr,
              NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, ACT: tl.constexpr, BF16: tl.constexpr,
              FIRE: tl.constexpr):
@@ -109,7 +110,7 @@ if triton is not None:
             delta = delta * tl.load(f_ptr + p, mask=ok, other=0.)[:, None]
         tl.store(out_ptr + p[:, None] * C + c[None, :], s0 + delta, mask=m2)
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["N", "G"])
     def _bwd_h(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, off_ptr, f_ptr, g_ptr, gp_ptr, part_ptr, N, G, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
                PER: tl.constexpr, C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, NTP: tl.constexpr, BM: tl.constexpr,
                BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, ACT: tl.constexpr, BF16: tl.constexpr,
@@ -162,7 +163,7 @@ if triton is not None:
         tl.store(row + o + 2 * HID + c[:, None] * HID + k[None, :], gw2, mask=cm[:, None] & km[None, :])
         tl.store(row + o + 2 * HID + C * HID + c, tl.sum(gb2, 0), mask=cm)
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["N"])
     def _bwd_s(g_ptr, gp_ptr, w1_ptr, off_ptr, gs_ptr, ge_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr,
                NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
         "Backward 2: g + Σ_t g_pre[q − o_t] @ W1[t]ᵀ for every cell q (a gather, no atomics), and the input's gradient g_pre[q] · w_ext."

