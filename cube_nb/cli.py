@@ -103,7 +103,7 @@ def eval_main(argv=None):
     args = scoring_args(p, choices=("csls", "isoftmax", "centred")).parse_args(argv)
     corrected = scoring_from(args)  # checks the options before anything is loaded
     if args.scoring == "csls" and args.csls_k is None: corrected = None  # evaluate_run's k: 10, fewer on a small split
-    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected)
+    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected, log=print)
     d, sc = m["dataset"], m["test"]["scoring"]
     where = f"all {d['n_eval']} pairs of {args.data}" if args.data else f"held-out test of {d['source']}"
     print(f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), teacher {m['teacher']}; "

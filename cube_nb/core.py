@@ -10,8 +10,8 @@ import numpy as np, torch, yaml
 
 # %% auto #0
 __all__ = ['LOCK_FILE', 'CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
-           'save_tensors', 'load_tensors', 'cache_root', 'holder_text', 'lock_holder', 'run_lock', 'config_from_dict',
-           'config_to_dict', 'save_config', 'load_config']
+           'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'holder_text', 'lock_holder',
+           'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -89,6 +89,20 @@ def load_tensors(path) -> dict:
     check(path.is_file(), f"{path} does not exist: check the path or re-run training")
     try: return load(path.read_bytes())
     except Exception as e: raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is damaged; delete it and re-run") from None
+
+# %% ../nbs/00_core.ipynb #dc384b1b
+def fmt_seconds(s: float) -> str:
+    "A duration as 42s, 3m07s or 1h05m."
+    if s != s: return "?"  # nan: no rate yet
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+def progress_line(what: str, done: int, total: int, t0: float, unit: str = "") -> str:
+    "`what: done/total unit (p %), elapsed, ~left` since `t0` (a `time.perf_counter()` reading)."
+    el = time.perf_counter() - t0
+    left = el / done * (total - done) if done else float("nan")
+    return f"{what}: {done:,}/{total:,}{' ' + unit if unit else ''} ({100 * done / max(total, 1):.0f} %), " \
+           f"{fmt_seconds(el)} elapsed, ~{fmt_seconds(left)} left"
 
 # %% ../nbs/00_core.ipynb #930fcb01
 def cache_root() -> Path:

@@ -427,15 +427,16 @@ def _teacher(teacher):
         return TeacherEncoder(teacher)
     return teacher
 
-def embed_texts(teacher, texts: list[str], cache_dir=None) -> torch.Tensor:
-    "Embed `texts` once each, through the teacher's cache when it has one."
-    uniq = list(dict.fromkeys(texts)); pos = {t: i for i, t in enumerate(uniq)}
-    if hasattr(teacher, "encode_cached"): e = teacher.encode_cached(uniq, teacher.cache(cache_dir))
+def embed_texts(teacher, texts: list[str], cache_dir=None, log=None) -> torch.Tensor:
+    "Embed `texts` once each, through the teacher's cache when it has one (`log`: progress lines)."
+    uniq = list(dict.fromkeys(texts))
+    pos = {t: i for i, t in enumerate(uniq)}
+    if hasattr(teacher, "encode_cached"): e = teacher.encode_cached(uniq, teacher.cache(cache_dir), log=log)
     else: e = teacher.encode(uniq)
     return e[[pos[t] for t in texts]]
 
 # %% ../nbs/05_data.ipynb #e98d9efc
-def build_dataset(records: list[dict], cfg: DatasetConfig, teacher=None, source: str | None = None):
+def build_dataset(records: list[dict], cfg: DatasetConfig, teacher=None, source: str | None = None, log=None):
     "Filter, expand, sample, embed, semantically filter and split `records` as `cfg` says."
     records, report = text_filters(records, cfg.min_chars, cfg.max_chars, cfg.dedup)
     if cfg.expand: records = expand_questions(records, cfg.expand, cfg.seed)
@@ -445,10 +446,10 @@ def build_dataset(records: list[dict], cfg: DatasetConfig, teacher=None, source:
     check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} records left after filtering: relax the filters or add data")
     teacher = _teacher(teacher or cfg.teacher)
     if cfg.kind == "autoencoder":
-        e = embed_texts(teacher, [r["q"] for r in records], cfg.cache_dir)
+        e = embed_texts(teacher, [r["q"] for r in records], cfg.cache_dir, log)
         q = a = e
     else:
-        e = embed_texts(teacher, [r["q"] for r in records] + [r["a"] for r in records], cfg.cache_dir)
+        e = embed_texts(teacher, [r["q"] for r in records] + [r["a"] for r in records], cfg.cache_dir, log)
         q, a = e[:len(records)], e[len(records):]
     keep = semantic_keep(torch.nn.functional.cosine_similarity(q, a, dim=1), cfg.min_qa_cos, cfg.max_qa_cos)
     report["semantic"] = int((~keep).sum())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_evaluation.ipynb #9980d447
 from __future__ import annotations
-import copy, math
+import copy, math, time
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, set_seed, save_png
 from .losses import retrieval_metrics, pair_scores
@@ -90,10 +90,16 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
         out.update({k + suffix: v for k, v in m.items() if not (suffix and k in ("cos", "candidates"))})
     return out
 
-def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected=None, counts: dict | None = None) -> dict:
+def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected=None, counts: dict | None = None,
+              log=None) -> dict:  # print-like: a line with the time left after each mapper
     "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
+    from cube_nb.core import progress_line
     per = lambda name: counts.setdefault(name, {}) if counts is not None else None
-    return {name: score_mapper(f, test, train_q, corrected, per(name)) for name, f in predictors.items()}
+    out, t0 = {}, time.perf_counter()
+    for name, f in predictors.items():
+        out[name] = score_mapper(f, test, train_q, corrected, per(name))
+        if log: log(progress_line(f"scoring ({name} done)", len(out), len(predictors), t0, "mappers"))
+    return out
 
 # %% ../nbs/08_evaluation.ipynb #a527e546
 LOWER_IS_BETTER = ("mean_rank", "N1_skew", "hub_share", "never_top1")
@@ -117,7 +123,7 @@ from .training import load_run
 def evaluate_run(run,  # run folder written by cube_train
                  data: str | None = None,  # score on every pair of this file or corpus instead of the test split
                  save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
-                 log=None,  # print-like function for the MLP baseline's progress
+                 log=None,  # print-like: progress of the MLP baseline's training and of the scoring
                  corrected: Scoring | None = None) -> dict:  # the hubness-corrected scoring (default CSLS, k = 10)
     "Held-out metrics of a run and its baselines (its test split, or all of `data`); writes metrics JSON, returns it."
     t0 = time.perf_counter()
@@ -134,11 +140,12 @@ def evaluate_run(run,  # run folder written by cube_train
             rows = ev.rows("test")
         test = ev.q[rows], ev.a[rows]
         corrected = corrected or scoring("csls", n=min(len(rows), len(ds.rows("train", task))))
-        preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=log,
+        mlp_log = (lambda s: log(f"baseline MLP: {s}")) if log else None
+        preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=mlp_log,
                                     **ds.pair_info("train", task))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure
-        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts)
+        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log)
         pred = cube_f(test[0])
         if save_predictions:
             import io, numpy as np

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_teachers.ipynb #e4e7a1d9
 from __future__ import annotations
-import os, json
+import os, json, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from pathlib import Path
@@ -297,9 +297,12 @@ def cache(self: TeacherEncoder, root=None) -> EmbeddingCache:
     return EmbeddingCache(root or default_cache_dir(), self.cache_key, self.dim)
 
 @patch
-def encode_cached(self: TeacherEncoder, texts: list[str], cache: EmbeddingCache | None = None, chunk: int = 4096, progress: bool = False) -> torch.Tensor:
+def encode_cached(self: TeacherEncoder, texts: list[str], cache: EmbeddingCache | None = None, chunk: int = 4096,
+                  progress: bool = False,  # a fastprogress bar per chunk (notebooks)
+                  log=None) -> torch.Tensor:  # print-like: a line with the time left after each chunk (consoles)
     "Like `encode`, reading what `cache` holds and embedding (and caching) only the rest."
-    cache = cache or self.cache()
+    from cube_nb.core import progress_line
+    cache, t0 = cache or self.cache(), time.perf_counter()
     out, missing = cache.get(texts)
     uniq = list(dict.fromkeys(texts[i] for i in missing))
     row = {t: i for i, t in enumerate(uniq)}
@@ -307,6 +310,7 @@ def encode_cached(self: TeacherEncoder, texts: list[str], cache: EmbeddingCache 
     for s in range(0, len(uniq), chunk):
         new[s:s + chunk] = self.encode(uniq[s:s + chunk], progress=progress)
         cache.put(uniq[s:s + chunk], new[s:s + chunk])  # one shard per chunk: a killed run keeps what it finished
+        if log: log(progress_line("embedding", min(s + chunk, len(uniq)), len(uniq), t0, "new texts"))
     if missing: out[missing] = new[[row[texts[i]] for i in missing]]
     return out
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
-from .core import config_to_dict, save_png
+from .core import config_to_dict, save_png, progress_line
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .model import ModelConfig
 from .data import DatasetConfig
@@ -283,18 +283,34 @@ def _in_notebook() -> bool:
     except NameError: return False
 
 class ProgressCB(Callback):
-    "Epoch progress: a fastprogress master bar with a loss plot in notebooks, plain lines elsewhere."
+    "Epoch progress: a fastprogress master bar with a loss plot in notebooks; on consoles, lines with the time left."
     order = 50
-    def __init__(self, plot: bool = True, log: Callable = print): self.plot, self.log = plot, log
+    def __init__(self,
+                 plot: bool = True,  # notebooks: the live loss plot
+                 log: Callable = print,  # consoles: where the lines go
+                 every: float = 30.0):  # consoles: seconds between progress lines within an epoch
+        self.plot, self.log, self.every = plot, log, every
     def before_fit(self):
         self.nb = _in_notebook()
+        l = self.learn
+        self.t0 = self.last = time.perf_counter()
+        self.step0, self.total = l.step, l.cfg.epochs * l.n_batches - l.step  # steps this process will take
         if self.nb:
             from fastprogress.fastprogress import master_bar
-            self.mb = master_bar(range(self.learn.cfg.epochs)); self.mb.main_bar.update(self.learn.epoch)
+            self.mb = master_bar(range(l.cfg.epochs))
+            self.mb.main_bar.update(l.epoch)
+    def progress(self, what: str) -> str:
+        return progress_line(what, self.learn.step - self.step0, self.total, self.t0, "steps")
+    def after_batch(self):
+        if self.nb or time.perf_counter() - self.last < self.every: return
+        self.last = time.perf_counter()
+        self.log(self.progress(f"epoch {self.learn.epoch + 1}/{self.learn.cfg.epochs}"))
     def after_epoch(self):
         h = self.learn.history[-1]
         line = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in h.items())
-        if not self.nb: self.log(line); return
+        if not self.nb:
+            self.log(f"{line} | {self.progress('training')}")
+            return
         self.mb.main_bar.update(self.learn.epoch); self.mb.write(line)
         if self.plot:
             ep = [r["epoch"] for r in self.learn.history]
@@ -544,7 +560,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
         check(teacher.dim == cfg.model.dim, f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
               f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
         if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
-        ds = build_dataset(records, cfg.data, teacher)
+        ds = build_dataset(records, cfg.data, teacher, log=log)
         sp = ds.split
         check(len(sp["train"]) >= 2 and len(sp["val"]) >= 1 and len(sp["test"]) >= 2,
               f"{cfg.data.source}: {len(ds)} pairs give splits of {[len(v) for v in sp.values()]}: use more "

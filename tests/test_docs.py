@@ -1,5 +1,5 @@
 "The documentation site as a reader sees it: built by `make docs`'s builder, opened page by page in headless Chromium."
-import importlib, pkgutil, re, shutil, subprocess, sys
+import functools, http.server, importlib, pkgutil, re, shutil, subprocess, sys, threading, time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse, unquote
@@ -42,7 +42,7 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def rendered(site):
     "Every page's DOM after Chromium loaded it."
-    pages = sorted(site.rglob("*.html"))
+    pages = sorted(p for p in site.rglob("*.html") if p.name != "404.html")  # the server's error page links from /
     assert len(pages) >= 14
     return {p: Page(chromium("--dump-dom", p.as_uri())) for p in pages}
 
@@ -58,7 +58,7 @@ def test_every_page_opens_with_content_and_the_sidebar(rendered, site):
 
 def test_sidebar_in_notebook_order(rendered, site):
     pg = rendered[site / "index.html"]
-    order = [l for l in pg.links if l.endswith(".html") and l != "index.html"]
+    order = list(dict.fromkeys(l for l in pg.links if l.endswith(".html") and l != "index.html"))  # first mention
     lib = [l for l in order if re.match(r"\d", l)]
     assert lib == sorted(lib) and lib[0].startswith("00_") and any(l.startswith("tutorials/") for l in order)
     assert order.index(lib[-1]) < min(i for i, l in enumerate(order) if l.startswith("tutorials/"))
@@ -100,3 +100,59 @@ def test_screenshots_of_index_and_a_tutorial(site, tmp_path):
         assert im.size == (1280, 900)
         hist = im.histogram()
         assert max(hist) < 0.95 * sum(hist), page  # more than one flat colour
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    "The site over HTTP on localhost (the search index is fetched by a web worker, which file:// URLs do not allow)."
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    "Chromium driven through WebDriver: what a reader's browser runs, scripts included."
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    o = Options()
+    o.binary_location = CHROMIUM
+    for f in [*FLAGS, "--window-size=1280,900"]: o.add_argument(f)
+    d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=o)
+    yield d
+    d.quit()
+
+
+def test_search_finds_a_name_from_the_built_files(served, browser):
+    browser.get(f"{served}/index.html?q=Lattice3D")  # the search box, filled from the address
+    for _ in range(100):
+        hits = [a.get_attribute("href") for a in browser.find_elements("css selector", ".md-search-result__link")]
+        if hits: break
+        time.sleep(0.1)
+    assert any("/01_lattice.html" in h and h.endswith("#Lattice3D") for h in hits), hits[:5]
+
+
+def test_maths_is_rendered_not_shown_as_latex(served, browser):
+    browser.get(f"{served}/01_lattice.html")
+    text = browser.find_element("css selector", "article").text
+    assert "$$" not in text and "\\leftarrow" not in text, text[:500]
+    maths = browser.find_elements("css selector", "article math")
+    assert maths and maths[0].size["width"] > 100  # laid out as a formula, not an empty box
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_element_wider_than_the_page(site, served, browser, width):
+    "Long signatures, code lines and tables scroll inside their box; the page itself never scrolls sideways."
+    browser.set_window_size(width, 900)
+    wide = {}
+    for p in sorted(p for p in site.rglob("*.html") if p.name != "404.html"):
+        rel = p.relative_to(site).as_posix()
+        browser.get(f"{served}/{rel}")
+        sw, cw = browser.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        if sw > cw: wide[rel] = (sw, cw)
+    browser.set_window_size(1280, 900)
+    assert not wide, wide

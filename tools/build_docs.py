@@ -1,24 +1,24 @@
 """Build the documentation site into _docs/ offline, from the committed (executed, clean) notebooks.
 
-One page per notebook in sidebar order (index, the numbered notebooks, then nbs/tutorials/), with
-prose, the code of ordinary cells, their saved outputs and figures, and an API entry (nbdev's own
-`show_doc`) for every public name an `#| export` cell defines. Backticked names of the package link
-to their API entry. Quarto is not needed; `nbdev_docs` still builds the Quarto site where it exists.
+nbdev's conventions decide what a page holds: prose, the code of ordinary cells with their saved outputs
+and figures, an API entry (nbdev's own `show_doc`, with the parameter table its docments give) for every
+public name an `#| export` cell defines, nothing of `#| hide` cells. This script turns each notebook into
+a Markdown page (backticked names of the package linked to their API entry, LaTeX turned into MathML at
+build time) and MkDocs with the Material theme builds the site: full-text search that runs in the browser
+from the built files, an on-page table of contents, code blocks that scroll, the sidebar in notebook
+order (index, the numbered chapters, tutorials, experiments). Nothing is fetched from the network.
+Quarto is not needed; `nbdev_docs` still builds the Quarto site (`_quarto.yml`) where Quarto exists.
 
     python tools/build_docs.py [--out _docs]
 """
-import argparse, ast, html, importlib, json, re, shutil, sys
+import argparse, ast, html, importlib, json, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
-import mistune
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / "nbs"
-md = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
-FMT = HtmlFormatter(nowrap=False)
+SECTIONS = {"tutorials": "Tutorials", "experiments": "Experiments"}
 
 
 def pages() -> list[Path]:
@@ -27,7 +27,7 @@ def pages() -> list[Path]:
             *sorted((NBS / "experiments").glob("*.ipynb"))]
 
 
-def href(nb: Path) -> str: return "index.html" if nb.stem == "index" else nb.relative_to(NBS).with_suffix(".html").as_posix()
+def md_path(nb: Path) -> str: return nb.relative_to(NBS).with_suffix(".md").as_posix()
 
 
 def title(nb: dict, default: str) -> str:
@@ -43,19 +43,9 @@ def directives(src: str) -> tuple[dict, str]:
     opts, lines = {}, src.splitlines()
     while lines and lines[0].startswith("#|"):
         k, _, v = lines.pop(0)[2:].strip().partition(":")
-        k, *rest = k.split(); opts[k] = (v.strip() or " ".join(rest) or True)
+        k, *rest = k.split()
+        opts[k] = v.strip() or " ".join(rest) or True
     return opts, "\n".join(lines)
-
-
-def api_index() -> dict[str, str]:
-    "Every public name of the package -> the page.html#name of its API entry."
-    idx = {}
-    for nb in pages():
-        for c in json.loads(nb.read_text())["cells"]:
-            opts, _ = directives("".join(c["source"])) if c["cell_type"] == "code" else ({}, "")
-            if "default_exp" in opts: mod = importlib.import_module(f"cube_nb.{opts['default_exp']}")
-            if "export" in opts: idx.update({n: f"{href(nb)}#{n}" for n in exported_names(c, mod)})
-    return idx
 
 
 def exported_names(cell, mod) -> list[str]:
@@ -64,43 +54,91 @@ def exported_names(cell, mod) -> list[str]:
     for node in ast.parse("".join(cell["source"])).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): names.append(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            names += [t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)]
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
     return [n for n in names if n in getattr(mod, "__all__", ())]
+
+
+def api_index() -> dict[str, str]:
+    "Every public name of the package -> the page.md#name of its API entry."
+    idx = {}
+    for nb in pages():
+        for c in json.loads(nb.read_text())["cells"]:
+            opts, _ = directives("".join(c["source"])) if c["cell_type"] == "code" else ({}, "")
+            if "default_exp" in opts: mod = importlib.import_module(f"cube_nb.{opts['default_exp']}")
+            if "export" in opts: idx.update({n: f"{md_path(nb)}#{n}" for n in exported_names(c, mod)})
+    return idx
 
 
 def constant_entry(name: str, mod) -> str:
     "A module-level value: its defining line(s) from the module source."
     import inspect
     src = inspect.getsource(mod)
-    node = next(n for n in ast.parse(src).body if isinstance(n, (ast.Assign, ast.AnnAssign))
-                and name in [t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)])
+    node = next(n for n in ast.parse(src).body if isinstance(n, (ast.Assign, ast.AnnAssign)) and name in
+                [t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)])
     return "```python\n" + "\n".join(src.splitlines()[node.lineno - 1:node.end_lineno]) + "\n```"
 
 
+def relative(target: str, here: str) -> str:
+    "The link from page `here` to `target` (both paths under the docs folder, `target` possibly with #anchor)."
+    page, _, anchor = target.partition("#")
+    if page == here: return "#" + anchor
+    return "../" * here.count("/") + page + ("#" + anchor if anchor else "")
+
+
 def link_names(text: str, idx: dict, here: str) -> str:
-    "`name` (not already a link) -> [`name`](page.html#name)."
+    "`name` (not already a link) -> [`name`](page.md#name), outside fenced code."
     def sub(m):
-        n = m.group(1).split("(")[0].split(".")[-1]
-        target = idx.get(n)
-        if not target: return m.group(0)
-        page, anchor = target.split("#")
-        rel = ("#" + anchor) if page == here else (Path("../" * here.count("/")) / page).as_posix() + "#" + anchor
-        return f"[`{m.group(1)}`]({rel})"
-    parts = re.split(r"(```.*?```)", text, flags=re.S)  # leave fenced code alone
-    return "".join(p if p.startswith("```") else re.sub(r"(?<![\[\w])`([A-Za-z_][\w.]*(?:\(\))?)`(?!\])", sub, p) for p in parts)
+        target = idx.get(m.group(1).split("(")[0].split(".")[-1])
+        return f"[`{m.group(1)}`]({relative(target, here)})" if target else m.group(0)
+    parts = re.split(r"(```.*?```)", text, flags=re.S)
+    return "".join(p if p.startswith("```") else re.sub(r"(?<![\[\w])`([A-Za-z_][\w.]*(?:\(\))?)`(?!\])", sub, p)
+                   for p in parts)
+
+
+def mathml(text: str) -> str:
+    "`$$…$$` (display) and `$…$` (inline) LaTeX as MathML, outside code; the browser renders it, no script needed."
+    from latex2mathml.converter import convert
+    def block(m): return "\n\n" + convert(m.group(1).strip(), display="block") + "\n\n"
+    parts = re.split(r"(```.*?```|`[^`\n]*`)", text, flags=re.S)
+    out = []
+    for p in parts:
+        if not p.startswith("`"):
+            p = re.sub(r"\$\$(.+?)\$\$", block, p, flags=re.S)
+            p = re.sub(r"(?<![\w$\\])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])", lambda m: convert(m.group(1)), p)
+        out.append(p)
+    return "".join(out)
+
+
+def param_table(obj) -> str:
+    "A Markdown table of the parameters a docmented callable describes (name, type, default, what it is)."
+    import inspect
+    from fastcore.docments import docments
+    try: d = docments(obj, full=True)
+    except Exception: return ""  # builtins and C extensions have no source to read
+    rows = [(k, v) for k, v in d.items() if k not in ("self", "return") and v.get("docment")]
+    if not rows: return ""
+    esc = lambda t: t.replace("|", "\\|")  # a | (in a union type, say) must not end the table cell
+    def cell(x, code=False):
+        if x is inspect._empty: return ""
+        return esc(f"`{x!r}`" if code else html.escape(x if isinstance(x, str) else getattr(x, "__name__", repr(x))))
+    lines = ["| parameter | type | default | |", "|---|---|---|---|"]
+    lines += [f"| `{k}` | {cell(v['anno'])} | {cell(v['default'], code=True)} | {esc(v['docment'])} |" for k, v in rows]
+    return "\n".join(lines)
 
 
 def api_entry(name: str, mod) -> str:
+    "A heading with the name as its anchor, then nbdev's show_doc (signature, docstring) and the parameter table."
     from nbdev.showdoc import show_doc
     obj = getattr(mod, name)
-    if not callable(obj) or getattr(obj, "__module__", None) in ("typing", "typing_extensions"): text = constant_entry(name, mod)
-    else: text = show_doc(obj)._repr_markdown_()
-    text = re.sub(r"^\[source\]\(.*?\)\{.*?\}\s*$", "", text, flags=re.M)  # a link to GitHub with Quarto attributes
-    text = re.sub(r"^### (.+)$", "", text, count=1, flags=re.M)
-    return f'<section class="api" id="{name}"><h3><code>{name}</code></h3>{md(text)}</section>'
+    plain = not callable(obj) or getattr(obj, "__module__", None) in ("typing", "typing_extensions")
+    text = constant_entry(name, mod) if plain else show_doc(obj)._repr_markdown_() + "\n\n" + param_table(obj)
+    text = re.sub(r"^\[source\]\(.*?\)\{.*?\}\s*$", "", text, flags=re.M)  # a GitHub link with Quarto attributes
+    text = re.sub(r"^#+ .+$", "", text, count=1, flags=re.M)
+    return f"### `{name}` {{ #{name} .api }}\n\n{text.strip()}\n"
 
 
-def output_html(o: dict) -> str:
+def output_md(o: dict) -> str:
     t = o["output_type"]
     if t == "stream": return f'<pre class="out {o["name"]}">{html.escape("".join(o["text"]))}</pre>'
     if t == "error":
@@ -108,9 +146,9 @@ def output_html(o: dict) -> str:
         return f'<pre class="out cell-error">{html.escape(tb)}</pre>'
     d = o.get("data", {})
     if "image/png" in d: return f'<img class="out" alt="figure" src="data:image/png;base64,{"".join(d["image/png"]).strip()}">'
-    if "image/svg+xml" in d: return '<div class="out">' + "".join(d["image/svg+xml"]) + "</div>"
-    if "text/html" in d: return '<div class="out html">' + "".join(d["text/html"]) + "</div>"
-    if "text/markdown" in d: return '<div class="out">' + md("".join(d["text/markdown"])) + "</div>"
+    if "image/svg+xml" in d: return '<div class="out" markdown="0">' + "".join(d["image/svg+xml"]) + "</div>"
+    if "text/html" in d: return '<div class="out html" markdown="0">' + "".join(d["text/html"]) + "</div>"
+    if "text/markdown" in d: return "".join(d["text/markdown"])
     if "text/plain" in d: return f'<pre class="out">{html.escape("".join(d["text/plain"]))}</pre>'
     return ""
 
@@ -119,67 +157,82 @@ LOCAL_NB = re.compile(r"\]\(((?![a-z]+:)[^)\s]+)\.ipynb(#[^)]*)?\)")  # a link t
 
 
 def render(nb_path: Path, idx: dict) -> tuple[str, str, int]:
-    "(title, body HTML, number of error outputs) of one notebook."
-    nb, here, mod, body, errors = json.loads(nb_path.read_text()), href(nb_path), None, [], 0
+    "(title, Markdown page, number of error outputs) of one notebook."
+    nb, here, mod, body, errors = json.loads(nb_path.read_text()), md_path(nb_path), None, [], 0
     for c in nb["cells"]:
         src = "".join(c["source"])
-        if c["cell_type"] == "markdown": body.append(md(link_names(LOCAL_NB.sub(r"](\1.html\2)", src), idx, here))); continue
+        if c["cell_type"] == "markdown":
+            body.append(mathml(link_names(LOCAL_NB.sub(r"](\1.md\2)", src), idx, here)))
+            continue
         if c["cell_type"] != "code": continue
         opts, code = directives(src)
         if "default_exp" in opts: mod = importlib.import_module(f"cube_nb.{opts['default_exp']}")
         if "export" in opts:
-            body += [api_entry(n, mod) for n in exported_names(c, mod)]; continue
+            body += [api_entry(n, mod) for n in exported_names(c, mod)]
+            continue
         if {"hide", "exporti"} & opts.keys() or opts.get("include") == "false": continue
-        if code.strip() and opts.get("echo") != "false": body.append(highlight(code, PythonLexer(), FMT))
+        if code.strip() and opts.get("echo") != "false": body.append(f"```python\n{code}\n```")
         outs = [] if opts.get("output") == "false" else c.get("outputs", [])
         errors += sum(o["output_type"] == "error" for o in outs)
-        body += [output_html(o) for o in outs]
-    return title(nb, nb_path.stem), "\n".join(body), errors
+        body += [output_md(o) for o in outs]
+    return title(nb, nb_path.stem), "\n\n".join(body) + "\n", errors
 
 
 CSS = """
-body{margin:0;font:16px/1.55 system-ui,-apple-system,"DejaVu Sans",sans-serif;color:#222;display:flex}
-nav{width:250px;flex:none;height:100vh;position:sticky;top:0;overflow:auto;background:#f6f7f9;border-right:1px solid #ddd;padding:1em}
-nav a{display:block;padding:.2em .4em;color:#2456a4;text-decoration:none;font-size:.92em}nav a.here{background:#dde6f5;border-radius:4px}
-nav h2{font-size:1.1em;margin:.2em 0 .8em}nav h4{margin:1em 0 .3em;color:#666;font-size:.8em;text-transform:uppercase}
-main{max-width:960px;padding:1em 2.5em;min-width:0}
-pre,.highlight{background:#f5f5f5;padding:.6em;overflow:auto;border-radius:4px;font-size:.85em}
-pre.out{background:#fff;border-left:3px solid #ccc}pre.cell-error{border-left-color:#c00;background:#fff0f0}
-img.out{max-width:100%}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;font-size:.9em}
-section.api{border-top:1px solid #ddd;margin-top:1.5em}section.api h3 code{font-size:1.1em}
+.md-typeset pre.out{background:#fff;border-left:3px solid #ccc;padding:.5em .8em;overflow-x:auto;font-size:.8em}
+.md-typeset pre.cell-error{border-left-color:#c00;background:#fff0f0}
+.md-typeset img.out{max-width:100%}
+.md-typeset div.out{overflow-x:auto}
+.md-typeset h3.api{border-top:1px solid #ddd;padding-top:.8em}
+.md-typeset math[display=block]{overflow-x:auto;max-width:100%}
 """
 
 
-def page(title_: str, body: str, here: str, nav: list[tuple[str, str]]) -> str:
-    up = "../" * here.count("/")
-    links, section = [], None
-    for h, t in nav:
-        s = {"tutorials": "Tutorials", "experiments": "Experiments"}.get(h.split("/")[0], "Library")
-        if s != section and h != "index.html": links.append(f"<h4>{s}</h4>"); section = s
-        links.append(f'<a href="{up}{h}"{" class=here" if h == here else ""}>{html.escape(t)}</a>')
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title_)} – cube_nb</title>'
-            f'<link rel="stylesheet" href="{up}site.css"></head><body><nav><h2><a href="{up}index.html">cube_nb</a></h2>{"".join(links)}</nav>'
-            f'<main>{body}</main></body></html>\n')
+def config(docs: Path, out: Path, nav: list) -> dict:
+    "The MkDocs configuration: Material theme with no web fonts, the browser-side search, no directory URLs."
+    return {"site_name": "cube_nb", "docs_dir": str(docs), "site_dir": str(out), "use_directory_urls": False,
+            "site_description": "A notebook-first PyTorch library for training a 3D Cubic Core",
+            "theme": {"name": "material", "font": False, "features": ["navigation.sections", "navigation.top",
+                      "toc.follow", "search.highlight", "content.code.copy"]},
+            "plugins": ["search"], "extra_css": ["extra.css"], "nav": nav,
+            "markdown_extensions": ["tables", "attr_list", "md_in_html", "admonition", {"toc": {"permalink": True}},
+                                    {"pymdownx.highlight": {}}, "pymdownx.superfences"]}
 
 
 def build(out: Path) -> dict:
     sys.path.insert(0, str(ROOT))
     idx = api_index()
-    rendered = {href(p): render(p, idx) for p in pages()}
-    nav = [(h, r[0]) for h, r in rendered.items()]
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-    (tmp / "site.css").write_text(CSS + FMT.get_style_defs(".highlight"))
-    for h, (t, body, _) in rendered.items():
-        (tmp / h).parent.mkdir(parents=True, exist_ok=True); (tmp / h).write_text(page(t, body, h, nav))
-    if (NBS / "files").is_dir(): shutil.copytree(NBS / "files", tmp / "files", ignore=shutil.ignore_patterns("*.safetensors"))
-    shutil.rmtree(out, ignore_errors=True); tmp.rename(out)
+    rendered = {md_path(p): render(p, idx) for p in pages()}
+    nav, groups = [], {}
+    for path, (t, _, _) in rendered.items():
+        sec = SECTIONS.get(path.split("/")[0], "Library" if path != "index.md" else None)
+        if sec is None: nav.append({t: path})
+        else:
+            if sec not in groups: groups[sec] = []; nav.append({sec: groups[sec]})
+            groups[sec].append({t: path})
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = Path(tmp) / "docs"
+        for path, (_, text, _) in rendered.items():
+            (docs / path).parent.mkdir(parents=True, exist_ok=True)
+            (docs / path).write_text(text)
+        (docs / "extra.css").write_text(CSS)
+        if (NBS / "files").is_dir(): shutil.copytree(NBS / "files", docs / "files", ignore=shutil.ignore_patterns("*.safetensors"))
+        site = out.with_name(out.name + ".tmp")
+        shutil.rmtree(site, ignore_errors=True)
+        (Path(tmp) / "mkdocs.yml").write_text(yaml.safe_dump(config(docs, site, nav), sort_keys=False))
+        r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(Path(tmp) / "mkdocs.yml")],
+                           capture_output=True, text=True)
+        if r.returncode: sys.exit(f"mkdocs build failed:\n{r.stderr[-3000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    site.rename(out)
     return {"pages": len(rendered), "api_entries": len(idx), "error_outputs": sum(r[2] for r in rendered.values())}
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0]); p.add_argument("--out", default=str(ROOT / "_docs"))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(ROOT / "_docs"))
     a = p.parse_args()
     r = build(Path(a.out))
-    print(f"wrote {r['pages']} pages with {r['api_entries']} API entries to {a.out}" + (f"; {r['error_outputs']} error outputs!" if r["error_outputs"] else ""))
+    print(f"wrote {r['pages']} pages with {r['api_entries']} API entries to {a.out}"
+          + (f"; {r['error_outputs']} error outputs!" if r["error_outputs"] else ""))
     sys.exit(1 if r["error_outputs"] else 0)
