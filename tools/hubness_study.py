@@ -70,17 +70,29 @@ def job(folder: Path, lam: float, device: str, engine: str | None = None, over: 
     return row
 
 
+def pending(jobs, out: Path, worker: int, workers: int, key) -> list:
+    """This worker's share of `jobs` ((folder, parameter); job i to worker i mod `workers`) whose key is not in `out`.
+
+    `key(row, None)` keys a finished row of `out` (None: it does not count), `key(meta, parameter)` a job."""
+    done = {key(r, None) for r in map(json.loads, out.read_text().splitlines())} if out.is_file() else set()
+    meta = lambda f: json.loads((f / "config.json").read_text())
+    return [(f, p) for i, (f, p) in enumerate(jobs) if i % workers == worker and key(meta(f), p) not in done]
+
+
+def append_row(out: Path, row: dict):
+    with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
+
+
 def run(root: Path, out: Path, device: str, worker: int, workers: int, infonce=INFONCE, **opts):
     "Every (dataset folder, InfoNCE weight) job of this worker not already in `out`; `opts` go to `job`."
     over = opts.get("over") or {}
     jobs = [(f, lam) for f in sorted(root.iterdir()) if (f / "config.json").is_file() for lam in infonce]
-    rows = map(json.loads, out.read_text().splitlines()) if out.is_file() else []
-    done = {(r["set"], r["seed"], r["infonce"]) for r in rows if r.get("over", {}) == over}
-    for i, (f, lam) in enumerate(jobs):
-        meta = json.loads((f / "config.json").read_text())
-        if i % workers != worker or (meta["set"], meta["seed"], lam) in done: continue
+    def key(r, lam):
+        if lam is None and r.get("over", {}) != over: return None
+        return r["set"], r["seed"], r["infonce"] if lam is None else lam
+    for f, lam in pending(jobs, out, worker, workers, key):
         row = job(f, lam, device, **opts)
-        with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
+        append_row(out, row)
         t, c = row["test"]["cube"], row["test"]["identity"]
         print(f"{f.name} infonce {lam}: cube cos {t['cos']:.3f} R1 {t['R1']:.3f} R1_csls {t['R1_csls']:.3f} | "
               f"identity R1_csls {c['R1_csls']:.3f} | {row['seconds']:.0f}s {row['phases']}", flush=True)

@@ -12,7 +12,7 @@ worker j mod N, so several processes share one GPU.
 """
 import argparse, json
 from pathlib import Path
-from hubness_study import CORRECTIONS, job, prep
+from hubness_study import CORRECTIONS, append_row, job, pending, prep
 
 # name -> dotted overrides of the set's configuration; the MLP baseline is always sized to the cube's parameters
 VARIANTS = {
@@ -38,15 +38,11 @@ def lattice_flops(cfg) -> float:
 
 def run(root: Path, out: Path, device: str, worker: int, workers: int, variants, engine=None, pair_only=False):
     folders = [f for f in sorted(root.iterdir()) if (f / "config.json").is_file()]
-    jobs = [(f, v) for v in variants for f in folders]
-    rows = map(json.loads, out.read_text().splitlines()) if out.is_file() else []
-    done = {(r["set"], r["seed"], r["variant"]) for r in rows}
-    for i, (f, v) in enumerate(jobs):
-        meta = json.loads((f / "config.json").read_text())
-        if i % workers != worker or (meta["set"], meta["seed"], v) in done: continue
+    key = lambda r, v: (r["set"], r["seed"], r["variant"] if v is None else v)
+    for f, v in pending([(f, v) for v in variants for f in folders], out, worker, workers, key):
         scored = None if v == "10k" and not pair_only else ("cube", "mlp")  # the others don't change with the cube
         row = {"variant": v, **job(f, 0.03, device, engine, VARIANTS[v], CORRECTIONS[:1], scored)}
-        with out.open("a") as fh: fh.write(json.dumps(row) + "\n")
+        append_row(out, row)
         t, m = row["test"]["cube"], row["test"]["mlp"]
         print(f"{f.name} {v}: cube cos {t['cos']:.3f} R1_csls {t['R1_csls']:.3f} | mlp cos {m['cos']:.3f} "
               f"R1_csls {m['R1_csls']:.3f} | {row['params']} | {row['seconds']:.0f}s", flush=True)
