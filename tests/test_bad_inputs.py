@@ -210,7 +210,7 @@ def builder_cases(tmp):
         ("file-kind", lambda: data.create_file_dataset(tmp / "nokeys.jsonl", kind="summaries"), "kind"),
         ("dataset-config-split", lambda: data.DatasetConfig(split=(0.5, 0.5, 0.5)), "split"),
         ("teacher-missing", lambda: teachers.TeacherEncoder("/no/such/model"), "neither a known name"),
-        ("teacher-not-model", lambda: teachers.TeacherEncoder(str(tmp)), "not a Hugging Face model folder"),
+        ("teacher-not-model", lambda: teachers.TeacherEncoder(str(tmp)), "not a Hugging Face or sentence-transformers model folder"),
         ("teacher-pooling", lambda: teachers.TeacherEncoder("minilm", pooling="max"), "pooling"),
         ("adapter-zero-dim", lambda: adapters.UniversalEmbeddingAdapter(0, (15, 15)), "in_dim=0"),
         ("adapter-float-dim", lambda: adapters.UniversalEmbeddingAdapter(384.5, (15, 15)), "in_dim"),

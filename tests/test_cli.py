@@ -162,7 +162,7 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     # and sentence-transformers' own InformationRetrievalEvaluator on the same predictions: queries are the
     # cube's outputs, the corpus is the 40 answers, each query's relevant document is its own answer
     import torch
-    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
     from sentence_transformers.util import cos_sim
     assert len({x["a"] for x in pairs}) == 40  # distinct answers: no ties for the evaluator to break differently
     ev = InformationRetrievalEvaluator({str(i): x["q"] for i, x in enumerate(pairs)}, {str(i): x["a"] for i, x in enumerate(pairs)},

@@ -20,7 +20,8 @@ VARIANTS = {
     "40k": {"model.lattice.channels": 32, "model.lattice.hidden": 112},
     "160k": {"model.lattice.channels": 64, "model.lattice.hidden": 256},
     "640k": {"model.lattice.channels": 128, "model.lattice.hidden": 576},
-    "steps4": {"model.lattice.steps": 4},  # reach: how far a signal travels through the lattice
+    "steps1": {"model.lattice.steps": 1},  # reach: how far a signal travels through the lattice (1: neighbours only)
+    "steps4": {"model.lattice.steps": 4},
     "steps16": {"model.lattice.steps": 16},
     "steps32": {"model.lattice.steps": 32},
     "moore26": {"model.lattice.neighbourhood": 26},
