@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The scaling study on one GPU machine (the `device` tool), from the repository root:
+#   bash tools/gpu_scaling.sh bundle                                    # here, once: build runs/gpu-bundle
 #   bash tools/gpu_scaling.sh prep DATA "SET:SEEDS ..."                 # embed on the GPU, one folder per seed
 #   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
 # e.g. bash tools/gpu_scaling.sh prep /tmp/d "jargon:0,1,2" && bash tools/gpu_scaling.sh run /tmp/d "10k 40k" 6 450 j
@@ -7,6 +8,27 @@
 # MiniLM's folder with its weights stored in float16 (the transfer limit; the teacher computes in float32) and the
 # chitchat corpus package with its dataset.json as .xz.
 set -u
+if [ "$1" = bundle ]; then  # on this machine, with the project's venv; also: pip download fastcore/fastprogress wheels
+  mkdir -p runs/wheels runs/gpu-bundle/chitchat_dataset
+  .venv/bin/python -m pip download -q --no-deps fastcore==1.14.5 fastprogress==1.1.6 -d runs/wheels
+  .venv/bin/python - <<'PY'
+import lzma, shutil
+from pathlib import Path
+import chitchat_dataset
+from safetensors.torch import load_file, save_file
+from cube_nb.teachers import minilm_path
+src, dst = minilm_path(), Path("runs/gpu-bundle/minilm-fp16")
+shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json"))
+sd = load_file(src / "model.safetensors")
+save_file({k: v.half() if v.is_floating_point() else v for k, v in sd.items()}, dst / "model.safetensors", {"format": "pt"})
+pkg = Path(chitchat_dataset.__file__).parent
+shutil.copy(pkg / "__init__.py", "runs/gpu-bundle/chitchat_dataset/__init__.py")
+with open(pkg / "dataset.json", "rb") as f, lzma.open("runs/gpu-bundle/chitchat_dataset/dataset.json.xz", "wb", preset=9) as g:
+    shutil.copyfileobj(f, g)
+PY
+  du -sh runs/gpu-bundle runs/wheels
+  exit
+fi
 export PYTHONPATH=$PWD:/tmp/site OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 CUBE_NB_CACHE=/tmp/cube-cache PYTHONUNBUFFERED=1
 if [ "$1" = prep ]; then
   python -m pip install --no-deps -q runs/wheels/*.whl 2>&1 | grep -v -i warn
