@@ -37,7 +37,7 @@ pytest: venv
 
 # headless Chromium (Debian packages) for the browser tests of the docs site and JupyterLab; needs root or sudo
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null; }
 
 # PostgreSQL's server programs (Debian package) for the test of several cube_tune workers sharing one study; needs root or sudo
 postgres:
