@@ -147,14 +147,16 @@ def run_lock(folder,  # the run folder (created if missing)
     import fcntl
     folder = Path(folder)
     try: folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise CubeError(f"cannot create run folder {folder} ({e.strerror}): choose a writable --out") from None
+    except OSError as e:
+        raise CubeError(f"cannot create run folder {folder} ({e.strerror}): choose a writable --out") from None
     key = folder.resolve()
     if key in _held:
         yield
         return
     try: fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
-        raise CubeError(f"run folder {folder} is not writable ({e.strerror}): make it writable, or work on a copy") from None
+        why = f"run folder {folder} is not writable ({e.strerror})"
+        raise CubeError(f"{why}: make it writable, or work on a copy") from None
     try:
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

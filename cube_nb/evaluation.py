@@ -195,7 +195,7 @@ def metrics_table(metrics: dict, what: str = "retrieval") -> str:
 
 # %% ../nbs/08_evaluation.ipynb #5d833d3c
 def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str], n: int = 5) -> dict:
-    "Per-pair ranks and cosines of the cube (`pred`) and the identity (`q`) for targets `a`; win/tie/loss counts, examples."
+    "Per-pair ranks and cosines of the cube (`pred`) and identity (`q`) for targets `a`; win/tie/loss counts, examples."
     (c_cos, c_rank), (i_cos, i_rank) = pair_scores(pred, a), pair_scores(q, a)
     bank = F.normalize(a.double(), dim=1)
     top = lambda e: (F.normalize(e.double(), dim=1) @ bank.T).argmax(1)

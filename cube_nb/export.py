@@ -47,14 +47,15 @@ def export_run(run,  # a run folder written by cube_train
     "Write run folder `run` as a sentence-transformers model folder `out`: the teacher's modules, then the cube."
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
-    from cube_nb.teachers import TeacherEncoder
+    from cube_nb.teachers import teacher_settings
     from cube_nb.training import load_run
     out = Path(out)
     check(force or not out.exists(), f"{out} exists: pass --force to replace it, or choose another --out")
     cfg, model, _ = load_run(run)
-    t = TeacherEncoder(cfg.teacher)
-    mods = [Transformer(str(t.path), max_seq_length=t.max_length), Pooling(t.dim, pooling_mode=t.pooling),
-            *([Normalize()] if t.normalize else []), CubeModule(config_to_dict(cfg.model), model)]
+    t = teacher_settings(cfg.teacher)  # as TeacherEncoder encodes, without loading the model a second time
+    mods = [Transformer(str(t["path"]), max_seq_length=t["max_length"]),
+            Pooling(cfg.model.dim, pooling_mode=t["pooling"]), *([Normalize()] if t["normalize"] else []),
+            CubeModule(config_to_dict(cfg.model), model)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import torch
 from .core import CubeError, cache_root
-os.environ.setdefault("TRITON_CACHE_DIR", str(cache_root() / "triton"))  # compiled kernels kept with the project's cache
+os.environ.setdefault("TRITON_CACHE_DIR", str(cache_root() / "triton"))  # compiled kernels: with the project's cache
 try:
     import triton, triton.language as tl
 except ImportError:  # the PyTorch engine still works; engine='triton' says how to get Triton
@@ -46,7 +46,7 @@ if triton is not None:
 
     @triton.jit
     def _axis_reader(q, o, n: tl.constexpr, WALL: tl.constexpr):
-        "Along one axis, the coordinate of a cell whose tap of offset o reads q under reflecting walls, and if it exists."
+        "Reflecting walls, one axis: the coordinate of a cell whose tap of offset o reads q, and if there is one."
         if WALL:  # the cell at the wall itself, when its tap points past that wall
             return q, ((o == -1) & (q == 0)) | ((o == 1) & (q == n - 1))
         else:
@@ -62,8 +62,9 @@ if triton is not None:
         return ((b * D + zz) * H + yy) * W + xx, ok & vz & vy & vx
 
     @triton.jit
-    def _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr,
-                    NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
+    def _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
+                    C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
+                    BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
         "The first layer's pre-activation (BM, BH) for cells `p`: every tap's tile times its block of W1, plus input and bias."
         dt = tl.bfloat16 if BF16 else tl.float32
         b, z, y, x = _coords(p, D, H, W)
@@ -92,14 +93,15 @@ if triton is not None:
             return h, 1. - h * h
 
     @triton.jit(do_not_specialize=["N"])  # a short last batch reuses the compiled kernel
-    def _fwd(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr, off_ptr, f_ptr, out_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr,
-             NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, ACT: tl.constexpr, BF16: tl.constexpr,
-             FIRE: tl.constexpr):
-        "One lattice step for BM cells: state + f · (W2ᵀ act(W1 · taps + w_ext · e + b1) + b2), f the fire mask (FIRE)."
+    def _fwd(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr, off_ptr, f_ptr, out_ptr, N, D: tl.constexpr, H: tl.constexpr,
+             W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
+             BH: tl.constexpr, BND: tl.constexpr, ACT: tl.constexpr, BF16: tl.constexpr, FIRE: tl.constexpr):
+        "One step for BM cells: state + f · (W2ᵀ act(W1 · taps + w_ext · e + b1) + b2), f the fire mask (FIRE)."
         dt = tl.bfloat16 if BF16 else tl.float32
         p = tl.program_id(0) * BM + tl.arange(0, BM); ok = p < N
         c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID
-        pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, BND, BF16)
+        pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, BND,
+                                 BF16)
         h, _ = _act(pre, ACT)
         w2t = tl.load(w2_ptr + c[None, :] * HID + k[:, None], mask=cm[None, :] & km[:, None], other=0.)  # (BH, BC): W2ᵀ
         b2 = tl.load(b2_ptr + c, mask=cm, other=0.).to(tl.float32)
@@ -111,7 +113,8 @@ if triton is not None:
         tl.store(out_ptr + p[:, None] * C + c[None, :], s0 + delta, mask=m2)
 
     @triton.jit(do_not_specialize=["N", "G"])
-    def _bwd_h(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, off_ptr, f_ptr, g_ptr, gp_ptr, part_ptr, N, G, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
+    def _bwd_h(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, off_ptr, f_ptr, g_ptr, gp_ptr, part_ptr, N, G, D: tl.constexpr,
+               H: tl.constexpr, W: tl.constexpr,
                PER: tl.constexpr, C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, NTP: tl.constexpr, BM: tl.constexpr,
                BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, ACT: tl.constexpr, BF16: tl.constexpr,
                FIRE: tl.constexpr):
@@ -125,7 +128,8 @@ if triton is not None:
         for i in range(PER):
             p = (tl.program_id(0) + i * G) * BM + tl.arange(0, BM); ok = p < N
             b, z, y, x = _coords(p, D, H, W)
-            pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, BND, BF16)
+            pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, BND,
+                                 BF16)
             h, dh = _act(pre, ACT)
             m2 = ok[:, None] & cm[None, :]; mh = ok[:, None] & km[None, :]
             g = tl.load(g_ptr + p[:, None] * C + c[None, :], mask=m2, other=0.).to(tl.float32)  # dL/dΔ = dL/d(new state)
@@ -164,8 +168,9 @@ if triton is not None:
         tl.store(row + o + 2 * HID + C * HID + c, tl.sum(gb2, 0), mask=cm)
 
     @triton.jit(do_not_specialize=["N"])
-    def _bwd_s(g_ptr, gp_ptr, w1_ptr, off_ptr, gs_ptr, ge_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr,
-               NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr, BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
+    def _bwd_s(g_ptr, gp_ptr, w1_ptr, off_ptr, gs_ptr, ge_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
+               C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
+               BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
         "Backward 2: g + Σ_t g_pre[q − o_t] @ W1[t]ᵀ for every cell q (a gather, no atomics), and the input's gradient g_pre[q] · w_ext."
         dt = tl.bfloat16 if BF16 else tl.float32
         q = tl.program_id(0) * BM + tl.arange(0, BM); ok = q < N
@@ -196,7 +201,8 @@ _BND_CODE = {"walls": 0, "periodic": 1, "reflecting": 2}
 def _meta(kernel: str, s: torch.Tensor, w1: torch.Tensor, nt: int, boundary: str, bf16: bool) -> dict:
     p2 = lambda n: max(16, triton.next_power_of_2(n))
     bm, warps = BLOCKS[kernel, bf16]
-    return dict(C=s.shape[-1], HID=w1.shape[1], NT=nt, BM=bm, num_warps=warps, BC=p2(s.shape[-1]), BH=p2(w1.shape[1]), BND=_BND_CODE[boundary], BF16=bf16)
+    return dict(C=s.shape[-1], HID=w1.shape[1], NT=nt, BM=bm, num_warps=warps, BC=p2(s.shape[-1]), BH=p2(w1.shape[1]),
+                BND=_BND_CODE[boundary], BF16=bf16)
 
 class FusedStep(torch.autograd.Function):
     "One lattice step on channels-last state (B, D, H, W, C), input and fire mask (B, D, H, W, 1) with the kernels."

@@ -14,8 +14,9 @@ from .core import CubeError, check, get_device, cache_root
 
 # %% auto #0
 __all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip', 'mpnet_path',
-           'teacher_path', 'st_settings', 'mean_pool', 'TeacherEncoder', 'weight_files', 'weights_sha256', 'text_key',
-           'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx', 'onnx_session']
+           'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'TeacherEncoder', 'weight_files',
+           'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx',
+           'onnx_session']
 
 # %% ../nbs/04_teachers.ipynb #3fce44b5
 def minilm_path() -> Path:
@@ -79,7 +80,8 @@ _ST_POOLING = {"mean": "mean", "mean_tokens": "mean", "cls": "cls", "cls_token":
 
 def _st_pooling(cfg: dict, where: Path) -> str:
     "Our pooling name for a sentence-transformers Pooling config (the new `pooling_mode` or the legacy flags)."
-    mode = cfg.get("pooling_mode") or [k[len("pooling_mode_"):] for k, v in cfg.items() if k.startswith("pooling_mode_") and v]
+    flags = [k[len("pooling_mode_"):] for k, v in cfg.items() if k.startswith("pooling_mode_") and v]  # legacy
+    mode = cfg.get("pooling_mode") or flags
     mode = mode[0] if isinstance(mode, list) and len(mode) == 1 else mode
     check(isinstance(mode, str) and mode in _ST_POOLING,
           f"{where}: pooling {mode!r} is not supported (mean and cls are): use a mean- or CLS-pooled model")
@@ -104,6 +106,12 @@ def st_settings(folder) -> dict | None:
     return {"path": path, "pooling": _st_pooling(json.loads((pool / "config.json").read_text()), pool),
             "normalize": kinds[2:] == ["Normalize"], "max_length": max_len}
 
+def teacher_settings(name_or_path: str) -> dict:
+    "How a teacher encodes, without loading it: the folder's settings, else mean pooling, normalised, 256 tokens."
+    folder = teacher_path(name_or_path)
+    st = st_settings(folder) or {"path": folder, "pooling": "mean", "normalize": True, "max_length": None}
+    return {**st, "max_length": st["max_length"] or 256}
+
 # %% ../nbs/04_teachers.ipynb #f854ebfd
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     "Average of `hidden` (B, T, d) over the positions where `mask` (B, T) is 1."
@@ -123,13 +131,12 @@ class TeacherEncoder:
         from transformers import AutoTokenizer, AutoModel, logging as hf_logging
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-        folder = teacher_path(name_or_path)
-        st = st_settings(folder) or {"path": folder, "pooling": "mean", "normalize": True, "max_length": None}
+        st = teacher_settings(name_or_path)
         pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
         check(pooling in ("mean", "cls"), f"pooling={pooling!r} is not known: use mean or cls")
         self.name, self.path = name_or_path, st["path"]
         self.pooling, self.normalize, self.batch_size = pooling, normalize, batch_size
-        self.max_length = max_length or st["max_length"] or 256
+        self.max_length = max_length or st["max_length"]
         self.device = get_device(device)
         check(dtype in ("float32", "float16", "bfloat16"), f"dtype={dtype!r} is not known: use float32, float16 or bfloat16")
         check(dtype == "float32" or self.device.type == "cuda", f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): use float32 on CPU")

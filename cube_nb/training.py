@@ -457,7 +457,7 @@ class CheckpointCB(Callback):
     def before_fit(self):
         self.interrupted = False
         def handler(sig, frame): self.interrupted = True
-        try: self.prev = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}  # SIGTERM: a scheduler's
+        try: self.prev = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}  # TERM: schedulers
         except ValueError: self.prev = {}  # not the main thread: the signals keep their default meaning
     def save(self):
         if self.learn.rank == 0: self.learn.save_checkpoint(self.folder)
@@ -536,9 +536,11 @@ def config_diff(a, b) -> list[str]:
 # %% ../nbs/07_training.ipynb #5387515a
 def run_training(cfg: TrainingConfig, out, force: bool = False, resume: bool = False, log: Callable | None = print,
                  tensorboard: bool = False) -> dict:
-    "Train a cube as `cfg` says into the run folder `out` (or resume it there); returns the timing. Under torchrun, rank 0 writes."
+    "Train a cube as `cfg` says into run folder `out` (or resume it there); returns the timing. Rank 0 writes."
     out = Path(out)
-    if resume: check((out / "config.yaml").is_file(), f"{out} holds no run to resume (no config.yaml): drop --resume to start one")
+    if resume:
+        check((out / "config.yaml").is_file(),
+              f"{out} holds no run to resume (no config.yaml): drop --resume to start one")
     with distributed(cfg.device) as device:  # rank 0, the only writer, holds the folder's lock throughout
         with run_lock(out, "cube_train") if dist_info()[0] == 0 else nullcontext():
             return _run(cfg, out, force, resume, log, device, tensorboard)

@@ -233,7 +233,8 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
             keep = ("cos", "R1", "MRR10", "R1_csls", "MRR10_csls")
             # CSLS with MUSE's k = 10 (fewer on splits smaller than that)
             f = lambda q: predict(mlp, q)
-            score = lambda p: {k: v for k, v in score_mapper(f, p, xt, scoring("csls", n=len(p[1]))).items() if k in keep}
+            score = lambda p: {k: v for k, v in score_mapper(f, p, xt, scoring("csls", n=len(p[1]))).items()
+                               if k in keep}
             rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam, "val": score(val), "test": score(test)})
             if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos {rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows
@@ -243,7 +244,7 @@ def target_box(baselines: dict) -> tuple[float, float]:
     return max(b["cos"] for b in baselines.values()), max(b["R1"] for b in baselines.values())
 
 def plot_frontier(rows: list[dict], baselines: dict, cube: list[dict] | None = None, split: str = "test", ax=None, title: str = ""):
-    "Cosine against R@1: a line per MLP width over the InfoNCE weights, the baselines, the cube, the target box (shaded)."
+    "Cosine against R@1: a line per MLP width over InfoNCE weights, the baselines, the cube, the target box (shaded)."
     import matplotlib.pyplot as plt
     ax = ax or plt.figure(figsize=(6, 4.5)).add_subplot()
     for h in dict.fromkeys(r["hidden"] for r in rows):
