@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_cli.ipynb #3e4901ee
 from __future__ import annotations
-import argparse, copy, json, os, signal, sys, warnings
+import argparse, copy, dataclasses, json, os, signal, sys, warnings
 from pathlib import Path
 from functools import wraps
 from .core import CubeError, atomic_write, check, config_from_dict, config_to_dict, get_device, load_config, save_config
@@ -198,13 +198,18 @@ def bench_main(argv=None):
         return
     if args.suite == "train":
         from cube_nb.training import bench_epoch, TrainingConfig
-        res = bench_epoch(TrainingConfig(device=args.device, batch_size=args.batch), n=args.pairs or (1000 if args.quick else 20_000))
+        cfg, n = TrainingConfig(device=args.device, batch_size=args.batch), args.pairs or (1000 if args.quick else 20_000)
+        res = bench_epoch(cfg, n=n)
         if int(os.environ.get("RANK", "0")): return  # under torchrun, rank 0 reports
         print(f"one epoch of the default configuration over {res['pairs']:,} pairs (batch {res['batch_size']}, "
               f"{res['params']:,} parameters, {res['device']} × {res['processes']}): first step after "
               f"{res['first_step_s']:.2f}s (start-up, compilation), {res['train_s']:.1f}s training, "
               f"{res['epoch_s']:.1f}s with validation; steady state {res['pairs_per_s']:,.0f} pairs/s; "
               f"peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
+        if get_device(args.device).type == "cuda" and res["processes"] == 1:  # the same epoch without CUDA graphs
+            res["eager"] = bench_epoch(dataclasses.replace(cfg, cuda_graphs=False), n=n)
+            print(f"without CUDA graphs (kernels already compiled): steady state {res['eager']['pairs_per_s']:,.0f} "
+                  f"pairs/s; CUDA graphs {res['pairs_per_s'] / res['eager']['pairs_per_s']:.2f}× faster")
         if args.json: print(json.dumps(res))
         return
     if args.sweep:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, torch, yaml
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'CubeError', 'check', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
+__all__ = ['LOCK_FILE', 'CubeError', 'check', 'capturing', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
            'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'holder_text', 'lock_holder',
            'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
 
@@ -23,6 +23,10 @@ def check(cond, msg: str):
     if not cond: raise CubeError(msg)
 
 # %% ../nbs/00_core.ipynb #64e5ba1a
+def capturing() -> bool:
+    "Whether a CUDA graph is being captured on the current stream (reading a value would break the capture)."
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+
 def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None):
     "Check that `x` is a finite float tensor with `ndim` dimensions and last dimension `last`."
     check(isinstance(x, torch.Tensor), f"{name} must be a torch.Tensor, got {type(x).__name__}: convert it with torch.as_tensor")
@@ -31,7 +35,8 @@ def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None)
         check(x.ndim == ndim, f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     if last is not None:
         check(x.shape[-1] == last, f"{name} must have last dimension {last}, got shape {tuple(x.shape)}: is it from another teacher?")
-    check(bool(torch.isfinite(x).all()), f"{name} contains NaN or Inf: clean the input before passing it in")
+    if not capturing():  # inside a CUDA graph capture the values do not exist yet
+        check(bool(torch.isfinite(x).all()), f"{name} contains NaN or Inf: clean the input before passing it in")
     return x
 
 # %% ../nbs/00_core.ipynb #54c3edb2
@@ -39,6 +44,7 @@ def set_seed(seed: int, deterministic: bool = True):
     "Seed Python, NumPy and torch; with `deterministic`, ask torch for deterministic kernels."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if deterministic: torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # not a NaN fill after every torch.empty
 
 # %% ../nbs/00_core.ipynb #7cf727d3
 def get_device(device: str | None = None) -> torch.device:

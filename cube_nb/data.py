@@ -305,6 +305,7 @@ class DatasetConfig:
     source: str = "jargon"  # jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file
     kind: Kind = "dialogue"
     teacher: str = "minilm"  # a known teacher name or a local model folder
+    teacher_dtype: Literal["float32", "float16", "bfloat16"] = "float32"  # half: CUDA only; its vectors cached apart
     cache_dir: str | None = None  # embedding cache root (default: $CUBE_NB_CACHE or ~/.cache/cube_nb)
     max_pairs: int | None = None  # keep a seeded sample of this many records (after filtering)
     context_window: int = 0  # conversations: earlier turns prepended to each question
@@ -324,6 +325,8 @@ class DatasetConfig:
     def __post_init__(self):
         check(self.kind in Kind.__args__, f"kind={self.kind!r} is not known: use dialogue, autoencoder or mixed")
         check(self.mix >= 0, f"mix={self.mix} must be >= 0")
+        check(self.teacher_dtype in ("float32", "float16", "bfloat16"),
+              f"teacher_dtype={self.teacher_dtype!r} is not known: use float32, float16 or bfloat16")
         check(self.seed >= 0, f"data seed={self.seed} must be >= 0")
         check(self.max_pairs is None or self.max_pairs >= 3, f"max_pairs={self.max_pairs} must be >= 3 (or None for all)")
         check(0 <= self.min_chars <= self.max_chars, f"min_chars={self.min_chars} and max_chars={self.max_chars} must satisfy 0 <= min <= max")

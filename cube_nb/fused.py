@@ -14,7 +14,7 @@ except ImportError:  # the PyTorch engine still works; engine='triton' says how 
     triton = tl = None
 
 # %% auto #0
-__all__ = ['BLOCKS', 'FusedStep', 'interpreting', 'fused_reason', 'fused_step', 'engine_diffs']
+__all__ = ['BWD_PER', 'BLOCKS', 'FusedStep', 'interpreting', 'fused_reason', 'fused_step', 'engine_diffs']
 
 # %% ../nbs/01b_fused.ipynb #5b4b54e3
 if triton is not None:
@@ -193,6 +193,7 @@ if triton is not None:
 # %% ../nbs/01b_fused.ipynb #7a15d83e
 _ACT_CODE = {"gelu": 0, "relu": 1, "tanh": 2}
 # (cells, warps) per program for each kernel, fp32 and bf16: the best of a sweep on an H100 (16³, C 16, hidden 32, batch 1024)
+BWD_PER = 16  # blocks of cells per backward-1 program: fixed, so that G, not the kernel, changes with the batch
 BLOCKS = {("fwd", False): (64, 4), ("bwd_h", False): (64, 4), ("bwd_s", False): (64, 4),
           ("fwd", True): (128, 4), ("bwd_h", True): (32, 2), ("bwd_s", True): (128, 4)}
 
@@ -228,11 +229,11 @@ class FusedStep(torch.autograd.Function):
         m = _meta("bwd_h", s, w1, offs.shape[0], boundary, bf16)
         NT, HID = m["NT"], m["HID"]
         nblocks = triton.cdiv(N, m["BM"])
-        G = min(nblocks, 4 * (torch.cuda.get_device_properties(s.device).multi_processor_count if s.is_cuda else 2))
+        G = triton.cdiv(nblocks, BWD_PER)  # a runtime value: any batch size runs the one compiled kernel
         gp = torch.empty(N, HID, device=s.device, dtype=torch.bfloat16 if bf16 else torch.float32)
         part = torch.empty(G, (NT + 1) * C * HID + 2 * HID + C, device=s.device, dtype=torch.float32)
         g = g.contiguous()
-        _bwd_h[(G,)](s, e, w1, b1, w2, offs, f, g, gp, part, N, G, D, H, W, PER=triton.cdiv(nblocks, G),
+        _bwd_h[(G,)](s, e, w1, b1, w2, offs, f, g, gp, part, N, G, D, H, W, PER=BWD_PER,
                      NTP=1 if NT == 7 else triton.next_power_of_2(NT), ACT=_ACT_CODE[act], FIRE=fire, **m)
         gs, ge = torch.empty_like(s), torch.empty_like(e)
         m = _meta("bwd_s", s, w1, NT, boundary, bf16)

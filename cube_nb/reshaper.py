@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 import numpy as np, torch, torch.nn as nn
-from .core import check, check_tensor, save_tensors, load_tensors
+from .core import capturing, check, check_tensor, save_tensors, load_tensors
 
 # %% auto #0
 __all__ = ['Strategy', 'suggest_grid', 'snake_path', 'EmbeddingReshaper', 'neighbour_correlation', 'semantic_preservation']
@@ -69,7 +69,7 @@ from fastcore.basics import patch
 @patch
 def to_grid(self: EmbeddingReshaper, x: torch.Tensor) -> torch.Tensor:
     "Embeddings (B, d) -> grids (B, D, H, W)."
-    check(bool(self.fitted), f"the {self.strategy!r} reshaper has not been fitted: call reshaper.fit(train_embeddings) first")
+    check(capturing() or bool(self.fitted), f"the {self.strategy!r} reshaper has not been fitted: call reshaper.fit(train_embeddings) first")
     check_tensor(x, "embeddings", ndim=2, last=self.dim)
     return torch.cat([x, x.new_zeros(x.shape[0], 1)], 1)[:, self.order].view(-1, *self.grid)
 

@@ -19,12 +19,12 @@ from .model import ModelConfig
 from .data import DatasetConfig
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info',
+__all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info',
            'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order',
-           'Learner', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CubeTrainer',
-           'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer',
-           'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history', 'config_diff',
-           'run_training', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
+           'Learner', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CudaGraphCB',
+           'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB',
+           'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history',
+           'config_diff', 'run_training', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -41,6 +41,7 @@ class TrainingConfig:
     patience: int = 0  # early stopping: epochs without a better val loss (0: off)
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    cuda_graphs: bool = True  # one CUDA GPU: each full batch's forward and backward replayed as one CUDA graph
     device: str = "cpu"
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -159,9 +160,13 @@ class Learner:
         self.rank, self.world = dist_info()
         self.device = get_device(cfg.device)
         if self.device.type == "cuda" and self.world > 1: self.device = torch.device("cuda", torch.cuda.current_device())
-        self.model.to(self.device); self.loss_fn.to(self.device)
+        self.model.to(self.device)
+        self.loss_fn.to(self.device)
+        if self.device.type == "cuda":  # the data stays on the GPU: a batch is one gather, not a copy from the host
+            self.train, self.val = [tuple(t.to(self.device) for t in p) for p in (train, val)]
         self.net = model if self.world == 1 else nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.opt = torch.optim.AdamW(list(model.parameters()) + list(self.loss_fn.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        params = list(model.parameters()) + list(self.loss_fn.parameters())
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
         n = len(train[0]); self.n_batches = math.ceil(n / cfg.batch_size)
         self.sampler = (NegativeSampler(train[1], groups or list(range(n)), cfg.loss.negatives, cfg.loss.negative_mode, seed=cfg.seed)
                         if cfg.loss.negatives else None)
@@ -170,6 +175,7 @@ class Learner:
         self.history, self.stop, self.running = [], False, [0.0, 0]  # running: (sum of train losses, pairs) this epoch
         self.best = self.sched = self._sched_state = None  # set by BestWeightsCB / SchedulerCB, or restored from a checkpoint
         self.grad_norm, self.interrupted = float("nan"), False
+        self.nonfinite = torch.zeros((), dtype=torch.int32, device=self.device)  # non-finite losses seen (check_finite)
 
     def __call__(self, event: str):
         for c in self.cbs:
@@ -187,17 +193,32 @@ def one_batch(self: Learner, idx: torch.Tensor):
     self.weights = (w[0] if len(w) == 1 else w[0] * w[1]).to(dev) if w else None
     self("before_batch")
     amp = cfg.amp and dev.type == "cuda"
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp, cache_enabled=False):  # no cache: CUDA graphs
         self.pred = gather_rows(self.net(shard(self.xb, self.rank, self.world)), len(idx), self.world)
     self.loss = self.loss_fn(self.pred.float(), self.yb, self.negatives, self.weights)
     self("after_loss")
-    if not torch.isfinite(self.loss):
-        raise CubeError(f"the loss became {self.loss.item()} at step {self.step + 1} (epoch {self.epoch + 1}); the last checkpoint "
-                        f"is kept: lower lr (now {cfg.lr}) or raise grad_clip protection, then resume")
-    self.opt.zero_grad(set_to_none=True); self.loss.backward()
-    if cfg.grad_clip: self.grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
-    self.opt.step(); self.step += 1
+    self.nonfinite += ~torch.isfinite(self.loss.detach())  # read now on the CPU; on a GPU every FINITE_EVERY steps
+    self.counted = self.step + 1
+    if dev.type != "cuda" or (self.step + 1) % FINITE_EVERY == 0: self.check_finite()
+    self.opt.zero_grad(set_to_none=True)
+    self.loss.backward()
+    if cfg.grad_clip: self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+    self.opt.step()
+    self.step += 1
     self("after_step")
+
+FINITE_EVERY = 16  # GPU: steps between reads of the non-finite count (each read waits for the GPU)
+
+@patch
+def check_finite(self: Learner):
+    "Stop the run, naming the steps, when a training loss since the last check was NaN or infinite."
+    if not int(self.nonfinite):
+        self.checked = self.counted
+        return
+    a, b = self.checked + 1, self.counted
+    at = f"at step {b}" if a == b else f"in steps {a}–{b}"
+    raise CubeError(f"the loss became NaN or infinite {at} (epoch {self.epoch + 1}); the last checkpoint is kept: "
+                    f"lower lr (now {self.cfg.lr}) or raise grad_clip protection, then resume")
 
 # %% ../nbs/07_training.ipynb #a8d9c451
 @patch
@@ -211,7 +232,9 @@ def validate(self: Learner) -> dict:
 @patch
 def fit(self: Learner):
     "Train from the current state (fresh, or restored from a checkpoint) to `cfg.epochs`."
-    self.model.train(); self("before_fit")
+    self.model.train()
+    self.checked = self.counted = self.step  # steps whose loss was found finite; steps whose loss was counted
+    self("before_fit")
     try:
         while self.epoch < self.cfg.epochs and not self.stop:
             self.curriculum = (curriculum_weights(self.difficulty, self.epoch, self.cfg.epochs, self.cfg.loss.curriculum_start, self.cfg.loss.curriculum_ramp)
@@ -226,7 +249,10 @@ def fit(self: Learner):
                 try: self.one_batch(idx)
                 except CancelBatchException: continue
                 self("after_batch")
-            self("before_validate"); self.metrics = self.validate(); self("after_validate")
+            self.check_finite()
+            self("before_validate")
+            self.metrics = self.validate()
+            self("after_validate")
             self.epoch += 1; self.iter = 0
             self("after_epoch")
     except CancelFitException: pass
@@ -238,11 +264,15 @@ class HistoryCB(Callback):
     "One history row per epoch: train loss, validation loss / cos / R@1, learning rate, gradient norm, seconds."
     order = 10
     def before_fit(self): self.t0 = time.perf_counter()
-    def after_batch(self): self.learn.running[0] += self.learn.loss.item() * len(self.learn.xb); self.learn.running[1] += len(self.learn.xb)
+    def after_batch(self):  # the loss stays on the device until the epoch ends: no wait for the GPU per step
+        l = self.learn
+        l.running = [l.running[0] + l.loss.detach() * len(l.xb), l.running[1] + len(l.xb)]
     def after_validate(self):
-        l = self.learn; tot, n = l.running
+        l = self.learn
+        tot, n = float(l.running[0]), l.running[1]
         l.history.append({"epoch": l.epoch + 1, "step": l.step, "train_loss": tot / max(n, 1), **l.metrics,
-                          "lr": l.opt.param_groups[0]["lr"], "grad_norm": l.grad_norm, "seconds": time.perf_counter() - self.t0})
+                          "lr": l.opt.param_groups[0]["lr"], "grad_norm": float(l.grad_norm),
+                          "seconds": time.perf_counter() - self.t0})
         l.running = [0.0, 0]; self.t0 = time.perf_counter()
 
 class SchedulerCB(Callback):
@@ -325,11 +355,27 @@ class InputNoiseCB(Callback):
     def __init__(self, std: float): self.std = std
     def before_batch(self): self.learn.xb = self.learn.xb + self.std * torch.randn_like(self.learn.xb)
 
+# %% ../nbs/07_training.ipynb #5d4e5d0c
+class CudaGraphCB(Callback):
+    "One CUDA GPU: replay each full training batch's forward and backward as one captured CUDA graph."
+    order = -10
+    def before_fit(self):
+        l, bs = self.learn, self.learn.cfg.batch_size
+        self.on = l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs
+        if not self.on: return
+        m, x = l.model, l.train[0][:bs]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=l.cfg.amp, cache_enabled=False):
+            graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
+        del m.forward  # the module keeps its own forward (evaluation, the last short batch); the graph goes in `net`
+        l.net = lambda xb: graphed(xb) if m.training and xb.shape == x.shape else m(xb)
+    def after_fit(self):
+        if self.on: self.learn.net = self.learn.model
+
 # %% ../nbs/07_training.ipynb #96193a42
 class CubeTrainer(Learner):
     "A `Learner` with the standard callbacks; `checkpoint` folder and `log` (progress) are optional."
     def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), checkpoint=None, log: Callable | None = None, **kw):
-        std = [HistoryCB(), SchedulerCB(), BestWeightsCB()] + ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
+        std = [HistoryCB(), SchedulerCB(), BestWeightsCB(), CudaGraphCB()] + ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
         if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
         super().__init__(model, train, val, cfg, std + list(cbs), **kw)
 
@@ -362,7 +408,7 @@ class TensorBoardCB(Callback):
     def after_step(self):
         if self.w is None: return
         l = self.learn
-        for k, v in (("loss", float(l.loss)), ("lr", l.opt.param_groups[0]["lr"]), ("grad_norm", l.grad_norm)):
+        for k, v in (("loss", float(l.loss)), ("lr", l.opt.param_groups[0]["lr"]), ("grad_norm", float(l.grad_norm))):
             self.w.add_scalar(f"train/{k}", v, l.step)
     def after_epoch(self):
         if self.w is None: return
@@ -415,7 +461,8 @@ def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
         torch.save({"opt": self.opt.state_dict(), "sched": self.sched.state_dict() if self.sched else None,
                     "loss": self.loss_fn.state_dict(), "best": self.best}, buf)
         atomic_write(tmp / "trainer.pt", buf.getvalue())
-        state = {"epoch": self.epoch, "iter": self.iter, "step": self.step, "history": self.history, "running": self.running,
+        state = {"epoch": self.epoch, "iter": self.iter, "step": self.step, "history": self.history,
+                 "running": [float(self.running[0]), self.running[1]],
                  "sha256": {f: _sha(tmp / f) for f in ("model.safetensors", "trainer.pt")}}
         atomic_write(tmp / "state.json", json.dumps(state))
         if dest.exists(): shutil.rmtree(dest)
@@ -460,6 +507,7 @@ class CheckpointCB(Callback):
         try: self.prev = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}  # TERM: schedulers
         except ValueError: self.prev = {}  # not the main thread: the signals keep their default meaning
     def save(self):
+        self.learn.check_finite()  # never a checkpoint of weights a non-finite loss has touched
         if self.learn.rank == 0: self.learn.save_checkpoint(self.folder)
     def after_step(self):
         n = self.learn.cfg.checkpoint_every
@@ -558,7 +606,10 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     elif rank == 0:
         out = check_out_dir(out, force)
         records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
-        teacher = TeacherEncoder(cfg.teacher, device=device)
+        gpu = get_device(device).type == "cuda"
+        check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
+              f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
+        teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype, batch_size=256 if gpu else 64)
         check(teacher.dim == cfg.model.dim, f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
               f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
         if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
@@ -621,17 +672,20 @@ def load_run(out) -> tuple:
 
 # %% ../nbs/07_training.ipynb #3f8c84df
 class StepClockCB(Callback):
-    "Seconds and pairs of the steps after the first `warmup` (start-up, compilation left out); when the first ended."
+    "Seconds and pairs of each epoch's steps after its first `warmup` (start-up, compilation left out); when the first ended."
     order = 100
     def __init__(self, warmup: int = 3):
         self.warmup, self.t0, self.seconds, self.pairs, self.first = warmup, None, 0.0, 0, None
-    def after_batch(self):
+    def now(self) -> float:  # the GPU is waited for only here, at the ends of the timed window
         if self.learn.device.type == "cuda": torch.cuda.synchronize(self.learn.device)
-        now = time.perf_counter()
-        if self.first is None: self.first = now
-        if self.t0 is not None: self.seconds += now - self.t0; self.pairs += len(self.learn.xb)
-        self.t0 = now if self.learn.iter >= self.warmup else None
-    def before_validate(self): self.t0 = None
+        return time.perf_counter()
+    def after_batch(self):
+        if self.first is None: self.first = self.now()
+        if self.learn.iter == self.warmup: self.t0 = self.now()
+        elif self.t0 is not None: self.pairs += len(self.learn.xb)
+    def before_validate(self):
+        if self.t0 is not None: self.seconds += self.now() - self.t0
+        self.t0 = None
 
 def bench_epoch(cfg: TrainingConfig | None = None, n: int = 20_000, seed: int = 0) -> dict:
     "Seconds for one training epoch (plus validation on 5% more pairs) over `n` pairs, and peak RSS; under torchrun, of all ranks together."

@@ -45,6 +45,24 @@ if sys.argv[1:2] == ["frontier"]:  # python3 tools/gpu_check.py frontier RUN OUT
     open(sys.argv[3], "w").write(json.dumps({"run": run, "device": torch.cuda.get_device_name(), "torch": torch.__version__, "cube": rows}, indent=1))
     sys.exit(0)
 
+if sys.argv[1:2] == ["graphs"]:  # python3 tools/gpu_check.py graphs: training with CUDA graphs against without them
+    from cube_nb.core import set_seed
+    torch.manual_seed(0)
+    xs = torch.nn.functional.normalize(torch.randn(3000, 384), dim=1)
+    ys = torch.nn.functional.normalize(xs + 0.5 * torch.randn_like(xs), dim=1)
+    for amp, over in ((False, {}), (True, {}), (True, {"fire_rate": 0.5, "boundary": "reflecting"})):
+        out = {}
+        for graphs in (True, False):
+            cfg = TrainingConfig(epochs=2, batch_size=256, device="cuda", amp=amp, cuda_graphs=graphs)
+            cfg.model.lattice = dataclasses.replace(cfg.model.lattice, **over)
+            set_seed(0)
+            m = CubeModel(cfg.model)
+            h = CubeTrainer(m, (xs[:2700], ys[:2700]), (xs[2700:], ys[2700:]), cfg).fit()
+            out[graphs] = (torch.cat([q.detach().flatten() for q in m.parameters()]), h[-1]["val_cos"])
+        diff = float((out[True][0] - out[False][0]).abs().max() / out[False][0].abs().max())
+        print(f"CUDA graphs vs eager (amp={amp}, {over or 'default lattice'}): weights max rel diff {diff:.1e}, "
+              f"val cos {out[True][1]:.4f} vs {out[False][1]:.4f}", flush=True)
+    sys.exit(0)
 if sys.argv[1:2] == ["fused"]:  # python3 tools/gpu_check.py fused [tune]: the Triton engine against the CPU path, its block sizes, the 16^3 table, memory
     import dataclasses, time, cube_nb.fused as fz
     from cube_nb.fused import engine_diffs

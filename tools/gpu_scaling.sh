@@ -3,6 +3,9 @@
 #   bash tools/gpu_scaling.sh bundle                                    # here, once: build runs/gpu-bundle
 #   bash tools/gpu_scaling.sh prep DATA "SET:SEEDS ..."                 # embed on the GPU, one folder per seed
 #   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
+#   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
+#   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
+# (DTYPE=float16 before prep: the teacher in half precision, as configs/chitchat-full.yaml runs it)
 # e.g. bash tools/gpu_scaling.sh prep /tmp/d "jargon:0,1,2" && bash tools/gpu_scaling.sh run /tmp/d "10k 40k" 6 450 j
 # Carried (ignored paths): runs/wheels (fastcore and fastprogress wheels, which the image lacks) and runs/gpu-bundle:
 # MiniLM's folder with its weights stored in float16 (the transfer limit; the teacher computes in float32) and the
@@ -30,22 +33,44 @@ PY
   exit
 fi
 export PYTHONPATH=$PWD:/tmp/site OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 CUBE_NB_CACHE=/tmp/cube-cache PYTHONUNBUFFERED=1
-if [ "$1" = prep ]; then
+setup() {  # the wheels the image lacks and the chitchat corpus package, unpacked under /tmp/site
   python -m pip install --no-deps -q runs/wheels/*.whl 2>&1 | grep -v -i warn
   site=/tmp/site/chitchat_dataset
   mkdir -p $site && cp runs/gpu-bundle/chitchat_dataset/__init__.py $site/
   [ -f $site/dataset.json ] || python -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
     runs/gpu-bundle/chitchat_dataset/dataset.json.xz $site/dataset.json
+}
+cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
+if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied first, then as the first run left it
+  setup
+  rm -rf $CUBE_NB_CACHE/triton
+  for cache in cold warm; do
+    echo "== $cache Triton cache"; cli bench_main --suite train --device cuda --batch 1024 --json > $OUT/speed-$cache.txt 2>&1
+    grep -v "^{" $OUT/speed-$cache.txt | tail -n 4
+  done
+  exit
+fi
+if [ "$1" = e2e ]; then  # from the corpus's text to an evaluated run, the teacher on the GPU in half precision
+  setup
+  start=$(date +%s)
+  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2 --force || exit 1
+  cli eval_main --run $2 || exit 1
+  echo "cube_train + cube_eval on all chitchat: $(( $(date +%s) - start ))s"
+  cp $2/metrics.json $2/timing.json $2/history.csv $OUT/
+  exit
+fi
+if [ "$1" = prep ]; then
+  setup
   start=$(date +%s)
   for spec in $3; do
     set_=${spec%%:*}; seeds=${spec#*:}
     python tools/scaling_study.py prep $set_ $2 --seeds ${seeds//,/ } --device cuda \
-      --teacher runs/gpu-bundle/minilm-fp16 || exit 1
+      --teacher runs/gpu-bundle/minilm-fp16 --dtype ${DTYPE:-float32} || exit 1
   done
   echo "prep $(( $(date +%s) - start ))s"
 else
   for i in $(seq 0 $(( $4 - 1 ))); do
-    timeout $5 python tools/scaling_study.py run $2 $OUT/$6-$i.jsonl --device cuda --engine torch \
+    timeout $5 python tools/scaling_study.py run $2 $OUT/$6-$i.jsonl --device cuda --engine ${ENGINE:-auto} \
       --worker $i --workers $4 --variants $3 ${EXTRA:-} > $OUT/$6-log-$i.txt 2>&1 &
   done
   wait

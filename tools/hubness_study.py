@@ -57,7 +57,7 @@ def job(folder: Path, lam: float, device: str, engine: str | None = None, over: 
     set_seed(cfg.seed)
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
     CubeTrainer(model, ds.part("train"), ds.part("val"), cfg, **ds.pair_info("train")).fit()
-    model, t_cube = model.cpu().eval(), time.perf_counter() - t0
+    model, t_cube = model.eval(), time.perf_counter() - t0  # predictions on the training device
     preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
     t_base = time.perf_counter() - t0 - t_cube
     mappers = {k: f for k, f in {"cube": lambda q: predict(model, q), **preds}.items() if k in (scored or [k])}
