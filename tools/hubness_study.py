@@ -17,7 +17,7 @@ from cube_nb.data import DatasetConfig, build_dataset, load_dataset, load_record
 from cube_nb.evaluation import baseline_predictors, score_all
 from cube_nb.model import CubeModel
 from cube_nb.scoring import scoring
-from cube_nb.training import TrainingConfig, CubeTrainer, predict
+from cube_nb.training import TrainingConfig, AdapterCubeTrainer, CubeTrainer, predict
 from cube_nb.tuning import with_overrides
 
 SETS = {"jargon": None, "chitchat-20k": "configs/chitchat-20k.yaml", "chitchat-full": "configs/chitchat-full.yaml"}
@@ -56,7 +56,8 @@ def job(folder: Path, lam: float, device: str, engine: str | None = None, over: 
     t0 = time.perf_counter()
     set_seed(cfg.seed)
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
-    CubeTrainer(model, ds.part("train"), ds.part("val"), cfg, **ds.pair_info("train")).fit()
+    trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer  # as cube_train picks
+    trainer(model, ds.part("train"), ds.part("val"), cfg, **ds.pair_info("train")).fit()
     model, t_cube = model.eval(), time.perf_counter() - t0  # predictions on the training device
     preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
     t_base = time.perf_counter() - t0 - t_cube

@@ -26,6 +26,9 @@ VARIANTS = {
     "steps32": {"model.lattice.steps": 32},
     "moore26": {"model.lattice.neighbourhood": 26},
     "semantic": {"model.reshaper": "semantic"},  # correlated embedding dimensions placed next to each other
+    # everything read out has crossed the lattice: in through face z=0 (adapter), out of face z=3, no skip
+    "face": {"model.mode": "surface_only", "model.lattice.dims": [4, 16, 16], "model.lattice.io": "face",
+             "model.lattice.steps": 6, "model.lattice.skip": False},
 }
 
 
