@@ -56,10 +56,7 @@ class EmbeddingReshaper(nn.Module):
     @property
     def inverse(self) -> torch.Tensor:
         "For each embedding dimension, the flat index of its cell."
-        inv = torch.empty(self.dim, dtype=torch.long, device=self.order.device)
-        keep = self.order < self.dim
-        inv[self.order[keep]] = keep.nonzero().flatten()
-        return inv
+        return torch.argsort(self.order, stable=True)[:self.dim]  # padding cells (order == dim) sort last; no host sync
 
     def __repr__(self): return f"EmbeddingReshaper(d={self.dim} -> {'×'.join(map(str, self.grid))}, {self.strategy}, padding={self.padding})"
 

@@ -364,9 +364,15 @@ class CudaGraphCB(Callback):
         self.on = l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs
         if not self.on: return
         m, x = l.model, l.train[0][:bs]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=l.cfg.amp, cache_enabled=False):
-            graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
-        del m.forward  # the module keeps its own forward (evaluation, the last short batch); the graph goes in `net`
+        try:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=l.cfg.amp, cache_enabled=False):
+                graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
+        except RuntimeError as e:  # e.g. a module that reads a value on the host: it trains, without graphs
+            import warnings
+            warnings.warn(f"CUDA graphs are off for this run, the model could not be captured ({str(e).splitlines()[0]})")
+            self.on = False
+            return
+        finally: m.__dict__.pop("forward", None)  # the module keeps its own forward (evaluation, the last short batch)
         l.net = lambda xb: graphed(xb) if m.training and xb.shape == x.shape else m(xb)
     def after_fit(self):
         if self.on: self.learn.net = self.learn.model
