@@ -367,7 +367,7 @@ class CudaGraphCB(Callback):
         try:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=l.cfg.amp, cache_enabled=False):
                 graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
-        except RuntimeError as e:  # e.g. a module that reads a value on the host: it trains, without graphs
+        except Exception as e:  # e.g. a module that reads a value on the host: it trains, without graphs
             import warnings
             warnings.warn(f"CUDA graphs are off for this run, the model could not be captured ({str(e).splitlines()[0]})")
             self.on = False
