@@ -79,25 +79,28 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
                  test: tuple,  # (questions, answers); the answers are the candidates
                  train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
                  corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
-                 counts: dict | None = None) -> dict:  # if given, receives the N1 counts by scoring label
+                 counts: dict | None = None,  # if given, receives the N1 counts by scoring label
+                 device=None) -> dict:  # where the scores are computed (e.g. 'cuda'); None: where `f` returns them
     "Retrieval and hubness of `f` on `test`, ranked by cosine and by each correction (columns ending in _name)."
     (q, a), out = test, {}
+    if device is not None: f, a = (lambda x, f=f: f(x).to(device)), a.to(device)
     pred = f(q)
     for suffix, sc in fitted_scorings(f, a, train_q, corrected).items():
         n1 = n1_counts(top1(sc, pred), len(a))
-        if counts is not None: counts[sc.label] = n1
+        if counts is not None: counts[sc.label] = n1.cpu()
         m = {**retrieval_metrics(pred, a, score=sc), **hubness(n1)}
         out.update({k + suffix: v for k, v in m.items() if not (suffix and k in ("cos", "candidates"))})
     return out
 
 def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected=None, counts: dict | None = None,
-              log=None) -> dict:  # print-like: a line with the time left after each mapper
+              log=None,  # print-like: a line with the time left after each mapper
+              device=None) -> dict:  # where the scores are computed; None: where each predictor returns them
     "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
     from cube_nb.core import progress_line
     per = lambda name: counts.setdefault(name, {}) if counts is not None else None
     out, t0 = {}, time.perf_counter()
     for name, f in predictors.items():
-        out[name] = score_mapper(f, test, train_q, corrected, per(name))
+        out[name] = score_mapper(f, test, train_q, corrected, per(name), device)
         if log: log(progress_line(f"scoring ({name} done)", len(out), len(predictors), t0, "mappers"))
     return out
 
@@ -145,7 +148,8 @@ def evaluate_run(run,  # run folder written by cube_train
                                     **ds.pair_info("train", task))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure
-        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log)
+        gpu = "cuda" if torch.cuda.is_available() else None  # (n, n) score blocks: on a GPU when there is one
+        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log, gpu)
         pred = cube_f(test[0])
         if save_predictions:
             import io, numpy as np

@@ -65,7 +65,8 @@ def job(folder: Path, lam: float, device: str, engine: str | None = None, over: 
     params = {"cube": model.n_params, "mlp": preds["mlp"].n_params}
     row = {**meta, "infonce": lam, "over": over, "params": params, "sizes": {k: len(v) for k, v in ds.split.items()}}
     train_q = ds.part("train")[0]
-    for part in ("val", "test"): row[part] = score_all(mappers, ds.part(part), train_q, corrections)
+    gpu = "cuda" if device.startswith("cuda") else None
+    for part in ("val", "test"): row[part] = score_all(mappers, ds.part(part), train_q, corrections, device=gpu)
     row["seconds"] = time.perf_counter() - t0
     row["phases"] = {"cube": t_cube, "baselines": t_base, "scoring": row["seconds"] - t_cube - t_base}
     return row
