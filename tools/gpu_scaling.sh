@@ -56,7 +56,7 @@ if [ "$1" = e2e ]; then  # from the corpus's text to an evaluated run, the teach
   cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2 --force || exit 1
   cli eval_main --run $2 || exit 1
   echo "cube_train + cube_eval on all chitchat: $(( $(date +%s) - start ))s"
-  cp $2/metrics.json $2/timing.json $2/history.csv $OUT/
+  cp $2/metrics.json $2/timing.json $OUT/
   exit
 fi
 if [ "$1" = prep ]; then
