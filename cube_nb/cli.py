@@ -10,8 +10,9 @@ from functools import wraps
 from .core import CubeError, atomic_write, check, config_from_dict, config_to_dict, get_device, load_config, save_config
 
 # %% auto #0
-__all__ = ['one_line_errors', 'training_config', 'config_parser', 'train_main', 'scoring_args', 'scoring_from', 'eval_main',
-           'bank_decoder', 'ask_main', 'export_main', 'bench_main', 'embed_main', 'seeds_main', 'tune_main']
+__all__ = ['one_line_errors', 'training_config', 'add_task', 'task_arg', 'config_parser', 'train_main', 'scoring_args',
+           'scoring_from', 'eval_main', 'bank_decoder', 'ask_main', 'export_main', 'bench_main', 'embed_main',
+           'seeds_main', 'tune_main']
 
 # %% ../nbs/10_cli.ipynb #c2807645
 def _interrupt(sig, frame): raise KeyboardInterrupt  # SIGTERM (a scheduler's stop) ends a command as Ctrl-C does
@@ -43,16 +44,29 @@ def training_config(args):
     d = config_to_dict(load_config(TrainingConfig, args.config) if args.config else TrainingConfig())
     for k in ("epochs", "seed", "device"):
         if getattr(args, k) is not None: d[k] = getattr(args, k)
-    for arg, key in (("data", "source"), ("teacher", "teacher"), ("mode", "kind"), ("seed", "seed")):
+    args.task = task_arg(args)
+    for arg, key in (("data", "source"), ("teacher", "teacher"), ("task", "kind"), ("seed", "seed")):
         if getattr(args, arg) is not None: d["data"][key] = getattr(args, arg)
     return config_from_dict(TrainingConfig, d)
+
+def add_task(p: argparse.ArgumentParser, choices=("dialogue", "autoencoder", "mixed"), default: str | None = None):
+    "--task, and --mode, its old name, kept as an alias that warns."
+    p.add_argument("--task", choices=choices, default=default,
+                   help="question -> answer, text -> same text, or both (weighted by data.mix)")
+    p.add_argument("--mode", choices=choices, dest="old_mode", help=argparse.SUPPRESS)
+
+def task_arg(args) -> str | None:
+    "The --task value; --mode, its old name, still works and warns."
+    if getattr(args, "old_mode", None) is None: return args.task
+    warnings.warn("--mode is now called --task: use --task (--mode goes in a later release)", FutureWarning, stacklevel=2)
+    return args.old_mode
 
 def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
     "A parser with the options that build a TrainingConfig (`training_config` reads them)."
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", help="YAML file of TrainingConfig fields")
     p.add_argument("--data", help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")
-    p.add_argument("--mode", choices=["dialogue", "autoencoder", "mixed"], help="task: question -> answer, text -> same text, or both (weighted by data.mix)")
+    add_task(p)
     p.add_argument("--teacher", help="known teacher name (minilm) or a local model folder")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
@@ -239,12 +253,12 @@ def embed_main(argv=None):
     from cube_nb.teachers import TeacherEncoder
     p = argparse.ArgumentParser(prog="cube_embed", description="Pre-embed a corpus into the embedding cache.")
     p.add_argument("--data", required=True, help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")
-    p.add_argument("--mode", choices=["dialogue", "autoencoder"], default="dialogue")
+    add_task(p, ("dialogue", "autoencoder"), "dialogue")
     p.add_argument("--teacher", default="minilm"); p.add_argument("--cache", default=None, help="cache root (default: ~/.cache/cube_nb/embeddings)")
     p.add_argument("--context-window", type=int, default=0); p.add_argument("--device", default="cpu")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: ONNX Runtime on the CPU; the same vectors and cache, 1.0–1.3× faster here")
     args = p.parse_args(argv)
-    texts = record_texts(load_records(args.data, args.mode, context_window=args.context_window))
+    texts = record_texts(load_records(args.data, task_arg(args), context_window=args.context_window))
     t = TeacherEncoder(args.teacher, device=args.device, backend=args.backend)
     cache = t.cache(args.cache)
     t0 = time.perf_counter()

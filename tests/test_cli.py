@@ -123,11 +123,12 @@ def test_bench_quick_json():
     assert res["vs_reference"] > 1 and res["cell_steps_per_s"] > 0 and res["device"] == "cpu"
 
 
-@pytest.mark.parametrize("mode", ["autoencoder", "mixed"])
-def test_other_modes_end_to_end(mode, qa_file, tmp_path):
+@pytest.mark.parametrize("mode, flag", [("autoencoder", "--task"), ("mixed", "--mode")])
+def test_other_modes_end_to_end(mode, flag, qa_file, tmp_path):
     out = tmp_path / mode
-    r = run("cube_train", "--data", qa_file, "--mode", mode, "--epochs", 1, "--out", out)
+    r = run("cube_train", "--data", qa_file, flag, mode, "--epochs", 1, "--out", out)
     assert r.returncode == 0, r.stderr
+    assert ("--mode is now called --task" in r.stderr) == (flag == "--mode")  # the old name works and says so
     r = run("cube_eval", "--run", out)
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())

@@ -22,9 +22,9 @@ SECTIONS = {"tutorials": "Tutorials", "experiments": "Experiments"}
 
 
 def pages() -> list[Path]:
-    "index, numbered notebooks, tutorials, experiments (dated studies): the sidebar order."
-    return [NBS / "index.ipynb", *sorted(NBS.glob("[0-9]*.ipynb")), *sorted((NBS / "tutorials").glob("*.ipynb")),
-            *sorted((NBS / "experiments").glob("*.ipynb"))]
+    "index, how the library is organised, numbered chapters, tutorials, experiments (dated studies): the sidebar order."
+    return [NBS / "index.ipynb", NBS / "organisation.ipynb", *sorted(NBS.glob("[0-9]*.ipynb")),
+            *sorted((NBS / "tutorials").glob("*.ipynb")), *sorted((NBS / "experiments").glob("*.ipynb"))]
 
 
 def md_path(nb: Path) -> str: return nb.relative_to(NBS).with_suffix(".md").as_posix()
