@@ -12,25 +12,35 @@ from fastcore.basics import patch
 import math
 
 # %% auto #0
-__all__ = ['cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'diversity_penalty', 'curriculum_weights', 'NegativeSampler',
-           'LossConfig', 'CombinedLoss', 'pair_scores', 'retrieval_metrics']
+__all__ = ['wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'diversity_penalty', 'curriculum_weights',
+           'NegativeSampler', 'LossConfig', 'CombinedLoss', 'pair_scores', 'retrieval_metrics']
 
 # %% ../nbs/06_losses.ipynb #e25a4e6f
-def cosine_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    "Mean of 1 − cos(pred, target) over the batch; the target is treated as fixed."
-    return (1 - F.cosine_similarity(pred, target.detach(), dim=-1)).mean()
+def wmean(v: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    "Mean of per-pair values `v` (B,), weighted by `weights` (B,) when given."
+    w = torch.ones_like(v) if weights is None else weights
+    return (v * w).sum() / w.sum().clamp(min=1e-12)
 
-def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    "Mean squared error against a fixed target."
-    return F.mse_loss(pred, target.detach())
+def cosine_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    "Mean of 1 − cos(pred, target) over the batch (weighted by `weights`); the target is treated as fixed."
+    return wmean(1 - F.cosine_similarity(pred, target.detach(), dim=-1), weights)
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    "Mean squared error against a fixed target (per pair over dimensions, then over the batch)."
+    return wmean(((pred - target.detach()) ** 2).mean(-1), weights)
 
 # %% ../nbs/06_losses.ipynb #7375cef1
-def info_nce(pred: torch.Tensor, target: torch.Tensor, temperature: float = 0.05, negatives: torch.Tensor | None = None) -> torch.Tensor:
+def info_nce(pred: torch.Tensor,  # (B, d) predictions
+             target: torch.Tensor,  # (B, d) their targets: each row's positive, and the others' negatives
+             temperature: float = 0.05,
+             negatives: torch.Tensor | None = None,  # (k, d) more candidates for every row
+             weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) per-pair weights
     "Cross-entropy of each prediction against its own target among the batch's targets (+ `negatives`)."
     check(temperature > 0, f"temperature={temperature} must be > 0: e.g. 0.05")
     cands = target.detach() if negatives is None else torch.cat([target.detach(), negatives.detach()])
     logits = F.normalize(pred, dim=-1) @ F.normalize(cands, dim=-1).T / temperature
-    return F.cross_entropy(logits, torch.arange(len(pred), device=pred.device))
+    ce = F.cross_entropy(logits, torch.arange(len(pred), device=pred.device), reduction="none")
+    return wmean(ce, weights)
 
 # %% ../nbs/06_losses.ipynb #f4a5bbeb
 def triplet_loss(pred: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 0.2) -> torch.Tensor:
@@ -126,7 +136,7 @@ class LossConfig:
 
 # %% ../nbs/06_losses.ipynb #45cf59aa
 class CombinedLoss(nn.Module):
-    "The weighted (or uncertainty-weighted) sum of the configured objectives; `parts` holds the last value of each."
+    "The weighted (or uncertainty-weighted) sum of the exported objectives; `parts` holds the last value of each."
     def __init__(self, cfg: LossConfig = None):
         super().__init__(); self.cfg = cfg = cfg or LossConfig(); self.parts = {}
         self.active = [k for k in cfg.objectives if getattr(cfg, k) > 0]
@@ -134,15 +144,12 @@ class CombinedLoss(nn.Module):
 
     def terms(self, pred, target, negatives=None, weights=None) -> dict:
         "Each active objective on one batch; `negatives` (B, k, d) real answers, `weights` (B,) per pair."
-        c, w = self.cfg, weights if weights is not None else pred.new_ones(len(pred))
-        wmean = lambda v: (v * w).sum() / w.sum().clamp(min=1e-12)
-        out = {}
-        if c.cosine: out["cosine"] = wmean(1 - F.cosine_similarity(pred, target.detach(), dim=-1))
-        if c.mse: out["mse"] = wmean(((pred - target.detach()) ** 2).mean(-1))
+        c, out = self.cfg, {}
+        if c.cosine: out["cosine"] = cosine_loss(pred, target, weights)
+        if c.mse: out["mse"] = mse_loss(pred, target, weights)
         if c.infonce:
-            cands = target.detach() if negatives is None else torch.cat([target.detach(), negatives.flatten(0, 1).detach()])
-            logits = F.normalize(pred, dim=-1) @ F.normalize(cands, dim=-1).T / c.temperature
-            out["infonce"] = wmean(F.cross_entropy(logits, torch.arange(len(pred), device=pred.device), reduction="none"))
+            flat = None if negatives is None else negatives.flatten(0, 1)  # every pair's negatives: candidates for all
+            out["infonce"] = info_nce(pred, target, c.temperature, flat, weights)
         if c.triplet:
             neg = negatives if negatives is not None else target.roll(1, 0)  # another real answer of the batch
             out["triplet"] = triplet_loss(pred, target, neg, c.margin)
@@ -151,7 +158,7 @@ class CombinedLoss(nn.Module):
 
     def forward(self, pred, target, negatives=None, weights=None):
         t = self.terms(pred, target, negatives, weights)
-        self.parts = {k: v.item() for k, v in t.items()}
+        self.parts = {k: v.detach() for k, v in t.items()}  # read with float(): no wait for the GPU per step
         if self.log_vars is None: return sum(getattr(self.cfg, k) * v for k, v in t.items())
         return sum(torch.exp(-s) * t[k] + s for k, s in zip(self.active, self.log_vars))
 
