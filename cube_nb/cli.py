@@ -249,7 +249,8 @@ def bench_main(argv=None):
 def embed_main(argv=None):
     "Embed every text of a corpus into the cache; print hits, misses, speed and peak memory."
     import time
-    from cube_nb.data import load_records, record_texts, peak_rss_bytes
+    from cube_nb.core import peak_rss_bytes
+    from cube_nb.data import load_records, record_texts
     from cube_nb.teachers import TeacherEncoder
     p = argparse.ArgumentParser(prog="cube_embed", description="Pre-embed a corpus into the embedding cache.")
     p.add_argument("--data", required=True, help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")

@@ -10,8 +10,8 @@ import numpy as np, torch, yaml
 
 # %% auto #0
 __all__ = ['LOCK_FILE', 'CubeError', 'check', 'capturing', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
-           'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'holder_text', 'lock_holder',
-           'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
+           'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'peak_rss_bytes',
+           'holder_text', 'lock_holder', 'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -114,6 +114,11 @@ def progress_line(what: str, done: int, total: int, t0: float, unit: str = "") -
 def cache_root() -> Path:
     "`$CUBE_NB_CACHE`, else `~/.cache/cube_nb`: the root of everything the library caches."
     return Path(os.environ.get("CUBE_NB_CACHE", Path.home() / ".cache" / "cube_nb"))
+
+def peak_rss_bytes() -> int:
+    "Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 # %% ../nbs/00_core.ipynb #5d8dd20c
 LOCK_FILE = ".lock"

@@ -18,7 +18,7 @@ __all__ = ['DATA_DIR', 'Kind', 'dictd_number', 'parse_jargon', 'jargon_pairs', '
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'DialogueDataset',
            'AutoencoderDataset', 'MixedDataset', 'embed_texts', 'build_dataset', 'create_dialogue_dataset',
            'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'create_file_dataset',
-           'load_dataset', 'peak_rss_bytes', 'bench_data']
+           'load_dataset', 'bench_data']
 
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -530,10 +530,7 @@ def load_dataset(folder):
     return DialogueDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""))
 
 # %% ../nbs/05_data.ipynb #2cfbfe6d
-def peak_rss_bytes() -> int:
-    "Peak resident memory of this process so far."
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from .core import peak_rss_bytes
 
 def bench_data(source: str = "chitchat", teacher="minilm", cache_dir=None, n_texts: int = 1000, seed: int = 0) -> dict:
     "Teacher texts/s (PyTorch and ONNX Runtime side by side), warm-cache vectors/s and warm dataset build seconds for `source`."

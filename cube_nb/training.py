@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
-from .core import config_to_dict, save_png, progress_line
+from .core import config_to_dict, save_png, progress_line, peak_rss_bytes
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .model import ModelConfig
 from .data import DatasetConfig
@@ -695,7 +695,6 @@ class StepClockCB(Callback):
 
 def bench_epoch(cfg: TrainingConfig | None = None, n: int = 20_000, seed: int = 0) -> dict:
     "Seconds for one training epoch (plus validation on 5% more pairs) over `n` pairs, and peak RSS; under torchrun, of all ranks together."
-    import resource
     cfg = dataclasses.replace(cfg or TrainingConfig(), epochs=1)
     g = torch.Generator().manual_seed(seed)
     x = F.normalize(torch.randn(n + n // 20, cfg.model.dim, generator=g), dim=1); y = F.normalize(x + torch.randn(x.shape, generator=g), dim=1)
@@ -709,5 +708,5 @@ def bench_epoch(cfg: TrainingConfig | None = None, n: int = 20_000, seed: int = 
     return {"pairs": n, "batch_size": cfg.batch_size, "first_step_s": clock.first - t0, "epoch_s": epoch_s,
             "train_s": h[0]["seconds"],
             "pairs_per_s": clock.pairs / clock.seconds if clock.seconds else float("nan"),
-            "params": model.n_params, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "device": cfg.device,
+            "params": model.n_params, "peak_rss_bytes": peak_rss_bytes(), "device": cfg.device,
             "processes": world}
