@@ -373,6 +373,8 @@ class CudaGraphCB(Callback):
             self.on = False
             return
         finally: m.__dict__.pop("forward", None)  # the module keeps its own forward (evaluation, the last short batch)
+        quiet = getattr(torch.autograd.graph, "set_warn_on_accumulate_grad_stream_mismatch", None)
+        if quiet: quiet(False)  # the replayed backward accumulates on the capture's stream, by design
         l.net = lambda xb: graphed(xb) if m.training and xb.shape == x.shape else m(xb)
     def after_fit(self):
         if self.on: self.learn.net = self.learn.model
