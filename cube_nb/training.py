@@ -613,6 +613,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
         check(not (out / "model.safetensors").exists() or force, f"the run in {out} has finished (model.safetensors exists): nothing to resume")
     elif rank == 0:
         out = check_out_dir(out, force)
+        CubeModel(cfg.model)  # a model the configuration cannot build fails now, before anything is embedded
         records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
         gpu = get_device(device).type == "cuda"
         check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
