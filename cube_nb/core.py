@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np, torch, yaml
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'CubeError', 'check', 'capturing', 'check_tensor', 'set_seed', 'get_device', 'atomic_write', 'save_png',
-           'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'peak_rss_bytes',
-           'holder_text', 'lock_holder', 'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
+__all__ = ['FAST_ENGINES', 'LOCK_FILE', 'CubeError', 'check', 'capturing', 'check_tensor', 'set_seed', 'get_device',
+           'atomic_write', 'save_png', 'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root',
+           'register_engine', 'peak_rss_bytes', 'holder_text', 'lock_holder', 'run_lock', 'config_from_dict',
+           'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -114,6 +115,12 @@ def progress_line(what: str, done: int, total: int, t0: float, unit: str = "") -
 def cache_root() -> Path:
     "`$CUBE_NB_CACHE`, else `~/.cache/cube_nb`: the root of everything the library caches."
     return Path(os.environ.get("CUBE_NB_CACHE", Path.home() / ".cache" / "cube_nb"))
+
+FAST_ENGINES = {}  # lattice engine plug-ins: name -> (why_not(cfg, state) -> str | None, step(rule, state, ...))
+
+def register_engine(name: str, why_not, step):
+    "Make a fused lattice engine available to every lattice: `why_not(cfg, state)` says when it cannot run."
+    FAST_ENGINES[name] = (why_not, step)
 
 def peak_rss_bytes() -> int:
     "Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."

@@ -12,10 +12,10 @@ from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
-__all__ = ['LOWER_IS_BETTER', 'fit_ridge', 'fit_procrustes', 'ResidualMLP', 'mlp_hidden_for', 'baseline_predictors',
-           'fitted_scorings', 'score_mapper', 'score_all', 'format_table', 'evaluate_run', 'scoring_info', 'table_cols',
-           'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table',
-           'run_report', 'PhraseBankDecoder', 'stored_stats', 'store_stats']
+__all__ = ['LOWER_IS_BETTER', 'fit_ridge', 'fit_procrustes', 'baseline_predictors', 'fitted_scorings', 'score_mapper',
+           'score_all', 'format_table', 'evaluate_run', 'scoring_info', 'table_cols', 'metrics_table', 'error_analysis',
+           'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'run_report', 'PhraseBankDecoder',
+           'stored_stats', 'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 def fit_ridge(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, lams=tuple(10 ** (k / 2) for k in range(-6, 7))):
@@ -35,20 +35,8 @@ def fit_procrustes(x: torch.Tensor, y: torch.Tensor):
     W = u @ vt
     return lambda q: (q.double() @ W).float()
 
-# %% ../nbs/08_evaluation.ipynb #7b7dbd48
-class ResidualMLP(nn.Module):
-    "x + W2·gelu(W1·x), zero-initialised output layer so it starts as the identity; a plain two-layer MLP when `out_dim` differs."
-    def __init__(self, dim: int, hidden: int, out_dim: int | None = None):
-        super().__init__()
-        self.skip = (out_dim or dim) == dim
-        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim or dim))
-        if self.skip: nn.init.zeros_(self.net[2].weight); nn.init.zeros_(self.net[2].bias)
-    def forward(self, x): return x + self.net(x) if self.skip else self.net(x)
-
-def mlp_hidden_for(dim: int, n_params: int, out_dim: int | None = None) -> int:
-    "The smallest hidden width that gives a `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters: never fewer than the cube."
-    out = out_dim or dim
-    return max(1, math.ceil((n_params - out) / (dim + out + 1)))
+# %% ../nbs/08_evaluation.ipynb #1b5daaac
+from .model import ResidualMLP, mlp_hidden_for  # the MLP baseline is a model: 03a_model
 
 # %% ../nbs/08_evaluation.ipynb #8a367565
 def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = None, n_params: int | None = None, log=None, **learner_kw) -> dict:

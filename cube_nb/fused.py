@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os
 import torch
-from .core import CubeError, cache_root
+from .core import CubeError, cache_root, register_engine
 os.environ.setdefault("TRITON_CACHE_DIR", str(cache_root() / "triton"))  # compiled kernels: with the project's cache
 try:
     import triton, triton.language as tl
@@ -270,6 +270,8 @@ def fused_step(rule, state: torch.Tensor, ext: torch.Tensor, boundary: str,
         out = FusedStep.apply(s, e, rule.first_layer(), rule.b1, rule.w2, rule.b2, rule.offs, fire, boundary,
                               rule.activation, bf16)
     return out.permute(0, 4, 1, 2, 3)
+
+register_engine("triton", fused_reason, fused_step)  # every Lattice3D finds it (01_lattice's fast_engine)
 
 # %% ../nbs/01b_fused.ipynb #1b0d0c2f
 def engine_diffs(cfg, batch: int = 3, device: str = "cpu", amp: bool = False, seed: int = 0) -> dict:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Literal
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
-from .core import CubeError, check, check_tensor
-from .fused import fused_reason, fused_step
+import importlib
+from .core import CubeError, check, check_tensor, FAST_ENGINES
 
 # %% auto #0
 __all__ = ['Boundary', 'Placement', 'LatticeConfig', 'neighbour_offsets', 'tap_index', 'pad_boundary', 'shifted_views',
-           'GatherTaps', 'neighbour_counts', 'CellRule', 'face_points', 'Lattice3D', 'reference_step', 'plot_states',
-           'plot_lattice']
+           'GatherTaps', 'neighbour_counts', 'CellRule', 'face_points', 'Lattice3D', 'fast_engine', 'reference_step',
+           'plot_states', 'plot_lattice']
 
 # %% ../nbs/01_lattice.ipynb #b2c84810
 Boundary = Literal["walls", "periodic", "reflecting"]
@@ -211,12 +211,19 @@ def start(self: Lattice3D, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     cl = torch.channels_last_3d  # (B, C, D, H, W) shapes, (B, D, H, W, C) memory: the engine's layout
     return torch.cat([ext, rest], 1).contiguous(memory_format=cl), ext.contiguous(memory_format=cl)
 
+# %% ../nbs/01_lattice.ipynb #be4746a9
+def fast_engine(name: str) -> tuple:
+    "(why_not, step) of engine `name`; the library's own ('triton', 01b_fused) registers itself on first use."
+    if name not in FAST_ENGINES: importlib.import_module("cube_nb.fused")  # it calls core's register_engine
+    check(name in FAST_ENGINES, f"no lattice engine {name!r} is registered: register it with register_engine")
+    return FAST_ENGINES[name]
+
 # %% ../nbs/01_lattice.ipynb #fae836a1
 @patch
 def engine_for(self: Lattice3D, state: torch.Tensor) -> str:
     "'triton' or 'torch': the engine that steps `state` under `cfg.engine` (an error when 'triton' cannot)."
     if self.cfg.engine == "torch": return "torch"
-    why = fused_reason(self.cfg, state)
+    why = fast_engine("triton")[0](self.cfg, state)
     if why is not None and self.cfg.engine == "triton":
         raise CubeError(f"engine='triton' cannot run: {why}; use engine='auto' (falls back to PyTorch) or 'torch'")
     return "torch" if why else "triton"
@@ -229,7 +236,7 @@ def step(self: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> torch.Tenso
     if fr < 1:  # training: each cell fires with probability fr; evaluation: every update scaled by fr
         shape = (B, D, H, W, 1)
         fire = (torch.rand(shape, device=state.device) < fr).float() if self.training else state.new_full(shape, fr)
-    if self.engine_for(state) == "triton": return fused_step(self.rule, state, ext, self.cfg.boundary, fire)
+    if self.engine_for(state) == "triton": return fast_engine("triton")[1](self.rule, state, ext, self.cfg.boundary, fire)
     s = state.permute(0, 2, 3, 4, 1)  # a view: channels-last memory makes it contiguous
     delta = self.rule(pad_boundary(s, self.cfg.boundary), ext.permute(0, 2, 3, 4, 1))
     if fire is not None: delta = delta * fire.to(delta)

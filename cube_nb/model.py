@@ -6,6 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
+import math
 import torch, torch.nn as nn
 from .core import check, check_tensor
 from .lattice import LatticeConfig, Lattice3D
@@ -13,7 +14,7 @@ from .reshaper import EmbeddingReshaper
 from .adapters import UniversalEmbeddingAdapter
 
 # %% auto #0
-__all__ = ['ProcessingMode', 'ModelConfig', 'CubeModel']
+__all__ = ['ProcessingMode', 'ModelConfig', 'CubeModel', 'ResidualMLP', 'mlp_hidden_for']
 
 # %% ../nbs/03a_model.ipynb #7e5b7a9d
 class ProcessingMode(str, Enum):
@@ -78,3 +79,18 @@ class CubeModel(nn.Module):
     def __repr__(self):
         out = f" -> {self.out_adapter!r}" if hasattr(self, "out_adapter") else ""
         return f"CubeModel({self.cfg.mode}: {getattr(self, 'reshaper', None) or self.adapter!r} -> {self.lattice!r}{out})"
+
+# %% ../nbs/03a_model.ipynb #7b7dbd48
+class ResidualMLP(nn.Module):
+    "x + W2·gelu(W1·x), zero-initialised output layer so it starts as the identity; a plain two-layer MLP when `out_dim` differs."
+    def __init__(self, dim: int, hidden: int, out_dim: int | None = None):
+        super().__init__()
+        self.skip = (out_dim or dim) == dim
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim or dim))
+        if self.skip: nn.init.zeros_(self.net[2].weight); nn.init.zeros_(self.net[2].bias)
+    def forward(self, x): return x + self.net(x) if self.skip else self.net(x)
+
+def mlp_hidden_for(dim: int, n_params: int, out_dim: int | None = None) -> int:
+    "The smallest hidden width that gives a `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters: never fewer than the cube."
+    out = out_dim or dim
+    return max(1, math.ceil((n_params - out) / (dim + out + 1)))

@@ -215,7 +215,8 @@ def best_config(study, cfg: TrainingConfig) -> TrainingConfig:
 # %% ../nbs/09_tuning.ipynb #c3f10002
 from .core import set_seed
 from .training import load_run, train_mapper, predict
-from .evaluation import ResidualMLP, mlp_hidden_for, score_mapper
+from .model import ResidualMLP, mlp_hidden_for
+from .evaluation import score_mapper
 from .scoring import scoring
 
 def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), temperature: float = 0.05, log: Callable | None = None) -> list[dict]:
