@@ -6,7 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
-import math
+import dataclasses, math
 import torch, torch.nn as nn
 from .core import check, check_tensor
 from .lattice import LatticeConfig, Lattice3D
@@ -37,8 +37,9 @@ class ModelConfig:
         check(self.out_dim in (None, self.dim) or self.mode == "surface_only",
               f"out_dim={self.out_dim} differs from dim={self.dim}: a cross-teacher cube needs mode='surface_only' (an adapter at each end)")
         check(self.mode in [m.value for m in ProcessingMode], f"mode={self.mode!r} is not known: use one of {', '.join(m.value for m in ProcessingMode)}")
-        io = "volume" if self.mode == "reshape" else "face"
-        check(self.lattice.io == io, f"mode={self.mode!r} needs lattice.io={io!r} (got {self.lattice.io!r})")
+        io = "volume" if self.mode == "reshape" else "face"  # the mode decides the lattice's I/O
+        if self.lattice.io != io and io == "face": self.lattice = dataclasses.replace(self.lattice, io="face")
+        check(self.lattice.io == io, f"mode={self.mode!r} reads and writes the whole volume: drop lattice.io={self.lattice.io!r}")
 
     @property
     def target_dim(self) -> int: return self.out_dim or self.dim
