@@ -21,8 +21,9 @@ from .data import DatasetConfig
 # %% auto #0
 __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info',
            'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order',
-           'Learner', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB', 'CudaGraphCB',
-           'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB',
+           'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB',
+           'GradClipCB', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB',
+           'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB',
            'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history',
            'config_diff', 'run_training', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
 
@@ -144,8 +145,10 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 # %% ../nbs/07_training.ipynb #f8d34a33
 class Learner:
     "Fits `model` on `train` = (inputs, targets) with validation on `val`, announcing each event to `cbs`."
-    def __init__(self, model: nn.Module, train: tuple, val: tuple, cfg: TrainingConfig, cbs=(), groups: list | None = None,
-                 difficulty: torch.Tensor | None = None, sample_weights: torch.Tensor | None = None):
+    def __init__(self, model: nn.Module, train: tuple, val: tuple, cfg: TrainingConfig, cbs=(),
+                 groups: list | None = None,  # per training pair: its group (its negatives come from other groups)
+                 difficulty: torch.Tensor | None = None,  # per training pair: the curriculum's difficulty
+                 sample_weights: torch.Tensor | None = None):  # per training pair: its weight in the loss
         for name, (x, y) in (("training", train), ("validation", val)):
             check_tensor(x, f"{name} inputs", ndim=2); check_tensor(y, f"{name} targets", ndim=2)
             check(len(x) == len(y) and len(x) > 0, f"{name} data has {len(x)} inputs and {len(y)} targets: pass one target per input, at least one pair")
@@ -154,28 +157,24 @@ class Learner:
             check(train[0].shape[1] == mc.dim, f"the data is {train[0].shape[1]}-d but the model expects {mc.dim}-d: embed with the model's teacher or set model.dim")
             check(train[1].shape[1] == mc.target_dim, f"the targets are {train[1].shape[1]}-d but the model outputs {mc.target_dim}-d: set model.out_dim to the target teacher's size")
         self.model, self.train, self.val, self.cfg = model, train, val, cfg
-        self.cbs = sorted(cbs, key=lambda c: c.order)
-        for c in self.cbs: c.learn = self
         self.loss_fn = CombinedLoss(cfg.loss)
         self.rank, self.world = dist_info()
         self.device = get_device(cfg.device)
         if self.device.type == "cuda" and self.world > 1: self.device = torch.device("cuda", torch.cuda.current_device())
-        self.model.to(self.device)
-        self.loss_fn.to(self.device)
-        if self.device.type == "cuda":  # the data stays on the GPU: a batch is one gather, not a copy from the host
-            self.train, self.val = [tuple(t.to(self.device) for t in p) for p in (train, val)]
-        self.net = model if self.world == 1 else nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        params = list(model.parameters()) + list(self.loss_fn.parameters())
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
-        n = len(train[0]); self.n_batches = math.ceil(n / cfg.batch_size)
-        self.sampler = (NegativeSampler(train[1], groups or list(range(n)), cfg.loss.negatives, cfg.loss.negative_mode, seed=cfg.seed)
-                        if cfg.loss.negatives else None)
-        self.difficulty, self.sample_weights = difficulty, sample_weights  # per training row: curriculum difficulty, loss weight
+        self.n_batches = math.ceil(len(train[0]) / cfg.batch_size)
         self.epoch = self.step = self.iter = 0  # epochs done, optimiser steps done, batch index within the epoch
         self.history, self.stop, self.running = [], False, [0.0, 0]  # running: (sum of train losses, pairs) this epoch
         self.best = self.sched = self._sched_state = None  # set by BestWeightsCB / SchedulerCB, or restored from a checkpoint
         self.grad_norm, self.interrupted = float("nan"), False
-        self.nonfinite = torch.zeros((), dtype=torch.int32, device=self.device)  # non-finite losses seen (check_finite)
+        self.net, self.forward_context = model, nullcontext  # what a batch goes through, and in which context: callbacks change them
+        self.cbs = sorted([*mechanics(self, groups, difficulty, sample_weights), *cbs], key=lambda c: c.order)
+        for c in self.cbs: c.learn = self
+        self.model.to(self.device)
+        self.loss_fn.to(self.device)
+        if self.device.type == "cuda":  # the data stays on the GPU: a batch is one gather, not a copy from the host
+            self.train, self.val = [tuple(t.to(self.device) for t in p) for p in (train, val)]
+        params = list(model.parameters()) + list(self.loss_fn.parameters())
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
 
     def __call__(self, event: str):
         for c in self.cbs:
@@ -184,41 +183,110 @@ class Learner:
 
 # %% ../nbs/07_training.ipynb #104015f5
 @patch
-def one_batch(self: Learner, idx: torch.Tensor):
-    cfg, dev = self.cfg, self.device
-    torch.manual_seed(derived_seed(cfg.seed, self.step) + (self.rank << 40))  # every draw of this step depends only on (seed, step, rank)
-    self.xb, self.yb = self.train[0][idx].to(dev), self.train[1][idx].to(dev)  # the global batch (all ranks)
-    self.negatives = self.sampler.sample(idx).to(dev) if self.sampler else None
-    w = [t[idx] for t in (self.curriculum, self.sample_weights) if t is not None]
-    self.weights = (w[0] if len(w) == 1 else w[0] * w[1]).to(dev) if w else None
+def one_batch(self: Learner):
+    "One optimiser step on the batch `xb`, `yb` (with `negatives` and `weights` when callbacks set them)."
     self("before_batch")
-    amp = cfg.amp and dev.type == "cuda"
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp, cache_enabled=False):  # no cache: CUDA graphs
-        self.pred = gather_rows(self.net(shard(self.xb, self.rank, self.world)), len(idx), self.world)
+    with self.forward_context(): self.pred = self.net(self.xb)
+    self("after_pred")
     self.loss = self.loss_fn(self.pred.float(), self.yb, self.negatives, self.weights)
     self("after_loss")
-    self.nonfinite += ~torch.isfinite(self.loss.detach())  # read now on the CPU; on a GPU every FINITE_EVERY steps
-    self.counted = self.step + 1
-    if dev.type != "cuda" or (self.step + 1) % FINITE_EVERY == 0: self.check_finite()
     self.opt.zero_grad(set_to_none=True)
     self.loss.backward()
-    if cfg.grad_clip: self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+    self("after_backward")
     self.opt.step()
     self.step += 1
     self("after_step")
 
+# %% ../nbs/07_training.ipynb #9b553243
+class SeedCB(Callback):
+    "Seed every draw of a step (stochastic updates, input noise) from (seed, step, rank): runs resume exactly."
+    order = -100
+    def before_batch(self):
+        l = self.learn
+        torch.manual_seed(derived_seed(l.cfg.seed, l.step) + (l.rank << 40))
+
+class PairWeightsCB(Callback):
+    "Per-pair loss weights of the batch: the curriculum's (easiest pairs first) times the data's sample weights."
+    order = -50
+    def __init__(self, difficulty: torch.Tensor | None = None, sample_weights: torch.Tensor | None = None):
+        self.difficulty, self.sample_weights, self.curriculum = difficulty, sample_weights, None
+    def before_epoch(self):
+        l, c = self.learn, self.learn.cfg.loss
+        on = c.curriculum and self.difficulty is not None
+        self.curriculum = (curriculum_weights(self.difficulty, l.epoch, l.cfg.epochs, c.curriculum_start,
+                                              c.curriculum_ramp) if on else None)
+    def before_batch(self):
+        l = self.learn
+        w = [t[l.idx] for t in (self.curriculum, self.sample_weights) if t is not None]
+        l.weights = (w[0] if len(w) == 1 else w[0] * w[1]).to(l.device) if w else None
+
+class NegativesCB(Callback):
+    "Real answers from other groups for each pair of the batch: InfoNCE candidates and triplet negatives."
+    order = -50
+    def __init__(self, sampler: NegativeSampler): self.sampler = sampler
+    def before_batch(self): self.learn.negatives = self.sampler.sample(self.learn.idx).to(self.learn.device)
+
+# %% ../nbs/07_training.ipynb #aecb46c1
+class DistributedCB(Callback):
+    "Several processes: the model (in DDP) sees this rank's shard of each batch; the loss sees the whole batch."
+    order = -80
+    def before_fit(self):
+        l = self.learn
+        ddp = nn.parallel.DistributedDataParallel(l.model, device_ids=[l.device.index] if l.device.type == "cuda" else None)
+        l.net = lambda xb: gather_rows(ddp(shard(xb, l.rank, l.world)), len(xb), l.world)
+    def after_fit(self): self.learn.net = self.learn.model
+
+class MixedPrecisionCB(Callback):
+    "bf16 autocast around the forward pass (CUDA); the loss is computed in float32. No weight cache: CUDA graphs."
+    order = -20
+    def before_fit(self):
+        self.learn.forward_context = lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
+    def after_fit(self): self.learn.forward_context = nullcontext
+
+# %% ../nbs/07_training.ipynb #e991c402
 FINITE_EVERY = 16  # GPU: steps between reads of the non-finite count (each read waits for the GPU)
 
-@patch
-def check_finite(self: Learner):
-    "Stop the run, naming the steps, when a training loss since the last check was NaN or infinite."
-    if not int(self.nonfinite):
-        self.checked = self.counted
-        return
-    a, b = self.checked + 1, self.counted
-    at = f"at step {b}" if a == b else f"in steps {a}–{b}"
-    raise CubeError(f"the loss became NaN or infinite {at} (epoch {self.epoch + 1}); the last checkpoint is kept: "
-                    f"lower lr (now {self.cfg.lr}) or raise grad_clip protection, then resume")
+class FiniteLossCB(Callback):
+    "Stop the run, naming the step(s), when a training loss is NaN or infinite (the last checkpoint stays good)."
+    order = 50  # after the callbacks that add to the loss
+    def before_fit(self):
+        self.bad = torch.zeros((), dtype=torch.int32, device=self.learn.device)  # non-finite losses seen
+        self.checked = self.counted = self.learn.step  # steps found finite; steps counted
+    def after_loss(self):
+        l = self.learn
+        self.bad += ~torch.isfinite(l.loss.detach())
+        self.counted = l.step + 1
+        if l.device.type != "cuda" or self.counted % FINITE_EVERY == 0: self.check()
+    def check(self):
+        if not int(self.bad):
+            self.checked = self.counted
+            return
+        a, b = self.checked + 1, self.counted
+        l = self.learn
+        raise CubeError(f"the loss became NaN or infinite {f'at step {b}' if a == b else f'in steps {a}–{b}'} "
+                        f"(epoch {l.epoch + 1}); the last checkpoint is kept: lower lr (now {l.cfg.lr}) or raise "
+                        "grad_clip protection, then resume")
+    def before_validate(self): self.check()
+    def before_checkpoint(self): self.check()
+
+class GradClipCB(Callback):
+    "Clip the gradients' global norm to `max_norm`; `grad_norm` is the norm before clipping."
+    def __init__(self, max_norm: float): self.max_norm = max_norm
+    def after_backward(self):
+        self.learn.grad_norm = nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm)
+
+# %% ../nbs/07_training.ipynb #48d88ec3
+def mechanics(l: Learner, groups=None, difficulty=None, sample_weights=None) -> list:
+    "The callbacks a run of `l.cfg` needs: seed, pair weights, negatives, processes, precision, NaN guard, clipping."
+    c = l.cfg
+    cbs = [SeedCB(), PairWeightsCB(difficulty, sample_weights), FiniteLossCB()]
+    if c.loss.negatives:
+        groups = groups or list(range(len(l.train[1])))
+        cbs.append(NegativesCB(NegativeSampler(l.train[1], groups, c.loss.negatives, c.loss.negative_mode, seed=c.seed)))
+    if l.world > 1: cbs.append(DistributedCB())
+    if c.amp and l.device.type == "cuda": cbs.append(MixedPrecisionCB())
+    if c.grad_clip: cbs.append(GradClipCB(c.grad_clip))
+    return cbs
 
 # %% ../nbs/07_training.ipynb #a8d9c451
 @patch
@@ -233,23 +301,21 @@ def validate(self: Learner) -> dict:
 def fit(self: Learner):
     "Train from the current state (fresh, or restored from a checkpoint) to `cfg.epochs`."
     self.model.train()
-    self.checked = self.counted = self.step  # steps whose loss was found finite; steps whose loss was counted
     self("before_fit")
     try:
         while self.epoch < self.cfg.epochs and not self.stop:
-            self.curriculum = (curriculum_weights(self.difficulty, self.epoch, self.cfg.epochs, self.cfg.loss.curriculum_start, self.cfg.loss.curriculum_ramp)
-                               if self.cfg.loss.curriculum and self.difficulty is not None else None)
             self("before_epoch")
             order = epoch_order(len(self.train[0]), self.cfg.seed, self.epoch)
             bs = self.cfg.batch_size
             while self.iter < self.n_batches:
-                idx = order[self.iter * bs:(self.iter + 1) * bs]
+                self.idx = order[self.iter * bs:(self.iter + 1) * bs]
                 self.iter += 1
-                if len(idx) < max(2, self.world): continue
-                try: self.one_batch(idx)
+                if len(self.idx) < max(2, self.world): continue
+                self.xb, self.yb = self.train[0][self.idx], self.train[1][self.idx]  # the global batch (all ranks)
+                self.negatives = self.weights = None
+                try: self.one_batch()
                 except CancelBatchException: continue
                 self("after_batch")
-            self.check_finite()
             self("before_validate")
             self.metrics = self.validate()
             self("after_validate")
@@ -365,7 +431,7 @@ class CudaGraphCB(Callback):
         if not self.on: return
         m, x = l.model, l.train[0][:bs]
         try:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=l.cfg.amp, cache_enabled=False):
+            with l.forward_context():  # the graph is captured as the batches will run: in bf16 under MixedPrecisionCB
                 graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
         except Exception as e:  # e.g. a module that reads a value on the host: it trains, without graphs
             import warnings
@@ -515,7 +581,7 @@ class CheckpointCB(Callback):
         try: self.prev = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}  # TERM: schedulers
         except ValueError: self.prev = {}  # not the main thread: the signals keep their default meaning
     def save(self):
-        self.learn.check_finite()  # never a checkpoint of weights a non-finite loss has touched
+        self.learn("before_checkpoint")  # FiniteLossCB: never a checkpoint of weights a non-finite loss has touched
         if self.learn.rank == 0: self.learn.save_checkpoint(self.folder)
     def after_step(self):
         n = self.learn.cfg.checkpoint_every
