@@ -136,7 +136,8 @@ def evaluate_run(run,  # run folder written by cube_train
                                     **ds.pair_info("train", task))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure
-        gpu = "cuda" if torch.cuda.is_available() else None  # (n, n) score blocks: on a GPU when there is one
+        gpu = "cuda" if torch.cuda.is_available() else None  # the cube and (n, n) score blocks: on a GPU when there is one
+        if gpu: model.to(gpu)
         scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log, gpu)
         pred = cube_f(test[0])
         if save_predictions:
@@ -162,7 +163,7 @@ def evaluate_run(run,  # run folder written by cube_train
         if data is None:
             atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
             texts = [[ev.records[i][f] for i in rows] for f in ("q", "a")]
-            ea = error_analysis(test[0], test[1], pred, *texts)
+            ea = error_analysis(test[0], test[1], pred, *texts, device=gpu)
             plot_pair_scores(ea, Path(run) / "pair_scores.png")
             plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
             atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
@@ -186,8 +187,10 @@ def metrics_table(metrics: dict, what: str = "retrieval") -> str:
     return format_table({"cube": t["cube"], **t["baselines"]}, table_cols(metrics, what))
 
 # %% ../nbs/08_evaluation.ipynb #5d833d3c
-def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str], n: int = 5) -> dict:
+def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str], n: int = 5,
+                   device=None) -> dict:  # where the (n, n) scores are computed, e.g. 'cuda'
     "Per-pair ranks and cosines of the cube (`pred`) and identity (`q`) for targets `a`; win/tie/loss counts, examples."
+    if device is not None: q, a, pred = (t.to(device) for t in (q, a, pred))
     (c_cos, c_rank), (i_cos, i_rank) = pair_scores(pred, a), pair_scores(q, a)
     bank = F.normalize(a.double(), dim=1)
     top = lambda e: (F.normalize(e.double(), dim=1) @ bank.T).argmax(1)

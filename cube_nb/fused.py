@@ -14,7 +14,7 @@ except ImportError:  # the PyTorch engine still works; engine='triton' says how 
     triton = tl = None
 
 # %% auto #0
-__all__ = ['BWD_PER', 'BLOCKS', 'FusedStep', 'interpreting', 'fused_reason', 'fused_step', 'engine_diffs']
+__all__ = ['ON_CHIP', 'BWD_PER', 'BLOCKS', 'FusedStep', 'interpreting', 'fused_reason', 'fused_step', 'engine_diffs']
 
 # %% ../nbs/01b_fused.ipynb #5b4b54e3
 if triton is not None:
@@ -193,6 +193,7 @@ if triton is not None:
 # %% ../nbs/01b_fused.ipynb #7a15d83e
 _ACT_CODE = {"gelu": 0, "relu": 1, "tanh": 2}
 # (cells, warps) per program for each kernel, fp32 and bf16: the best of a sweep on an H100 (16³, C 16, hidden 32, batch 1024)
+ON_CHIP = 200 * 1024  # bytes of gradient accumulators backward 1 may keep per program (an H200 has 227 KiB)
 BWD_PER = 16  # blocks of cells per backward-1 program: fixed, so that G, not the kernel, changes with the batch
 BLOCKS = {("fwd", False): (64, 4), ("bwd_h", False): (64, 4), ("bwd_s", False): (64, 4),
           ("fwd", True): (128, 4), ("bwd_h", True): (32, 2), ("bwd_s", True): (128, 4)}
@@ -254,6 +255,11 @@ def fused_reason(cfg, state: torch.Tensor) -> str | None:
     if dev != "cuda" and not (dev == "cpu" and interpreting()):
         return f"the state is on {dev}: the kernels need a CUDA GPU (or TRITON_INTERPRET=1, Triton's slow CPU interpreter)"
     if state.dtype != torch.float32: return f"the state is {state.dtype}, the kernels keep it in float32"
+    p2, nt = lambda n: max(16, triton.next_power_of_2(n)), cfg.neighbourhood + 1
+    acc = ((7 if nt == 7 else triton.next_power_of_2(nt)) + 2) * p2(cfg.channels) * p2(cfg.hidden) * 4
+    if acc > ON_CHIP:  # backward 1 keeps a (channels × hidden) gradient per tap on chip
+        return (f"channels={cfg.channels} × hidden={cfg.hidden} needs ~{acc // 1024} KiB of on-chip accumulators "
+                f"in the backward kernel (at most {ON_CHIP // 1024}): use fewer channels or a narrower hidden layer")
     if state.numel() // max(1, cfg.channels) * max(cfg.channels, cfg.hidden, 16) >= 2 ** 31:
         return "the batch has 2**31 or more state or hidden values (the kernels index in int32): use a smaller batch"
     if torch.is_autocast_enabled(dev) and torch.get_autocast_dtype(dev) not in (torch.bfloat16,):
