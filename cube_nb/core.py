@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #1f15a9a0
 from __future__ import annotations
-import os, random, tempfile, dataclasses, typing, types, contextlib, json, socket, time, warnings
+import os, random, tempfile, dataclasses, functools, typing, types, contextlib, json, socket, time, warnings
 from pathlib import Path
 import numpy as np, torch, yaml
 
 # %% auto #0
-__all__ = ['FAST_ENGINES', 'LOCK_FILE', 'CubeError', 'check', 'capturing', 'check_tensor', 'set_seed', 'get_device',
-           'atomic_write', 'save_png', 'save_tensors', 'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root',
-           'register_engine', 'peak_rss_bytes', 'holder_text', 'lock_holder', 'run_lock', 'config_from_dict',
-           'config_to_dict', 'save_config', 'load_config']
+__all__ = ['FAST_ENGINES', 'LOCK_FILE', 'CubeError', 'check', 'capturing', 'literal_fields', 'check_literals', 'check_tensor',
+           'set_seed', 'get_device', 'atomic_write', 'save_png', 'save_tensors', 'load_tensors', 'fmt_seconds',
+           'progress_line', 'cache_root', 'register_engine', 'peak_rss_bytes', 'holder_text', 'lock_holder', 'run_lock',
+           'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -27,6 +27,23 @@ def check(cond, msg: str):
 def capturing() -> bool:
     "Whether a CUDA graph is being captured on the current stream (reading a value would break the capture)."
     return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+
+@functools.cache
+def literal_fields(cls) -> dict:
+    "The fields of dataclass `cls` whose type hint is a `Literal`, with their allowed values (None too if Optional)."
+    out = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        lits = [a for a in args if typing.get_origin(a) is typing.Literal]
+        if lits: out[name] = tuple(v for a in lits for v in typing.get_args(a)) + ((None,) if type(None) in args else ())
+    return out
+
+def check_literals(cfg):
+    "Every `Literal` field of dataclass `cfg` holds one of its values; one message names the field and the choices."
+    for name, allowed in literal_fields(type(cfg)).items():
+        v = getattr(cfg, name)
+        choices = [str(a) for a in allowed if a is not None]
+        check(v in allowed, f"{name}={v!r} is not known: use {', '.join(choices[:-1])} or {choices[-1]}")
 
 def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None):
     "Check that `x` is a finite float tensor with `ndim` dimensions and last dimension `last`."

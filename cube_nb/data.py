@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
 import torch
-from .core import CubeError, check, atomic_write, save_tensors, load_tensors, cache_root
+from .core import CubeError, check, check_literals, atomic_write, save_tensors, load_tensors, cache_root
 
 # %% auto #0
 __all__ = ['DATA_DIR', 'Kind', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
@@ -323,10 +323,8 @@ class DatasetConfig:
     strict: bool = False  # a bad line in a file is an error instead of being skipped
 
     def __post_init__(self):
-        check(self.kind in Kind.__args__, f"kind={self.kind!r} is not known: use dialogue, autoencoder or mixed")
+        check_literals(self)  # kind, teacher_dtype
         check(self.mix >= 0, f"mix={self.mix} must be >= 0")
-        check(self.teacher_dtype in ("float32", "float16", "bfloat16"),
-              f"teacher_dtype={self.teacher_dtype!r} is not known: use float32, float16 or bfloat16")
         check(self.seed >= 0, f"data seed={self.seed} must be >= 0")
         check(self.max_pairs is None or self.max_pairs >= 3, f"max_pairs={self.max_pairs} must be >= 3 (or None for all)")
         check(0 <= self.min_chars <= self.max_chars, f"min_chars={self.min_chars} and max_chars={self.max_chars} must satisfy 0 <= min <= max")

@@ -10,7 +10,7 @@ from typing import Literal
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 import importlib
-from .core import CubeError, check, check_tensor, FAST_ENGINES
+from .core import CubeError, check, check_literals, check_tensor, FAST_ENGINES
 
 # %% auto #0
 __all__ = ['Boundary', 'Placement', 'LatticeConfig', 'neighbour_offsets', 'tap_index', 'pad_boundary', 'shifted_views',
@@ -47,15 +47,11 @@ class LatticeConfig:
               f"dims={self.dims} must be three positive integers (D, H, W): e.g. dims=(8, 8, 6)")
         check(self.channels >= 1, f"channels={self.channels} must be >= 1: e.g. channels=16")
         check(self.hidden >= 1, f"hidden={self.hidden} must be >= 1: e.g. hidden=64")
-        check(self.neighbourhood in (6, 26), f"neighbourhood={self.neighbourhood!r} is not known: use 6 (von Neumann) or 26 (Moore)")
-        check(self.boundary in ("walls", "periodic", "reflecting"), f"boundary={self.boundary!r} is not known: use walls, periodic or reflecting")
+        check_literals(self)  # neighbourhood, boundary, io, placement, inject, activation, engine
         check(self.steps >= 0, f"steps={self.steps} must be >= 0")
         check(isinstance(self.checkpoint_segment, int) and self.checkpoint_segment >= 1, f"checkpoint_segment={self.checkpoint_segment} must be an integer >= 1")
         check(0 < self.fire_rate <= 1, f"fire_rate={self.fire_rate} must be in (0, 1]: 1.0 updates every cell")
         check(0 < self.coverage <= 1, f"coverage={self.coverage} must be in (0, 1]: e.g. 0.125")
-        check(self.io in ("volume", "face"), f"io={self.io!r} is not known: use volume or face")
-        check(self.engine in ("auto", "torch", "triton"), f"engine={self.engine!r} is not known: use auto, torch or triton")
-        check(self.placement in Placement.__args__, f"placement={self.placement!r} is not known: use one of {', '.join(Placement.__args__)}")
         check(self.io == "face" or self.skip, "skip=False applies to face I/O only (volume I/O reads the state that starts as the input): set io='face' or skip=True")
         if self.io == "face":
             D = self.dims[0]

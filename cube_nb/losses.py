@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import check
+from .core import check, check_literals
 from fastcore.basics import patch
 import math
 
@@ -128,7 +128,7 @@ class LossConfig:
             check(getattr(self, k) >= 0, f"loss.{k}={getattr(self, k)} must be >= 0")
         check(any(getattr(self, k) > 0 for k in self.objectives), "loss weights are all zero: set loss.cosine=1")
         check(self.temperature > 0, f"loss.temperature={self.temperature} must be > 0: e.g. 0.05")
-        check(self.negative_mode in ("random", "hard"), f"loss.negative_mode={self.negative_mode!r} is not known: use random or hard")
+        check_literals(self)  # negative_mode
         check(0 < self.curriculum_start <= 1 and 0 < self.curriculum_ramp <= 1, "loss.curriculum_start and loss.curriculum_ramp must be in (0, 1]")
 
     @property

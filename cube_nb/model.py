@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 import dataclasses, math
+from typing import Literal
 import torch, torch.nn as nn
-from .core import check, check_tensor
+from .core import check, check_literals, check_tensor
 from .lattice import LatticeConfig, Lattice3D
 from .reshaper import EmbeddingReshaper
 from .adapters import UniversalEmbeddingAdapter
@@ -25,7 +26,7 @@ class ProcessingMode(str, Enum):
 @dataclass
 class ModelConfig:
     dim: int = 384  # teacher embedding size at both ends
-    mode: str = "reshape"  # a ProcessingMode value
+    mode: Literal["reshape", "surface_only"] = "reshape"  # a ProcessingMode value
     reshaper: str = "linear"  # EmbeddingReshaper strategy: linear, adaptive or semantic (reshape mode)
     adapter: str = "learned_linear"  # UniversalEmbeddingAdapter strategy (surface_only mode)
     lattice: LatticeConfig = field(default_factory=LatticeConfig)
@@ -36,7 +37,7 @@ class ModelConfig:
         check(self.out_dim is None or self.out_dim > 0, f"out_dim={self.out_dim} must be positive (or None: the same as dim)")
         check(self.out_dim in (None, self.dim) or self.mode == "surface_only",
               f"out_dim={self.out_dim} differs from dim={self.dim}: a cross-teacher cube needs mode='surface_only' (an adapter at each end)")
-        check(self.mode in [m.value for m in ProcessingMode], f"mode={self.mode!r} is not known: use one of {', '.join(m.value for m in ProcessingMode)}")
+        check_literals(self)  # mode
         io = "volume" if self.mode == "reshape" else "face"  # the mode decides the lattice's I/O
         if self.lattice.io != io and io == "face": self.lattice = dataclasses.replace(self.lattice, io="face")
         check(self.lattice.io == io, f"mode={self.mode!r} reads and writes the whole volume: drop lattice.io={self.lattice.io!r}")

@@ -12,7 +12,7 @@ import dataclasses
 from contextlib import contextmanager, nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .core import CubeError, check, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
+from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
 from .core import config_to_dict, save_png, progress_line, peak_rss_bytes
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .model import ModelConfig
@@ -48,6 +48,7 @@ class TrainingConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):
+        check_literals(self)  # schedule
         check(self.epochs >= 1, f"epochs={self.epochs} must be >= 1")
         check(self.seed >= 0, f"seed={self.seed} must be >= 0")
         check(self.batch_size >= 2, f"batch_size={self.batch_size} must be >= 2")
