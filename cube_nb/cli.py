@@ -58,7 +58,8 @@ def add_task(p: argparse.ArgumentParser, choices=("dialogue", "autoencoder", "mi
 def task_arg(args) -> str | None:
     "The --task value; --mode, its old name, still works and warns."
     if getattr(args, "old_mode", None) is None: return args.task
-    warnings.warn("--mode is now called --task: use --task (--mode goes in a later release)", FutureWarning, stacklevel=2)
+    warnings.warn("--mode is now called --task: use --task (--mode goes in a later release)", FutureWarning,
+                  stacklevel=2)
     return args.old_mode
 
 def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -212,7 +213,8 @@ def bench_main(argv=None):
         return
     if args.suite == "train":
         from cube_nb.training import bench_epoch, TrainingConfig
-        cfg, n = TrainingConfig(device=args.device, batch_size=args.batch), args.pairs or (1000 if args.quick else 20_000)
+        cfg = TrainingConfig(device=args.device, batch_size=args.batch)
+        n = args.pairs or (1000 if args.quick else 20_000)
         res = bench_epoch(cfg, n=n)
         if int(os.environ.get("RANK", "0")): return  # under torchrun, rank 0 reports
         print(f"one epoch of the default configuration over {res['pairs']:,} pairs (batch {res['batch_size']}, "

@@ -35,7 +35,7 @@ def literal_fields(cls) -> dict:
     for name, hint in typing.get_type_hints(cls).items():
         args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
         lits = [a for a in args if typing.get_origin(a) is typing.Literal]
-        if lits: out[name] = tuple(v for a in lits for v in typing.get_args(a)) + ((None,) if type(None) in args else ())
+        if lits: out[name] = tuple(v for a in lits for v in typing.get_args(a)) + (None,) * (type(None) in args)
     return out
 
 def check_literals(cfg):

@@ -136,7 +136,7 @@ def evaluate_run(run,  # run folder written by cube_train
                                     **ds.pair_info("train", task))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure
-        gpu = "cuda" if torch.cuda.is_available() else None  # the cube and (n, n) score blocks: on a GPU when there is one
+        gpu = "cuda" if torch.cuda.is_available() else None  # the cube and (n, n) score blocks: on a GPU if any
         if gpu: model.to(gpu)
         scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log, gpu)
         pred = cube_f(test[0])
@@ -187,7 +187,8 @@ def metrics_table(metrics: dict, what: str = "retrieval") -> str:
     return format_table({"cube": t["cube"], **t["baselines"]}, table_cols(metrics, what))
 
 # %% ../nbs/08_evaluation.ipynb #5d833d3c
-def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str], n: int = 5,
+def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str],
+                   n: int = 5,  # examples of each kind
                    device=None) -> dict:  # where the (n, n) scores are computed, e.g. 'cuda'
     "Per-pair ranks and cosines of the cube (`pred`) and identity (`q`) for targets `a`; win/tie/loss counts, examples."
     if device is not None: q, a, pred = (t.to(device) for t in (q, a, pred))

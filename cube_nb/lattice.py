@@ -232,7 +232,8 @@ def step(self: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> torch.Tenso
     if fr < 1:  # training: each cell fires with probability fr; evaluation: every update scaled by fr
         shape = (B, D, H, W, 1)
         fire = (torch.rand(shape, device=state.device) < fr).float() if self.training else state.new_full(shape, fr)
-    if self.engine_for(state) == "triton": return fast_engine("triton")[1](self.rule, state, ext, self.cfg.boundary, fire)
+    if self.engine_for(state) == "triton":
+        return fast_engine("triton")[1](self.rule, state, ext, self.cfg.boundary, fire)
     s = state.permute(0, 2, 3, 4, 1)  # a view: channels-last memory makes it contiguous
     delta = self.rule(pad_boundary(s, self.cfg.boundary), ext.permute(0, 2, 3, 4, 1))
     if fire is not None: delta = delta * fire.to(delta)

@@ -40,7 +40,7 @@ class ModelConfig:
         check_literals(self)  # mode
         io = "volume" if self.mode == "reshape" else "face"  # the mode decides the lattice's I/O
         if self.lattice.io != io and io == "face": self.lattice = dataclasses.replace(self.lattice, io="face")
-        check(self.lattice.io == io, f"mode={self.mode!r} reads and writes the whole volume: drop lattice.io={self.lattice.io!r}")
+        check(self.lattice.io == io, f"mode={self.mode!r} reads and writes the whole volume: drop lattice.io='face'")
 
     @property
     def target_dim(self) -> int: return self.out_dim or self.dim
@@ -84,7 +84,7 @@ class CubeModel(nn.Module):
 
 # %% ../nbs/03a_model.ipynb #7b7dbd48
 class ResidualMLP(nn.Module):
-    "x + W2·gelu(W1·x), zero-initialised output layer so it starts as the identity; a plain two-layer MLP when `out_dim` differs."
+    "x + W2·gelu(W1·x), the output layer zero so it starts as the identity; a plain MLP when `out_dim` differs."
     def __init__(self, dim: int, hidden: int, out_dim: int | None = None):
         super().__init__()
         self.skip = (out_dim or dim) == dim
@@ -93,6 +93,6 @@ class ResidualMLP(nn.Module):
     def forward(self, x): return x + self.net(x) if self.skip else self.net(x)
 
 def mlp_hidden_for(dim: int, n_params: int, out_dim: int | None = None) -> int:
-    "The smallest hidden width that gives a `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters: never fewer than the cube."
+    "The smallest hidden width giving `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters (never fewer)."
     out = out_dim or dim
     return max(1, math.ceil((n_params - out) / (dim + out + 1)))

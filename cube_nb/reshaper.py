@@ -66,7 +66,8 @@ from fastcore.basics import patch
 @patch
 def to_grid(self: EmbeddingReshaper, x: torch.Tensor) -> torch.Tensor:
     "Embeddings (B, d) -> grids (B, D, H, W)."
-    check(capturing() or bool(self.fitted), f"the {self.strategy!r} reshaper has not been fitted: call reshaper.fit(train_embeddings) first")
+    check(capturing() or bool(self.fitted),  # no host read while a CUDA graph is captured
+          f"the {self.strategy!r} reshaper has not been fitted: call reshaper.fit(train_embeddings) first")
     check_tensor(x, "embeddings", ndim=2, last=self.dim)
     return torch.cat([x, x.new_zeros(x.shape[0], 1)], 1)[:, self.order].view(-1, *self.grid)
 

@@ -12,7 +12,8 @@ import dataclasses
 from contextlib import contextmanager, nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device, atomic_write, save_tensors, load_tensors
+from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device
+from .core import atomic_write, save_tensors, load_tensors
 from .core import config_to_dict, save_png, progress_line, peak_rss_bytes
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .model import ModelConfig
@@ -167,7 +168,7 @@ class Learner:
         self.history, self.stop, self.running = [], False, [0.0, 0]  # running: (sum of train losses, pairs) this epoch
         self.best = self.sched = self._sched_state = None  # set by BestWeightsCB / SchedulerCB, or restored from a checkpoint
         self.grad_norm, self.interrupted = float("nan"), False
-        self.net, self.forward_context = model, nullcontext  # what a batch goes through, and in which context: callbacks change them
+        self.net, self.forward_context = model, nullcontext  # what a batch goes through, and how: callbacks change them
         self.cbs = sorted([*mechanics(self, groups, difficulty, sample_weights), *cbs], key=lambda c: c.order)
         for c in self.cbs: c.learn = self
         self.model.to(self.device)
@@ -233,7 +234,8 @@ class DistributedCB(Callback):
     order = -80
     def before_fit(self):
         l = self.learn
-        ddp = nn.parallel.DistributedDataParallel(l.model, device_ids=[l.device.index] if l.device.type == "cuda" else None)
+        ids = [l.device.index] if l.device.type == "cuda" else None
+        ddp = nn.parallel.DistributedDataParallel(l.model, device_ids=ids)
         l.net = lambda xb: gather_rows(ddp(shard(xb, l.rank, l.world)), len(xb), l.world)
     def after_fit(self): self.learn.net = self.learn.model
 
@@ -283,7 +285,8 @@ def mechanics(l: Learner, groups=None, difficulty=None, sample_weights=None) -> 
     cbs = [SeedCB(), PairWeightsCB(difficulty, sample_weights), FiniteLossCB()]
     if c.loss.negatives:
         groups = groups or list(range(len(l.train[1])))
-        cbs.append(NegativesCB(NegativeSampler(l.train[1], groups, c.loss.negatives, c.loss.negative_mode, seed=c.seed)))
+        sampler = NegativeSampler(l.train[1], groups, c.loss.negatives, c.loss.negative_mode, seed=c.seed)
+        cbs.append(NegativesCB(sampler))
     if l.world > 1: cbs.append(DistributedCB())
     if c.amp and l.device.type == "cuda": cbs.append(MixedPrecisionCB())
     if c.grad_clip: cbs.append(GradClipCB(c.grad_clip))
@@ -436,7 +439,8 @@ class CudaGraphCB(Callback):
                 graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
         except Exception as e:  # e.g. a module that reads a value on the host: it trains, without graphs
             import warnings
-            warnings.warn(f"CUDA graphs are off for this run, the model could not be captured ({str(e).splitlines()[0]})")
+            why = str(e).splitlines()[0]
+            warnings.warn(f"CUDA graphs are off for this run, the model could not be captured ({why})")
             self.on = False
             return
         finally: m.__dict__.pop("forward", None)  # the module keeps its own forward (evaluation, the last short batch)
@@ -450,7 +454,8 @@ class CudaGraphCB(Callback):
 class CubeTrainer(Learner):
     "A `Learner` with the standard callbacks; `checkpoint` folder and `log` (progress) are optional."
     def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), checkpoint=None, log: Callable | None = None, **kw):
-        std = [HistoryCB(), SchedulerCB(), BestWeightsCB(), CudaGraphCB()] + ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
+        std = [HistoryCB(), SchedulerCB(), BestWeightsCB(), CudaGraphCB()]
+        std += ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
         if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
         super().__init__(model, train, val, cfg, std + list(cbs), **kw)
 
@@ -685,7 +690,8 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
         gpu = get_device(device).type == "cuda"
         check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
               f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
-        teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype, batch_size=256 if gpu else 64)
+        teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype,
+                                 batch_size=256 if gpu else 64)
         check(teacher.dim == cfg.model.dim, f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
               f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
         if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
@@ -748,7 +754,7 @@ def load_run(out) -> tuple:
 
 # %% ../nbs/07_training.ipynb #3f8c84df
 class StepClockCB(Callback):
-    "Seconds and pairs of each epoch's steps after its first `warmup` (start-up, compilation left out); when the first ended."
+    "Seconds and pairs of each epoch's steps after its first `warmup` (compilation left out); when the first ended."
     order = 100
     def __init__(self, warmup: int = 3):
         self.warmup, self.t0, self.seconds, self.pairs, self.first = warmup, None, 0.0, 0, None

@@ -13,7 +13,8 @@ def corpus(tmp_path, n):
 
 
 def embed(data, cache, *extra, **kw):
-    return subprocess.Popen([str(BIN / "cube_embed"), "--data", str(data), "--task", "autoencoder", "--cache", str(cache), *extra],
+    argv = [str(BIN / "cube_embed"), "--data", str(data), "--task", "autoencoder", "--cache", str(cache), *extra]
+    return subprocess.Popen(argv,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 

@@ -46,7 +46,8 @@ if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied f
   rm -rf $CUBE_NB_CACHE/triton
   for cache in cold warm; do
     echo "== $cache Triton cache" | tee -a $OUT/speed.txt
-    cli bench_main --suite train --device cuda --batch 1024 --json 2>&1 | grep -v -i warn | tee -a $OUT/speed.txt | grep -v "^{"
+    cli bench_main --suite train --device cuda --batch 1024 --json 2>&1 | grep -v -i warn | tee -a $OUT/speed.txt \
+      | grep -v "^{"
   done
   exit
 fi
