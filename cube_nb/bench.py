@@ -18,12 +18,16 @@ def _time(fn, min_time: float = 1.0, warmup: int = 1) -> float:
     for _ in range(warmup): fn()
     n, t0 = 0, time.perf_counter()
     while True:
-        fn(); n += 1
+        fn()
+        n += 1
         if (dt := time.perf_counter() - t0) >= min_time: return dt / n
 
 def _ready(cfg: LatticeConfig, seed: int = 0) -> Lattice3D:
     "A lattice with a non-zero last layer, so the timed work is what a trained lattice does."
-    torch.manual_seed(seed); l = Lattice3D(cfg); nn.init.normal_(l.rule.w2, std=0.01); return l
+    torch.manual_seed(seed)
+    l = Lattice3D(cfg)
+    nn.init.normal_(l.rule.w2, std=0.01)
+    return l
 
 # %% ../nbs/03b_benchmark.ipynb #21e5c799
 class ConvNCA(nn.Module):
@@ -42,7 +46,7 @@ class ConvNCA(nn.Module):
 
 # %% ../nbs/03b_benchmark.ipynb #1f7bf758
 def run_engine(l: Lattice3D, x: torch.Tensor, engine: str, nca: ConvNCA | None = None) -> torch.Tensor:
-    "Run `l` on `x` for its configured steps with engine 'shifted' or 'triton' (the library's), 'conv', 'reference' or 'dwconv' (`nca`)."
+    "Run `l` on `x` for its steps with engine 'shifted' or 'triton' (the library's), 'conv', 'reference' or 'dwconv'."
     if engine in ("shifted", "triton"): return l(x)  # l.cfg.engine is 'torch' or 'triton' (bench_engine sets it)
     st, ext = l.start(x)
     if engine == "dwconv": st, ext = st.contiguous(), ext.contiguous()  # common NCA code is channels-first
@@ -57,15 +61,17 @@ def run_engine(l: Lattice3D, x: torch.Tensor, engine: str, nca: ConvNCA | None =
 
 def bench_engine(cfg: LatticeConfig, batch: int, engine: str, min_time: float = 1.0, device: str = "cpu",
                  amp: bool = False, compile: bool = False) -> dict:
-    "Forward + backward throughput (and peak memory) of one engine at one shape; `amp`: bf16 autocast (CUDA); `compile`: torch.compile."
+    "Forward + backward throughput (and peak memory) of one engine at one shape; `amp`: bf16 (CUDA); `compile`."
     dev = torch.device(device)
     cfg = dataclasses.replace(cfg, engine="triton" if engine == "triton" else "torch")
-    l = _ready(cfg).to(dev); x = torch.randn(batch, *l.in_shape, device=dev)
+    l = _ready(cfg).to(dev)
+    x = torch.randn(batch, *l.in_shape, device=dev)
     nca = ConvNCA(cfg).to(dev) if engine == "dwconv" else None
     if engine == "mlp":  # a residual MLP with the lattice's parameter count, on the flattened sample
         from cube_nb.model import ResidualMLP, mlp_hidden_for
-        d = math.prod(l.in_shape); n = sum(p.numel() for p in l.parameters())
-        mlp = ResidualMLP(d, mlp_hidden_for(d, n)).to(dev); x = x.flatten(1)
+        d, n = math.prod(l.in_shape), sum(p.numel() for p in l.parameters())
+        mlp = ResidualMLP(d, mlp_hidden_for(d, n)).to(dev)
+        x = x.flatten(1)
     fwd = (lambda x: mlp(x)) if engine == "mlp" else (lambda x: run_engine(l, x, engine, nca))
     if compile: fwd = torch.compile(fwd)
     def it():
@@ -76,38 +82,49 @@ def bench_engine(cfg: LatticeConfig, batch: int, engine: str, min_time: float = 
     if dev.type == "cuda": torch.cuda.reset_peak_memory_stats()
     sec = _time(it, min_time)
     cells = batch * math.prod(cfg.dims) * cfg.steps
-    return {"engine": engine + ("+bf16" if amp else "") + ("+compile" if compile else ""), "dims": list(cfg.dims), "channels": cfg.channels, "hidden": cfg.hidden,
+    name = engine + ("+bf16" if amp else "") + ("+compile" if compile else "")
+    return {"engine": name, "dims": list(cfg.dims), "channels": cfg.channels, "hidden": cfg.hidden,
             "neighbourhood": cfg.neighbourhood, "steps": cfg.steps, "batch": batch, "seconds": sec,
             "cell_steps_per_s": None if engine == "mlp" else cells / sec, "samples_per_s": batch / sec,
             "device": device, "peak_mem_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None}
 
 # %% ../nbs/03b_benchmark.ipynb #24ac2319
-def bench_lattice(cfg: LatticeConfig | None = None, batch: int = 64, ref_cfg: LatticeConfig | None = None, ref_batch: int = 2,
-                  min_time: float = 2.0, threads: int | None = None, device: str = "cpu", amp: bool = False) -> dict:
-    "Our engine, the depthwise-conv NCA, the dense conv and an equal-size MLP at `cfg` on `device`; the per-cell reference (CPU) at a small `ref_cfg`; ratios."
+def bench_lattice(cfg: LatticeConfig | None = None, batch: int = 64,
+                  ref_cfg: LatticeConfig | None = None,  # the per-cell reference's (small) lattice, on the CPU
+                  ref_batch: int = 2, min_time: float = 2.0, threads: int | None = None, device: str = "cpu",
+                  amp: bool = False) -> dict:
+    "Our engine, the depthwise-conv NCA, the dense conv and an equal-size MLP at `cfg`; the per-cell reference; ratios."
     if threads: torch.set_num_threads(threads)
     cfg = cfg or LatticeConfig()
     ref_cfg = ref_cfg or dataclasses.replace(cfg, dims=(4, 4, 4), steps=2)
     fused = fused_reason(cfg, torch.empty(0, device=device)) is None  # the Triton kernels run here (CUDA)
-    rows = [bench_engine(cfg, batch, e, min_time, device, amp) for e in ("shifted", "triton")[:1 + fused] + ("dwconv", "conv", "mlp")]  # one precision for all
+    engines = ("shifted", "triton")[:1 + fused] + ("dwconv", "conv", "mlp")
+    rows = [bench_engine(cfg, batch, e, min_time, device, amp) for e in engines]  # one precision for all
     rows.append(bench_engine(ref_cfg, ref_batch, "reference", min_time))
     by = {r["engine"].split("+")[0]: r for r in rows}
-    best = by["triton" if fused else "shifted"]; ours = best["cell_steps_per_s"]  # the engine 'auto' picks on this device
+    best = by["triton" if fused else "shifted"]  # the engine 'auto' picks on this device
+    ours, cs = best["cell_steps_per_s"], lambda e: by[e]["cell_steps_per_s"]
     name = torch.cuda.get_device_name() if device.startswith("cuda") else (platform.processor() or platform.machine())
-    return {"rows": rows, "cell_steps_per_s": ours, "vs_reference": ours / by["reference"]["cell_steps_per_s"],
-            "vs_conv_nca": ours / by["dwconv"]["cell_steps_per_s"], "vs_dense_conv": ours / by["conv"]["cell_steps_per_s"],
-            "vs_mlp_samples": best["samples_per_s"] / by["mlp"]["samples_per_s"], "vs_torch_engine": ours / by["shifted"]["cell_steps_per_s"],
-            "engine": best["engine"], "device": device, "device_name": name, "peak_mem_bytes": best["peak_mem_bytes"], "threads": torch.get_num_threads()}
+    return {"rows": rows, "cell_steps_per_s": ours, "vs_reference": ours / cs("reference"),
+            "vs_conv_nca": ours / cs("dwconv"), "vs_dense_conv": ours / cs("conv"),
+            "vs_mlp_samples": best["samples_per_s"] / by["mlp"]["samples_per_s"],
+            "vs_torch_engine": ours / cs("shifted"),
+            "engine": best["engine"], "device": device, "device_name": name, "peak_mem_bytes": best["peak_mem_bytes"],
+            "threads": torch.get_num_threads()}
 
 def format_bench(res: dict) -> str:
     "The benchmark rows and ratios as text."
-    lines = [f"{'engine':<10}{'lattice':>9}{'C':>4}{'hid':>5}{'n':>4}{'steps':>6}{'batch':>6}{'ms/iter':>10}{'cell-steps/s':>15}{'samples/s':>11}"]
+    lines = [f"{'engine':<10}{'lattice':>9}{'C':>4}{'hid':>5}{'n':>4}{'steps':>6}{'batch':>6}{'ms/iter':>10}"
+             f"{'cell-steps/s':>15}{'samples/s':>11}"]
     for r in res["rows"]:
         cs = "-" if r["cell_steps_per_s"] is None else f"{r['cell_steps_per_s']:,.0f}"
-        lines.append(f"{r['engine']:<10}{'×'.join(map(str, r['dims'])):>9}{r['channels']:>4}{r['hidden']:>5}{r['neighbourhood']:>4}{r['steps']:>6}{r['batch']:>6}"
+        lines.append(f"{r['engine']:<10}{'×'.join(map(str, r['dims'])):>9}{r['channels']:>4}{r['hidden']:>5}"
+                     f"{r['neighbourhood']:>4}{r['steps']:>6}{r['batch']:>6}"
                      f"{r['seconds'] * 1e3:>10.1f}{cs:>15}{r['samples_per_s']:>11,.0f}")
-    lines.append(f"ours ({res.get('engine', 'shifted')}) vs depthwise-conv NCA: {res['vs_conv_nca']:.2f}×   vs dense conv3d: {res['vs_dense_conv']:.2f}×   "
-                 f"vs per-cell reference (CPU): {res['vs_reference']:,.0f}×   samples/s vs equal-size MLP: {res['vs_mlp_samples']:.3f}×   "
+    lines.append(f"ours ({res.get('engine', 'shifted')}) vs depthwise-conv NCA: {res['vs_conv_nca']:.2f}×   "
+                 f"vs dense conv3d: {res['vs_dense_conv']:.2f}×   "
+                 f"vs per-cell reference (CPU): {res['vs_reference']:,.0f}×   "
+                 f"samples/s vs equal-size MLP: {res['vs_mlp_samples']:.3f}×   "
                  f"({res['device']}: {res['device_name']}, {res['threads']} CPU threads)")
     return "\n".join(lines)
 
@@ -116,7 +133,7 @@ SWEEP_DIMS = ((8, 8, 6), (12, 12, 12), (16, 16, 16), (24, 24, 24), (32, 32, 32))
 
 def bench_sweep(cells: int, dims_list=SWEEP_DIMS, engines=("shifted", "dwconv"), device: str = "cpu", amp: bool = False,
                 min_time: float = 2.0, **cfg_kw) -> list[dict]:
-    "bench_engine rows over lattice sizes with about `cells` cells per batch (batch = cells // lattice cells, at least 1)."
+    "bench_engine rows over lattice sizes with about `cells` cells per batch (batch: cells // lattice cells, >= 1)."
     rows = []
     for dims in dims_list:
         batch = max(1, cells // math.prod(dims))
@@ -128,13 +145,15 @@ def bench_sweep(cells: int, dims_list=SWEEP_DIMS, engines=("shifted", "dwconv"),
     return rows
 
 def plot_sweep(sweeps: dict, ax=None):
-    "Cell-steps/s against lattice cells, one line per (label, engine); `sweeps` maps a label (e.g. 'H100 bf16') to bench_sweep rows."
+    "Cell-steps/s against lattice cells, a line per (label, engine); `sweeps`: label (e.g. 'H100 bf16') -> rows."
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
     for label, rows in sweeps.items():
         for e in dict.fromkeys(r["engine"] for r in rows):
-            pts = [(math.prod(r["dims"]), r["cell_steps_per_s"]) for r in rows if r["engine"] == e and r.get("cell_steps_per_s")]
+            pts = [(math.prod(r["dims"]), r["cell_steps_per_s"]) for r in rows
+                   if r["engine"] == e and r.get("cell_steps_per_s")]
             ax.plot(*zip(*pts), marker="o", label=f"{label}: {e}")
     ax.set(xscale="log", yscale="log", xlabel="cells in the lattice", ylabel="cell-steps / s (fwd + bwd)")
-    ax.legend(fontsize=7); ax.grid(alpha=.3)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=.3)
     return ax

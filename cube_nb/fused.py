@@ -200,8 +200,12 @@ BLOCKS = {("fwd", False): (64, 4), ("bwd_h", False): (64, 4), ("bwd_s", False): 
 
 _BND_CODE = {"walls": 0, "periodic": 1, "reflecting": 2}
 
+def _block(n: int) -> int:
+    "The power-of-two tile width (at least 16) that holds `n` channels or hidden units."
+    return max(16, triton.next_power_of_2(n))
+
 def _meta(kernel: str, s: torch.Tensor, w1: torch.Tensor, nt: int, boundary: str, bf16: bool) -> dict:
-    p2 = lambda n: max(16, triton.next_power_of_2(n))
+    p2 = _block
     bm, warps = BLOCKS[kernel, bf16]
     return dict(C=s.shape[-1], HID=w1.shape[1], NT=nt, BM=bm, num_warps=warps, BC=p2(s.shape[-1]), BH=p2(w1.shape[1]),
                 BND=_BND_CODE[boundary], BF16=bf16)
@@ -255,8 +259,8 @@ def fused_reason(cfg, state: torch.Tensor) -> str | None:
     if dev != "cuda" and not (dev == "cpu" and interpreting()):
         return f"the state is on {dev}: the kernels need a CUDA GPU (or TRITON_INTERPRET=1, Triton's slow CPU interpreter)"
     if state.dtype != torch.float32: return f"the state is {state.dtype}, the kernels keep it in float32"
-    p2, nt = lambda n: max(16, triton.next_power_of_2(n)), cfg.neighbourhood + 1
-    acc = ((7 if nt == 7 else triton.next_power_of_2(nt)) + 2) * p2(cfg.channels) * p2(cfg.hidden) * 4
+    nt = cfg.neighbourhood + 1
+    acc = ((7 if nt == 7 else triton.next_power_of_2(nt)) + 2) * _block(cfg.channels) * _block(cfg.hidden) * 4
     if acc > ON_CHIP:  # backward 1 keeps a (channels × hidden) gradient per tap on chip
         return (f"channels={cfg.channels} × hidden={cfg.hidden} needs ~{acc // 1024} KiB of on-chip accumulators "
                 f"in the backward kernel (at most {ON_CHIP // 1024}): use fewer channels or a narrower hidden layer")

@@ -89,7 +89,9 @@ class ResidualMLP(nn.Module):
         super().__init__()
         self.skip = (out_dim or dim) == dim
         self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim or dim))
-        if self.skip: nn.init.zeros_(self.net[2].weight); nn.init.zeros_(self.net[2].bias)
+        if self.skip:
+            nn.init.zeros_(self.net[2].weight)
+            nn.init.zeros_(self.net[2].bias)
     def forward(self, x): return x + self.net(x) if self.skip else self.net(x)
 
 def mlp_hidden_for(dim: int, n_params: int, out_dim: int | None = None) -> int:
