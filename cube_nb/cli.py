@@ -45,7 +45,7 @@ def training_config(args):
     for k in ("epochs", "seed", "device"):
         if getattr(args, k) is not None: d[k] = getattr(args, k)
     args.task = task_arg(args)
-    for arg, key in (("data", "source"), ("teacher", "teacher"), ("task", "kind"), ("seed", "seed")):
+    for arg, key in (("data", "source"), ("teacher", "teacher"), ("task", "task"), ("seed", "seed")):
         if getattr(args, arg) is not None: d["data"][key] = getattr(args, arg)
     return config_from_dict(TrainingConfig, d)
 
@@ -161,7 +161,7 @@ def ask_main(argv=None):
     t = TeacherEncoder(cfg.teacher, device="cpu")
     bank, q = bank_decoder(args.bank, ds, t), t.encode_cached([args.question])
     score = scoring_from(args, len(bank.texts))
-    train_q = lambda: ds.part("train", "dialogue" if ds.kind == "mixed" else None)[0]
+    train_q = lambda: ds.part("train", "dialogue" if ds.task == "mixed" else None)[0]
     weights = hashlib.sha256((Path(args.run) / "model.safetensors").read_bytes()).hexdigest()
     for name, f, key in (("cube", lambda x: predict(model, x), weights), ("identity", lambda x: x, "identity")):
         if score.name != "cos":

@@ -19,7 +19,8 @@ class CubeError(ValueError):
     "A problem the user can fix; the message names the field and the fix, on one line."
 
 # %% ../nbs/00_core.ipynb #3265f2a0
-def check(cond, msg: str):
+def check(cond,  # what must hold
+          msg: str):  # one line naming the problem and the fix
     "Raise `CubeError(msg)` unless `cond` holds."
     if not cond: raise CubeError(msg)
 
@@ -58,14 +59,15 @@ def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None)
     return x
 
 # %% ../nbs/00_core.ipynb #54c3edb2
-def set_seed(seed: int, deterministic: bool = True):
+def set_seed(seed: int,  # one seed for Python's, NumPy's and torch's generators
+             deterministic: bool = True):  # ask torch for deterministic kernels (warns where there are none)
     "Seed Python, NumPy and torch; with `deterministic`, ask torch for deterministic kernels."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if deterministic: torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False  # not a NaN fill after every torch.empty
 
 # %% ../nbs/00_core.ipynb #7cf727d3
-def get_device(device: str | None = None) -> torch.device:
+def get_device(device: str | None = None) -> torch.device:  # 'cpu', 'cuda', 'cuda:1', 'mps'; None or 'auto': pick
     "`device` if given ('cpu', 'cuda', 'cuda:1', 'mps'), else CUDA when available, else CPU."
     if device in (None, "auto"): return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try: dev = torch.device(device)
@@ -77,7 +79,8 @@ def get_device(device: str | None = None) -> torch.device:
 def _umask() -> int:
     m = os.umask(0); os.umask(m); return m
 
-def atomic_write(path, data: bytes | str):
+def atomic_write(path,  # the file to replace; its folder is created if missing
+                 data: bytes | str):  # the whole new content (str: written as UTF-8)
     "Write `data` to `path` atomically: readers see the old file or the new one, never a part."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str): data = data.encode("utf-8")
@@ -243,6 +246,10 @@ def _type_ok(v, tp) -> tuple[bool, object]:
 def config_from_dict(cls, d: dict, where: str = "config"):
     "Build dataclass `cls` from `d`, rejecting unknown keys and wrongly typed values with a `CubeError`."
     check(isinstance(d, dict), f"{where} must be a mapping of field: value, got {type(d).__name__}")
+    for old, new in getattr(cls, "RENAMED", {}).items():  # a field's old name still loads, and says so
+        if old in d and new not in d:
+            warnings.warn(f"{where}: {old} is now called {new}: rename it where it is set (the old name still works)")
+            d = {(new if k == old else k): v for k, v in d.items()}
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(d) - set(names), key=str)  # YAML keys may be numbers too

@@ -12,7 +12,7 @@ import torch
 from .core import CubeError, check, check_literals, atomic_write, save_tensors, load_tensors, cache_root
 
 # %% auto #0
-__all__ = ['DATA_DIR', 'Kind', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
+__all__ = ['DATA_DIR', 'Task', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
            'chatterbot_conversations', 'detag_brown', 'brown_sentences', 'fetch_brown', 'conversation_records',
            'text_records', 'record_texts', 'read_records', 'load_records', 'normalise_text', 'text_filters',
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'DialogueDataset',
@@ -133,7 +133,7 @@ def record_texts(records: list[dict]) -> list[str]:
     return list(dict.fromkeys([r["q"] for r in records] + [r["a"] for r in records]))
 
 # %% ../nbs/05_data.ipynb #46f70097
-Kind = Literal["dialogue", "autoencoder", "mixed"]
+Task = Literal["dialogue", "autoencoder", "mixed"]
 
 def _read_text(p: Path) -> str:
     check(p.is_file(), f"data file {p} does not exist: check the path")
@@ -142,21 +142,24 @@ def _read_text(p: Path) -> str:
     check(t.strip(), f"data file {p} is empty: add some data")
     return t
 
-def _row_pair(d, kind):
+def _row_pair(d, task):
     if not isinstance(d, dict): return None
     t = d.get("text")
-    if kind == "autoencoder" and isinstance(t, str) and t.strip(): return (t.strip(), t.strip())
+    if task == "autoencoder" and isinstance(t, str) and t.strip(): return (t.strip(), t.strip())
     q, a = d.get("q", d.get("question")), d.get("a", d.get("answer"))  # (autoencoder: a Q&A line gives both its texts)
     ok = isinstance(q, str) and isinstance(a, str) and q.strip() and a.strip()
     return (q.strip(), a.strip()) if ok else None
 
 # %% ../nbs/05_data.ipynb #b8e30c3b
-def read_records(path, kind: Kind = "dialogue", strict: bool = False, context_window: int = 0) -> list[dict]:
+def read_records(path,  # a .jsonl, .csv, .txt or .json file
+                 task: Task = "dialogue",  # dialogue: question/answer pairs; autoencoder: texts; mixed: both
+                 strict: bool = False,  # a bad line is an error (with its line number) instead of being skipped
+                 context_window: int = 0) -> list[dict]:  # conversations: earlier turns prepended to each question
     "Records from a `.jsonl`, `.csv`, `.txt` or `.json` file (see the table above)."
     p = Path(path); text = _read_text(p); ext = p.suffix.lower()
-    need = "q and a (or question and answer)" if kind == "dialogue" else "text (or q and a)"
+    need = "q and a (or question and answer)" if task == "dialogue" else "text (or q and a)"
     if ext == ".json":
-        check(kind == "dialogue", f"{p}: .json files hold conversations, which are dialogue data: use kind='dialogue'")
+        check(task == "dialogue", f"{p}: .json files hold conversations, which are dialogue data: use task='dialogue'")
         try: data = json.loads(text)
         except json.JSONDecodeError as e: raise CubeError(f"{p}:{e.lineno} is not valid JSON: fix the file") from None
         ok = isinstance(data, (list, dict)) and all(isinstance(c, list) and all(isinstance(t, str) for t in c) for c in (data.values() if isinstance(data, dict) else data))
@@ -168,7 +171,7 @@ def read_records(path, kind: Kind = "dialogue", strict: bool = False, context_wi
     if ext == ".jsonl":
         for i, line in enumerate(text.splitlines(), 1):
             if not line.strip(): continue
-            try: pair = _row_pair(json.loads(line), kind)
+            try: pair = _row_pair(json.loads(line), task)
             except json.JSONDecodeError: pair = None; why = "is not valid JSON"
             else: why = f"needs non-empty string keys {need}"
             if pair is None: bad.append(f"{p}:{i} {why}")
@@ -176,7 +179,7 @@ def read_records(path, kind: Kind = "dialogue", strict: bool = False, context_wi
     elif ext == ".csv":
         reader = csv.DictReader(io.StringIO(text))
         cols = {c.strip().lower(): c for c in reader.fieldnames or []}
-        want = [("question", "q"), ("answer", "a")] if kind == "dialogue" else [("text",)]
+        want = [("question", "q"), ("answer", "a")] if task == "dialogue" else [("text",)]
         found = [next((cols[n] for n in names if n in cols), None) for names in want]
         check(all(found), f"{p}: the CSV header {list(cols)} lacks {' and '.join(n[0] for n in want)} columns: add a header row with them")
         for i, r in enumerate(reader, 2):
@@ -186,22 +189,27 @@ def read_records(path, kind: Kind = "dialogue", strict: bool = False, context_wi
     elif ext == ".txt":
         for i, line in enumerate(text.splitlines(), 1):
             if not line.strip(): continue
-            if kind == "autoencoder": rows.append((i, line.strip(), line.strip())); continue
+            if task == "autoencoder":
+                rows.append((i, line.strip(), line.strip()))
+                continue
             parts = line.split("\t")
             if len(parts) == 2 and all(x.strip() for x in parts): rows.append((i, parts[0].strip(), parts[1].strip()))
             else: bad.append(f"{p}:{i} is not question<TAB>answer")
     else: raise CubeError(f"{p}: unknown file type {ext!r}: use .jsonl, .csv, .txt or .json")
     if bad: check(not strict, bad[0] + ": fix that line, or read with strict=False to skip bad lines")
-    check(rows, f"{p} holds no valid {'pairs' if kind == 'dialogue' else 'texts'} (each line needs {need})"
+    check(rows, f"{p} holds no valid {'pairs' if task == 'dialogue' else 'texts'} (each line needs {need})"
           + (f"; {len(bad)} bad line(s), first: {bad[0]}" if bad else ""))
     if bad: warnings.warn(f"{p}: skipped {len(bad)} bad line(s), first: {bad[0]}")
-    if kind == "autoencoder": return text_records(list(dict.fromkeys(t for r in rows for t in r[1:])))
+    if task == "autoencoder": return text_records(list(dict.fromkeys(t for r in rows for t in r[1:])))
     return [{"q": q, "a": a, "group": f"line:{i}"} for i, q, a in rows]
 
 # %% ../nbs/05_data.ipynb #03a06847
-def load_records(source: str, kind: Kind = "dialogue", strict: bool = False, context_window: int = 0) -> list[dict]:
+def load_records(source: str,  # jargon, chitchat, chatterbot, brown, or a file as for `read_records`
+                 task: Task = "dialogue",  # dialogue, autoencoder or mixed
+                 strict: bool = False,  # a bad line in a file is an error instead of being skipped
+                 context_window: int = 0) -> list[dict]:  # conversations: earlier turns prepended to each question
     "Records from a bundled corpus name (jargon, chitchat, chatterbot, brown) or a file."
-    if kind == "mixed":  # the dialogue pairs, plus each distinct text as its own target in the group of its first pair
+    if task == "mixed":  # the dialogue pairs, plus each distinct text as its own target in the group of its first pair
         pairs, first = load_records(source, "dialogue", strict, context_window), {}
         for r in pairs: first.setdefault(r["q"], r["group"]); first.setdefault(r["a"], r["group"])
         return [{**r, "task": "dialogue"} for r in pairs] + [{"q": t, "a": t, "group": g, "task": "autoencoder"} for t, g in first.items()]
@@ -210,10 +218,10 @@ def load_records(source: str, kind: Kind = "dialogue", strict: bool = False, con
     elif source in ("chitchat", "chatterbot"):
         recs = conversation_records(chitchat_conversations() if source == "chitchat" else chatterbot_conversations(), context_window)
     elif source == "brown":
-        check(kind == "autoencoder", "the Brown corpus holds plain sentences, not pairs: use kind='autoencoder' (task autoencoder)")
+        check(task == "autoencoder", "the Brown corpus holds plain sentences, not pairs: use task='autoencoder'")
         return text_records(brown_sentences())
-    else: return read_records(source, kind, strict, context_window)
-    if kind == "autoencoder":  # every distinct text of the pairs, as its own target
+    else: return read_records(source, task, strict, context_window)
+    if task == "autoencoder":  # every distinct text of the pairs, as its own target
         return text_records(sorted({r["q"] for r in recs} | {r["a"] for r in recs}))
     return recs
 
@@ -303,7 +311,7 @@ def split_records(records: list[dict], fracs=(0.7, 0.1, 0.2), seed: int = 0) -> 
 @dataclass
 class DatasetConfig:
     source: str = "jargon"  # jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file
-    kind: Kind = "dialogue"
+    task: Task = "dialogue"  # dialogue (question -> answer), autoencoder (text -> text) or mixed (both)
     teacher: str = "minilm"  # a known teacher name or a local model folder
     teacher_dtype: Literal["float32", "float16", "bfloat16"] = "float32"  # half: CUDA only; its vectors cached apart
     cache_dir: str | None = None  # embedding cache root (default: $CUBE_NB_CACHE or ~/.cache/cube_nb)
@@ -315,15 +323,16 @@ class DatasetConfig:
     min_qa_cos: float | None = None  # semantic filter: drop pairs with teacher cos(Q, A) below this
     max_qa_cos: float | None = None  # … or above this
     expand: int = 0  # template paraphrases added per question
-    mix: float = 0.5  # kind='mixed': loss weight of an autoencoder pair relative to a dialogue pair
+    mix: float = 0.5  # task='mixed': loss weight of an autoencoder pair relative to a dialogue pair
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)
     seed: int = 0
     center: bool = False  # autoencoder: subtract the training mean
     noise_std: float = 0.0  # autoencoder: Gaussian noise on training inputs
     strict: bool = False  # a bad line in a file is an error instead of being skipped
+    RENAMED = {"kind": "task"}  # configs written before the rename still load (with a warning)
 
     def __post_init__(self):
-        check_literals(self)  # kind, teacher_dtype
+        check_literals(self)  # task, teacher_dtype
         check(self.mix >= 0, f"mix={self.mix} must be >= 0")
         check(self.seed >= 0, f"data seed={self.seed} must be >= 0")
         check(self.max_pairs is None or self.max_pairs >= 3, f"max_pairs={self.max_pairs} must be >= 3 (or None for all)")
@@ -335,7 +344,7 @@ class DatasetConfig:
 # %% ../nbs/05_data.ipynb #87aa779f
 class DialogueDataset(torch.utils.data.Dataset):
     "Records with question and answer embeddings, a group-aware split and a filter report."
-    kind = "dialogue"
+    task = "dialogue"
     def __init__(self, records: list[dict], q: torch.Tensor, a: torch.Tensor, split: dict, report: dict | None = None, source: str = ""):
         check(len(records) == len(q) == len(a), f"{len(records)} records but {len(q)} question and {len(a)} answer vectors")
         self.records, self.q, self.a, self.split, self.report, self.source = records, q, a, split, report or {}, source
@@ -353,7 +362,7 @@ class DialogueDataset(torch.utils.data.Dataset):
     def rows(self, name: str, task: str | None = None) -> list[int]:
         "Record indices of one split, optionally only those of one task ('dialogue' or 'autoencoder', mixed data)."
         check(name in self.split, f"split {name!r} is not known: use train, val or test")
-        return [i for i in self.split[name] if task is None or self.records[i].get("task", self.kind) == task]
+        return [i for i in self.split[name] if task is None or self.records[i].get("task", self.task) == task]
 
     def part(self, name: str, task: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         "(inputs, targets) of one split: 'train', 'val' or 'test' (optionally of one task)."
@@ -398,7 +407,7 @@ def _collate(self: DialogueDataset, split: str):
 # %% ../nbs/05_data.ipynb #f8174048
 class AutoencoderDataset(DialogueDataset):
     "Texts whose target is their own embedding; optional centring and training-only input noise."
-    kind = "autoencoder"
+    task = "autoencoder"
     def __init__(self, records, e: torch.Tensor, split: dict, report=None, source="", center: bool = False, noise_std: float = 0.0, mean=None):
         tr = torch.tensor(split["train"], dtype=torch.long)
         self.mean = (e[tr].mean(0) if mean is None else mean) if center else torch.zeros(e.shape[1])
@@ -417,7 +426,7 @@ def _collate(self: AutoencoderDataset, split: str):
 # %% ../nbs/05_data.ipynb #4862ce46
 class MixedDataset(DialogueDataset):
     "Dialogue pairs plus autoencoder pairs (records with task='autoencoder'), weighted by `mix`."
-    kind = "mixed"
+    task = "mixed"
     def __init__(self, records, q, a, split, report=None, source="", mix: float = 0.5):
         super().__init__(records, q, a, split, report, source); self.mix = mix
 
@@ -437,7 +446,11 @@ def embed_texts(teacher, texts: list[str], cache_dir=None, log=None) -> torch.Te
     return e[[pos[t] for t in texts]]
 
 # %% ../nbs/05_data.ipynb #e98d9efc
-def build_dataset(records: list[dict], cfg: DatasetConfig, teacher=None, source: str | None = None, log=None):
+def build_dataset(records: list[dict],  # from `load_records`
+                  cfg: DatasetConfig,  # filters, sample, split and teacher options
+                  teacher=None,  # a `TeacherEncoder` (or its name); None: `cfg.teacher`
+                  source: str | None = None,  # the name the dataset reports; None: `cfg.source`
+                  log=None):  # print-like: embedding progress with the time left
     "Filter, expand, sample, embed, semantically filter and split `records` as `cfg` says."
     records, report = text_filters(records, cfg.min_chars, cfg.max_chars, cfg.dedup)
     if cfg.expand: records = expand_questions(records, cfg.expand, cfg.seed)
@@ -446,7 +459,7 @@ def build_dataset(records: list[dict], cfg: DatasetConfig, teacher=None, source:
         report["sampled_out"] = len(records) - len(keep); records = [records[i] for i in keep]
     check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} records left after filtering: relax the filters or add data")
     teacher = _teacher(teacher or cfg.teacher)
-    if cfg.kind == "autoencoder":
+    if cfg.task == "autoencoder":
         e = embed_texts(teacher, [r["q"] for r in records], cfg.cache_dir, log)
         q = a = e
     else:
@@ -458,14 +471,14 @@ def build_dataset(records: list[dict], cfg: DatasetConfig, teacher=None, source:
     records, q, a = [records[i] for i in idx.tolist()], q[idx], a[idx]
     check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} pairs pass the semantic filter: widen min_qa_cos / max_qa_cos")
     split = split_records(records, cfg.split, cfg.seed)
-    if cfg.kind == "autoencoder":
+    if cfg.task == "autoencoder":
         return AutoencoderDataset(records, q, split, report, source or cfg.source, cfg.center, cfg.noise_std)
-    if cfg.kind == "mixed": return MixedDataset(records, q, a, split, report, source or cfg.source, cfg.mix)
+    if cfg.task == "mixed": return MixedDataset(records, q, a, split, report, source or cfg.source, cfg.mix)
     return DialogueDataset(records, q, a, split, report, source or cfg.source)
 
 # %% ../nbs/05_data.ipynb #61834906
-def _cfg(kind, **kw) -> DatasetConfig:
-    return DatasetConfig(kind=kind, **kw)
+def _cfg(task, **kw) -> DatasetConfig:
+    return DatasetConfig(task=task, **kw)
 
 def _pair_record(i: int, p) -> dict:
     "The record of the `i`-th (question, answer) tuple or {'q', 'a'} dict, checked."
@@ -499,10 +512,13 @@ def create_embedding_dataset(e: torch.Tensor, texts: list[str] | None = None, **
     recs = text_records(texts)
     return AutoencoderDataset(recs, e.float(), split_records(recs, cfg.split, cfg.seed), {}, "embeddings", cfg.center, cfg.noise_std)
 
-def create_file_dataset(path, kind: Kind = "dialogue", teacher=None, **kw):
-    "A dataset from a file (or a bundled corpus name) of either kind."
-    cfg = _cfg(kind, source=str(path), **kw)
-    return build_dataset(load_records(str(path), kind, cfg.strict, cfg.context_window), cfg, teacher, str(path))
+def create_file_dataset(path,  # a file, or a bundled corpus name
+                        task: Task = "dialogue",  # dialogue, autoencoder or mixed
+                        teacher=None,  # a `TeacherEncoder` (or its name); None: MiniLM
+                        **kw):  # any other `DatasetConfig` field
+    "A dataset from a file (or a bundled corpus name) for any task."
+    cfg = _cfg(task, source=str(path), **kw)
+    return build_dataset(load_records(str(path), task, cfg.strict, cfg.context_window), cfg, teacher, str(path))
 
 # %% ../nbs/05_data.ipynb #78109b0a
 @patch
@@ -510,9 +526,10 @@ def save(self: DialogueDataset, folder):
     "Write the records, split, report and embeddings into `folder` (atomically, file by file)."
     folder = Path(folder)
     atomic_write(folder / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records))
-    extra = {"center": self.center, "noise_std": self.noise_std} if self.kind == "autoencoder" else {"mix": self.mix}
-    atomic_write(folder / "split.json", json.dumps({"kind": self.kind, "source": self.source, "report": self.report, **extra, **self.split}))
-    t = {"e": self.q + self.mean, "mean": self.mean} if self.kind == "autoencoder" else {"q": self.q, "a": self.a}
+    extra = {"center": self.center, "noise_std": self.noise_std} if self.task == "autoencoder" else {"mix": self.mix}
+    meta = {"task": self.task, "source": self.source, "report": self.report, **extra, **self.split}
+    atomic_write(folder / "split.json", json.dumps(meta))
+    t = {"e": self.q + self.mean, "mean": self.mean} if self.task == "autoencoder" else {"q": self.q, "a": self.a}
     save_tensors(t, folder / "embeddings.safetensors")
 
 def load_dataset(folder):
@@ -522,9 +539,11 @@ def load_dataset(folder):
     meta, t = json.loads((folder / "split.json").read_text()), load_tensors(folder / "embeddings.safetensors")
     recs = [json.loads(l) for l in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     split = {k: meta[k] for k in ("train", "val", "test")}
-    if meta.get("kind") == "autoencoder":
+    task = meta.get("task", meta.get("kind"))  # split.json of runs written before the rename: kind
+    if task == "autoencoder":
         return AutoencoderDataset(recs, t["e"], split, meta["report"], meta["source"], meta["center"], meta["noise_std"], mean=t["mean"])
-    if meta.get("kind") == "mixed": return MixedDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""), meta["mix"])
+    if task == "mixed":
+        return MixedDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""), meta["mix"])
     return DialogueDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""))
 
 # %% ../nbs/05_data.ipynb #2cfbfe6d

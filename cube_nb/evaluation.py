@@ -4,7 +4,8 @@
 
 # %% ../nbs/08_evaluation.ipynb #9980d447
 from __future__ import annotations
-import copy, math, time
+import copy, functools, hashlib, json, math, time, warnings
+from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, set_seed, save_png
 from .losses import retrieval_metrics, pair_scores
@@ -12,49 +13,80 @@ from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
-__all__ = ['LOWER_IS_BETTER', 'fit_ridge', 'fit_procrustes', 'baseline_predictors', 'fitted_scorings', 'score_mapper',
-           'score_all', 'format_table', 'evaluate_run', 'scoring_info', 'table_cols', 'metrics_table', 'error_analysis',
+__all__ = ['LOWER_IS_BETTER', 'Affine64', 'fit_ridge', 'fit_procrustes', 'fit_baselines', 'predictors', 'baseline_predictors',
+           'fitted_scorings', 'score_mapper', 'score_all', 'format_table', 'stored_stats', 'baselines_key',
+           'cached_baselines', 'evaluate_run', 'scoring_info', 'table_cols', 'metrics_table', 'error_analysis',
            'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'run_report', 'PhraseBankDecoder',
-           'stored_stats', 'store_stats']
+           'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
-def fit_ridge(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, lams=tuple(10 ** (k / 2) for k in range(-6, 7))):
-    "Ridge regression x -> y with intercept; λ (1e-3 … 1e3, half-decade steps) picked by validation cosine. Returns (predict function, λ)."
+class Affine64(nn.Module):
+    "q -> (q - shift) @ W + bias, computed in float64 and returned in float32: the closed-form baselines."
+    def __init__(self, W: torch.Tensor, shift: torch.Tensor | None = None, bias: torch.Tensor | None = None):
+        super().__init__()
+        zeros = lambda n: torch.zeros(n, dtype=torch.float64)
+        self.register_buffer("W", W.double())
+        self.register_buffer("shift", zeros(len(W)) if shift is None else shift.double())
+        self.register_buffer("bias", zeros(W.shape[1]) if bias is None else bias.double())
+
+    def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()
+
+# %% ../nbs/08_evaluation.ipynb #dd69f9ef
+def fit_ridge(x: torch.Tensor, y: torch.Tensor,  # training inputs (n, d) and targets (n, d_out)
+              xv: torch.Tensor, yv: torch.Tensor,  # validation inputs and targets: λ is picked on them
+              lams=tuple(10 ** (k / 2) for k in range(-6, 7))):  # the λ tried: 1e-3 … 1e3, half-decade steps
+    "Ridge regression x -> y with intercept, λ picked by validation cosine; returns (`Affine64`, λ)."
     x, y, xv, yv = (t.double() for t in (x, y, xv, yv))
     mx, my = x.mean(0), y.mean(0)
     xc, yc = x - mx, y - my
     gram, xty = xc.T @ xc, xc.T @ yc
     def solve(lam): return torch.linalg.solve(gram + lam * torch.eye(len(gram), dtype=gram.dtype), xty)
     best = max(lams, key=lambda l: F.cosine_similarity((xv - mx) @ solve(l) + my, yv).mean().item())
-    W = solve(best)
-    return (lambda q: ((q.double() - mx) @ W + my).float()), best
+    return Affine64(solve(best), mx, my), best
 
-def fit_procrustes(x: torch.Tensor, y: torch.Tensor):
-    "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as a predict function."
+# %% ../nbs/08_evaluation.ipynb #123b6900
+def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
+                   y: torch.Tensor) -> Affine64:  # training targets (n, d_out)
+    "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as an `Affine64`."
     u, _, vt = torch.linalg.svd(x.double().T @ y.double(), full_matrices=False)  # (d_in, d_out) with orthonormal rows or columns
-    W = u @ vt
-    return lambda q: (q.double() @ W).float()
+    return Affine64(u @ vt)
 
 # %% ../nbs/08_evaluation.ipynb #1b5daaac
 from .model import ResidualMLP, mlp_hidden_for  # the MLP baseline is a model: 03a_model
 
 # %% ../nbs/08_evaluation.ipynb #8a367565
-def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = None, n_params: int | None = None, log=None, **learner_kw) -> dict:
-    "Predict functions for identity, centroid, ridge, procrustes and (given `cfg` and `n_params`) the residual MLP."
+def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted on
+                  val: tuple,  # (questions, answers) for ridge's λ and the MLP's validation
+                  cfg: TrainingConfig | None = None,  # the run's configuration: the MLP trains with its loop and budget
+                  n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
+                  log=None,  # print-like: progress of the MLP's training
+                  **learner_kw) -> dict:  # the run's per-pair information (groups, weights) for the MLP's Learner
+    "Every baseline fitted, as a module: identity, centroid, ridge, procrustes and (given `cfg`, `n_params`) the MLP."
     (xt, yt), (xv, yv) = train, val
-    centroid, (d, d_out) = yt.mean(0), (xt.shape[1], yt.shape[1])
-    out = {"identity": lambda q: q.clone()} if d == d_out else {}  # no identity between two teachers' spaces
-    out.update({"centroid": lambda q: centroid.expand(len(q), -1).clone(),
-                "ridge": fit_ridge(xt, yt, xv, yv)[0],
-                "procrustes": fit_procrustes(xt, yt)})
+    d, d_out = xt.shape[1], yt.shape[1]
+    out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
+    out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=yt.mean(0)),
+                "ridge": fit_ridge(xt, yt, xv, yv)[0], "procrustes": fit_procrustes(xt, yt)})
     if cfg is not None and n_params is not None:
         set_seed(cfg.seed)  # the MLP's initial weights depend on the run's seed only
-        mlp = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
-        train_mapper(mlp, train, val, cfg, log=log, **learner_kw)  # the cube's loop, loss, negatives and budget
-        out["mlp"] = lambda q: predict(mlp, q)
-        out["mlp"].n_params = sum(p.numel() for p in mlp.parameters())
+        out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
+        train_mapper(out["mlp"], train, val, cfg, log=log, **learner_kw)  # the cube's loop, loss, negatives and budget
     return out
 
+# %% ../nbs/08_evaluation.ipynb #7e3044c2
+def predictors(modules: dict) -> dict:
+    "A predict function per module (evaluation mode, in batches); the MLP's carries its parameter count."
+    out = {name: functools.partial(predict, m) for name, m in modules.items()}
+    if "mlp" in out: out["mlp"].n_params = sum(p.numel() for p in modules["mlp"].parameters())
+    return out
+
+# %% ../nbs/08_evaluation.ipynb #85cebeb8
+def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = None, n_params: int | None = None,
+                        log=None, **learner_kw) -> dict:
+    "Predict functions of every baseline, fitted by `fit_baselines` (same arguments)."
+    return predictors(fit_baselines(train, val, cfg, n_params, log, **learner_kw))
+
+# %% ../nbs/08_evaluation.ipynb #3c64375e
 def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected=None) -> dict:
     "Plain cosine and each `corrected` scoring (one or a tuple), fitted on `f`'s predictions for `train_q`, by suffix."
     out = {"": Scoring().fit(a)}
@@ -63,6 +95,7 @@ def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected=None) -
     for c in corr: out[f"_{c.name}"] = copy.copy(c).fit(a, preds)
     return out
 
+# %% ../nbs/08_evaluation.ipynb #bf321254
 def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
                  test: tuple,  # (questions, answers); the answers are the candidates
                  train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
@@ -80,6 +113,7 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
         out.update({k + suffix: v for k, v in m.items() if not (suffix and k in ("cos", "candidates"))})
     return out
 
+# %% ../nbs/08_evaluation.ipynb #fc11a54e
 def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected=None, counts: dict | None = None,
               log=None,  # print-like: a line with the time left after each mapper
               device=None) -> dict:  # where the scores are computed; None: where each predictor returns them
@@ -105,9 +139,54 @@ def format_table(scores: dict, cols=("cos", "R1", "R10", "MRR10", "mean_rank")) 
         lines.append(f"{name:<{w}}" + "".join(f"{s[c]:>{cw[c] - 1}.3f}{'*' if s[c] == best[c] else ' '}" for c in cols))
     return "\n".join(lines)
 
+# %% ../nbs/08_evaluation.ipynb #41da31f7
+def stored_stats(path: Path,  # a safetensors file written with metadata {"key": key}
+                 key: str,  # what the tensors must have been computed for
+                 what: str = "statistics",  # their name in the warning
+                 of: str = "input") -> dict | None:  # what a mismatched key means, in the warning
+    "Tensors stored at `path` under `key`; None if there are none, or (warning) if damaged or for another key."
+    from safetensors import safe_open
+    if not path.is_file(): return None
+    try:
+        with safe_open(str(path), "pt") as f:
+            if (f.metadata() or {}).get("key") == key: return {k: f.get_tensor(k) for k in f.keys()}
+        why = f"belong to another {of}"
+    except Exception: why = "are damaged"
+    warnings.warn(f"the {what} in {path} {why}: rebuilding them (nothing else in the run folder changes)")
+    return None
+
+# %% ../nbs/08_evaluation.ipynb #2ff5f3f3
+def baselines_key(inputs: list, cfg: TrainingConfig | None, n_params: int | None) -> str:
+    "A hash of what the baselines are fitted on (tensors, or lists such as groups), the configuration, the cube's size."
+    from cube_nb.core import config_to_dict
+    h = hashlib.sha256(json.dumps([config_to_dict(cfg) if cfg else None, n_params], sort_keys=True).encode())
+    for x in inputs:
+        h.update(x.detach().cpu().contiguous().numpy().tobytes() if isinstance(x, torch.Tensor) else
+                 json.dumps(x, default=str).encode())
+    return h.hexdigest()
+
+# %% ../nbs/08_evaluation.ipynb #09eed647
+def cached_baselines(path: Path,  # where they are kept: a run folder's baselines.safetensors
+                     train: tuple, val: tuple, cfg: TrainingConfig | None = None, n_params: int | None = None,
+                     log=None, **learner_kw) -> dict:  # as for `fit_baselines`
+    "`fit_baselines`' modules, read from `path` when fitted there for the same inputs; else fitted and stored."
+    from cube_nb.core import save_tensors
+    extra = [learner_kw[k] for k in sorted(learner_kw)]
+    key = baselines_key([*train, *val, *extra], cfg, n_params)
+    state = stored_stats(path, key, "fitted baselines", "training split, configuration or cube size")
+    if state is None:
+        mods = fit_baselines(train, val, cfg, n_params, log, **learner_kw)
+        save_tensors({f"{n}.{k}": v.contiguous() for n, m in mods.items() for k, v in m.state_dict().items()}, path,
+                     {"key": key})
+        return mods
+    d, d_out = train[0].shape[1], train[1].shape[1]
+    mods = {"identity": nn.Identity()} if d == d_out else {}
+    mods.update({n: Affine64(torch.zeros(d, d_out)) for n in ("centroid", "ridge", "procrustes")})
+    if cfg is not None and n_params is not None: mods["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
+    for n, m in mods.items(): m.load_state_dict({k[len(n) + 1:]: v for k, v in state.items() if k.startswith(n + ".")})
+    return mods
+
 # %% ../nbs/08_evaluation.ipynb #93fe24ee
-import json, time
-from pathlib import Path
 from .core import atomic_write, run_lock
 from .training import load_run
 
@@ -120,20 +199,21 @@ def evaluate_run(run,  # run folder written by cube_train
     t0 = time.perf_counter()
     cfg, model, ds = load_run(run)
     with run_lock(run, "cube_eval", fix="run cube_eval once it has finished"):  # it writes into the run folder
-        task = "dialogue" if ds.kind == "mixed" else None  # mixed runs: the table scores the dialogue pairs
+        task = "dialogue" if ds.task == "mixed" else None  # mixed runs: the table scores the dialogue pairs
         if data is None: ev, rows = ds, ds.rows("test", task)
         else:  # another file entirely: every pair of it is a test pair
             from cube_nb.data import DatasetConfig, build_dataset, load_records
-            kind = "dialogue" if task else cfg.task
-            dc = DatasetConfig(source=data, kind=kind, teacher=cfg.teacher, cache_dir=cfg.data.cache_dir,
+            other = "dialogue" if task else cfg.task
+            dc = DatasetConfig(source=data, task=other, teacher=cfg.teacher, cache_dir=cfg.data.cache_dir,
                                split=(0.0, 0.0, 1.0))
-            ev = build_dataset(load_records(data, kind), dc, cfg.teacher)
+            ev = build_dataset(load_records(data, other), dc, cfg.teacher)
             rows = ev.rows("test")
         test = ev.q[rows], ev.a[rows]
         corrected = corrected or scoring("csls", n=min(len(rows), len(ds.rows("train", task))))
         mlp_log = (lambda s: log(f"baseline MLP: {s}")) if log else None
-        preds = baseline_predictors(ds.part("train", task), ds.part("val", task), cfg, model.n_params, log=mlp_log,
-                                    **ds.pair_info("train", task))
+        preds = predictors(cached_baselines(Path(run) / "baselines.safetensors", ds.part("train", task),
+                                            ds.part("val", task), cfg, model.n_params, log=mlp_log,
+                                            **ds.pair_info("train", task)))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure
         gpu = "cuda" if torch.cuda.is_available() else None  # the cube and (n, n) score blocks: on a GPU if any
@@ -156,7 +236,7 @@ def evaluate_run(run,  # run folder written by cube_train
                             "cube": strip(scores.pop("cube")), "baselines": {k: strip(v) for k, v in scores.items()}},
                    "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params},
                    "seconds": {**timing, "eval": time.perf_counter() - t0}}
-        if ds.kind == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
+        if ds.task == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
             ae = ds.part("test", "autoencoder")
             ae_scores = strip(retrieval_metrics(predict(model, ae[0]), ae[1]))
             metrics["test_autoencoder"] = {"candidates": len(ae[0]), "cube": ae_scores}
@@ -282,8 +362,6 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/08_evaluation.ipynb #d8f11ffc
-import functools, hashlib, warnings
-
 class PhraseBankDecoder:
     "Nearest texts of a phrase bank for embeddings, ranked by plain cosine or by a hubness-corrected `Scoring`."
     def __init__(self, texts: list[str], embeddings: torch.Tensor):
@@ -311,18 +389,6 @@ class PhraseBankDecoder:
 # %% ../nbs/08_evaluation.ipynb #1adde9ce
 from fastcore.basics import patch
 
-def stored_stats(path: Path, key: str) -> dict | None:
-    "Statistics stored at `path` under `key`; None if there are none, or (warning) if damaged or for another key."
-    from safetensors import safe_open
-    if not path.is_file(): return None
-    try:
-        with safe_open(str(path), "pt") as f:
-            if (f.metadata() or {}).get("key") == key: return {k: f.get_tensor(k) for k in f.keys()}
-        why = "belong to another bank, model or scoring"
-    except Exception: why = "are damaged"
-    warnings.warn(f"the bank statistics in {path} {why}: rebuilding them (nothing else in the run folder changes)")
-    return None
-
 def store_stats(stats: dict, path: Path, key: str):
     "Keep `stats` at `path` (in a run folder's bank_stats/) when that folder is free and writable; else warn."
     from cube_nb.core import CubeError, run_lock, save_tensors
@@ -341,7 +407,7 @@ def use(self: PhraseBankDecoder,
     "Rank with `score` from now on, its statistics fitted to this bank (or read from `store`)."
     key = f"{score.label}|bank {self.key}|model {model_key}"
     path = Path(store) / "bank_stats" / f"{name}-{score.label}-{self.key[:16]}.safetensors" if store else None
-    stats = stored_stats(path, key) if path else None
+    stats = stored_stats(path, key, "bank statistics", "bank, model or scoring") if path else None
     if stats is not None: self.score = score.with_stats(self.bank, stats)
     else:
         self.score = score.fit(self.bank, train_preds() if callable(train_preds) else train_preds)

@@ -21,11 +21,15 @@ def wmean(v: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     w = torch.ones_like(v) if weights is None else weights
     return (v * w).sum() / w.sum().clamp(min=1e-12)
 
-def cosine_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def cosine_loss(pred: torch.Tensor,  # (B, d) predictions
+                target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
+                weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) per-pair weights; None: equal
     "Mean of 1 − cos(pred, target) over the batch (weighted by `weights`); the target is treated as fixed."
     return wmean(1 - F.cosine_similarity(pred, target.detach(), dim=-1), weights)
 
-def mse_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def mse_loss(pred: torch.Tensor,  # (B, d) predictions
+             target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
+             weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) per-pair weights; None: equal
     "Mean squared error against a fixed target (per pair over dimensions, then over the batch)."
     return wmean(((pred - target.detach()) ** 2).mean(-1), weights)
 
@@ -180,7 +184,11 @@ def pair_scores(pred: torch.Tensor,  # (N, d) predictions
         ranks.append((s >= o[:, None]).sum(1))  # 1 = best; ties count against the true answer
     return torch.cat(own), torch.cat(ranks)
 
-def retrieval_metrics(pred: torch.Tensor, target: torch.Tensor, ks=(1, 5, 10), chunk: int = 1024, score=None) -> dict:
+def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
+                      target: torch.Tensor,  # (n, d) their true targets, which are also the candidates
+                      ks=(1, 5, 10),  # the R@k columns
+                      chunk: int = 1024,  # rows scored at a time (memory)
+                      score=None) -> dict:  # a fitted `Scoring` to rank by; None: plain cosine
     "Mean cosine, and retrieval of each row's own target among all `target` rows by `score`: R@k, MRR@10, mean rank."
     own, ranks = pair_scores(pred, target, chunk, score)
     out = {"cos": float(own.mean()), **{f"R{k}": float((ranks <= k).double().mean()) for k in ks}}

@@ -94,7 +94,9 @@ class ResidualMLP(nn.Module):
             nn.init.zeros_(self.net[2].bias)
     def forward(self, x): return x + self.net(x) if self.skip else self.net(x)
 
-def mlp_hidden_for(dim: int, n_params: int, out_dim: int | None = None) -> int:
+def mlp_hidden_for(dim: int,  # input width
+                   n_params: int,  # the parameter count to reach (e.g. the cube's)
+                   out_dim: int | None = None) -> int:  # output width; None: `dim`
     "The smallest hidden width giving `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters (never fewer)."
     out = out_dim or dim
     return max(1, math.ceil((n_params - out) / (dim + out + 1)))

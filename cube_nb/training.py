@@ -31,7 +31,7 @@ __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
 class TrainingConfig:
-    data: DatasetConfig = field(default_factory=DatasetConfig)  # source, task kind, teacher, filters, split
+    data: DatasetConfig = field(default_factory=DatasetConfig)  # source, task, teacher, filters, split
     seed: int = 0  # seeds the weights and every batch (order, negatives, stochastic updates)
     epochs: int = 10
     batch_size: int = 64
@@ -60,7 +60,7 @@ class TrainingConfig:
         check(self.patience >= 0 and self.checkpoint_every >= 0, "patience and checkpoint_every must be >= 0")
 
     @property
-    def task(self) -> str: return self.data.kind  # dialogue, autoencoder or mixed (both, weighted by data.mix)
+    def task(self) -> str: return self.data.task  # dialogue, autoencoder or mixed (both, weighted by data.mix)
     @property
     def teacher(self) -> str: return self.data.teacher
 
@@ -129,12 +129,17 @@ def gather_rows(local: torch.Tensor, n: int, world: int) -> torch.Tensor:
     return parts[j % world, j // world]
 
 # %% ../nbs/07_training.ipynb #2ddd8af9
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+def predict(model: nn.Module,  # any module; run on the device of its weights (or of `x` if it has none)
+            x: torch.Tensor,  # (n, d) inputs
+            batch_size: int = 512) -> torch.Tensor:  # (n, d_out) outputs in float32 on the CPU
     "Model outputs for `x`, in evaluation mode and in batches."
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
-    with torch.no_grad(): out = torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
-    model.train(was); return out
+    was = model.training
+    model.eval()
+    dev = next(iter([*model.parameters(), *model.buffers()]), x).device  # a module with no weights runs where x is
+    with torch.no_grad():
+        out = torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
+    model.train(was)
+    return out
 
 def derived_seed(seed: int, k: int) -> int:
     "The seed of the k-th epoch (batch order) or step (every other draw) of a run seeded with `seed`."
@@ -459,7 +464,12 @@ class CubeTrainer(Learner):
         if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
         super().__init__(model, train, val, cfg, std + list(cbs), **kw)
 
-def train_mapper(model: nn.Module, train: tuple, val: tuple, cfg: TrainingConfig, log: Callable | None = None, **kw) -> list[dict]:
+def train_mapper(model: nn.Module,  # any (B, d) -> (B, d_out) module
+                 train: tuple,  # (inputs, targets) to fit
+                 val: tuple,  # (inputs, targets) scored after every epoch
+                 cfg: TrainingConfig,  # loss, optimiser, schedule, epochs and batch size, as for the cube
+                 log: Callable | None = None,  # print-like: one line per epoch
+                 **kw) -> list[dict]:  # per-pair inputs for the `Learner` (groups, difficulty, sample_weights)
     "Fit any (B, d) -> (B, d) module with `CubeTrainer` (no checkpoints); returns the history."
     return CubeTrainer(model, train, val, cfg, log=log, **kw).fit()
 
@@ -610,7 +620,7 @@ from .data import load_records, build_dataset, load_dataset
 from .model import CubeModel
 
 RUN_FILES = ("model.safetensors", "metrics.json", "report.md", "timing.json", "history.csv", "history.png",
-             "pair_scores.png", "hubness.png")  # what a finished run adds to its folder; the weights first
+             "pair_scores.png", "hubness.png", "baselines.safetensors")  # a finished run's files; the weights first
 
 def check_out_dir(out: Path, force: bool = False) -> Path:
     "Refuse a run folder that holds a run (without `force`); with `force`, remove that run's results first."
@@ -662,8 +672,12 @@ def config_diff(a, b) -> list[str]:
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
 # %% ../nbs/07_training.ipynb #5387515a
-def run_training(cfg: TrainingConfig, out, force: bool = False, resume: bool = False, log: Callable | None = print,
-                 tensorboard: bool = False) -> dict:
+def run_training(cfg: TrainingConfig,  # what to train, on what data, for how long
+                 out,  # the run folder: config, split, weights, checkpoints, history
+                 force: bool = False,  # replace a finished run in `out` (its weights go first)
+                 resume: bool = False,  # continue the run in `out` from its last good checkpoint
+                 log: Callable | None = print,  # print-like: one line per epoch, with the time left
+                 tensorboard: bool = False) -> dict:  # also write TensorBoard event files to `out`/tensorboard
     "Train a cube as `cfg` says into run folder `out` (or resume it there); returns the timing. Rank 0 writes."
     out = Path(out)
     if resume:
@@ -735,7 +749,7 @@ def check_not_training(out: Path):
     check(h is None or h.get("command") != "cube_train",
           f"the run in {out} is still training ({holder_text(h)}): wait for it to finish")
 
-def load_run(out) -> tuple:
+def load_run(out) -> tuple:  # a run folder written by `run_training` (`cube_train --out`)
     "(config, model, dataset) of a finished run folder written by `run_training`; never a run half-written."
     from cube_nb.core import load_config, load_tensors
     out = Path(out)

@@ -31,7 +31,10 @@ def with_overrides(cfg: TrainingConfig, over: dict) -> TrainingConfig:
     return config_from_dict(TrainingConfig, d)
 
 # %% ../nbs/09_tuning.ipynb #8851a7e0
-def seed_runs(cfg: TrainingConfig, seeds=(0, 1, 2), root="runs/seeds", log: Callable | None = None) -> list[dict]:
+def seed_runs(cfg: TrainingConfig,  # the configuration; its seed is replaced by each of `seeds`
+              seeds=(0, 1, 2),  # one run per seed: sample, split and initialisation all follow it
+              root="runs/seeds",  # one run folder per seed under it (seed-N); finished ones are reused
+              log: Callable | None = None) -> list[dict]:  # print-like progress
     "Metrics of `cfg` trained and evaluated once per seed (weights and split both follow the seed); finished seeds are reused."
     out = []
     for s in seeds:
@@ -47,7 +50,8 @@ def seed_runs(cfg: TrainingConfig, seeds=(0, 1, 2), root="runs/seeds", log: Call
     return out
 
 # %% ../nbs/09_tuning.ipynb #6319a549
-def interval(xs, conf: float = 0.95) -> tuple[float, float]:
+def interval(xs,  # values, one per seed
+             conf: float = 0.95) -> tuple[float, float]:  # the interval's confidence level
     "Mean of `xs` and the half-width of its `conf` t-interval (nan for one value)."
     from scipy import stats
     xs = np.asarray(xs, dtype=float)
@@ -61,7 +65,9 @@ def seed_values(ms: list[dict], metric: str) -> dict[str, list[float]]:
     return out
 
 # %% ../nbs/09_tuning.ipynb #7fdb3c3a
-def paired_test(ms: list[dict], metric: str, baseline: str) -> dict:
+def paired_test(ms: list[dict],  # metrics.json of each seed's run
+                metric: str,  # a metric of the test table, e.g. cos or R1_csls
+                baseline: str) -> dict:  # the baseline the cube is paired with, seed by seed
     "Cube minus `baseline` on `metric`, paired by seed: mean difference, its 95% interval, t and two-sided p."
     from scipy import stats
     v = seed_values(ms, metric)
@@ -222,7 +228,7 @@ from .scoring import scoring
 def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), temperature: float = 0.05, log: Callable | None = None) -> list[dict]:
     "MLPs trained like `run` per hidden width (None: the cube's size) x InfoNCE weight; val and test, plain and CSLS."
     cfg, model, ds = load_run(run)
-    task = "dialogue" if ds.kind == "mixed" else None
+    task = "dialogue" if ds.task == "mixed" else None
     (xt, yt), val, test = ds.part("train", task), ds.part("val", task), ds.part("test", task)
     d, d_out, rows = xt.shape[1], yt.shape[1], []
     for h in hiddens:

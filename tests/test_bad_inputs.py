@@ -2,8 +2,13 @@
 wrongly shaped inputs, wrong types and out-of-range values, and mismatched dimensions.
 
 Every case asserts: the call fails (exit code 2 / `CubeError`), with one line naming the problem, no
-traceback, and every file that existed before is byte-for-byte unchanged."""
-import json, os, resource, signal, subprocess, sys
+traceback, and every file that existed before is byte-for-byte unchanged. The console scripts' cases call
+each script's entry point in this process (a fresh interpreter per case cost ~3 s of imports, 72 times);
+the first case of every script also runs as a real subprocess and must print exactly the same."""
+import io, json, os, resource, signal, subprocess, sys, warnings
+from contextlib import redirect_stderr, redirect_stdout
+from importlib.metadata import entry_points
+from types import SimpleNamespace
 from pathlib import Path
 import pytest, torch, yaml
 from hypothesis import given, settings, HealthCheck, strategies as st
@@ -28,6 +33,29 @@ def snapshot(root: Path) -> dict:
 
 def run_cli(args, cwd, **kw):
     return subprocess.run([str(BIN / args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=600, **kw)
+
+
+SCRIPTS = {e.name: e for e in entry_points(group="console_scripts") if e.value.startswith("cube_nb.")}
+
+
+PYTHON_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),
+                  ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""), ("ignore", ResourceWarning, "")]
+
+
+def run_entry(args, cwd):
+    "Console script `args[0]` called through its entry point in this process, as a fresh interpreter would run it."
+    out, err, here, term = io.StringIO(), io.StringIO(), os.getcwd(), signal.getsignal(signal.SIGTERM)
+    os.chdir(cwd)
+    try:
+        with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
+            warnings.resetwarnings()  # each case sees the warnings a new interpreter would: Python's default filters
+            for action, category, module in PYTHON_FILTERS: warnings.filterwarnings(action, "", category, module, append=True)
+            try: code = SCRIPTS[args[0]].load()(list(map(str, args[1:]))) or 0
+            except SystemExit as e: code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        os.chdir(here)
+        signal.signal(signal.SIGTERM, term)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def assert_one_line_failure(r, words):
@@ -143,7 +171,7 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, tiny_bert):
     "A folder holding every bad file, a good Q&A file, a finished run, and damaged copies of it."
     import shutil
     d = tmp_path_factory.mktemp("bad")
@@ -157,13 +185,7 @@ def workdir(tmp_path_factory):
             [{"path": "", "type": f"sentence_transformers.models.{m}"} for m in mods]))
     (d / "tb_blocked").mkdir()
     (d / "tb_blocked" / "tensorboard").write_text("a file where the log folder would go\n")
-    # a teacher folder whose embeddings are not 384-d: MiniLM's own files with a changed hidden size would not load,
-    # so build a tiny real BERT of width 32 with transformers and save it
-    from transformers import BertConfig, BertModel
-    from cube_nb.teachers import teacher_path
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)).save_pretrained(d / "mpnet_like")
-    for f in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
-        if (teacher_path("minilm") / f).exists(): shutil.copy(teacher_path("minilm") / f, d / "mpnet_like" / f)
+    shutil.copytree(tiny_bert, d / "mpnet_like")  # a teacher folder whose embeddings are not 384-d
     tiny = {"epochs": 1, "model": {"lattice": {"channels": 4, "hidden": 8, "steps": 2}}, "data": {"source": str(d / "qa.jsonl")}}
     (d / "tiny.yaml").write_text(yaml.safe_dump(tiny))
     r = run_cli(["cube_train", "--config", "tiny.yaml", "--out", "run_ok"], d)
@@ -176,11 +198,17 @@ def workdir(tmp_path_factory):
     return d
 
 
+FIRST = {next(c[0] for c in CLI_CASES if c[1][0] == name) for name in SCRIPTS}  # one case per script
+
+
 @pytest.mark.parametrize("argv, words", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
-def test_cli_bad_input(workdir, argv, words):
+def test_cli_bad_input(workdir, argv, words, request):
     before = snapshot(workdir)
-    r = run_cli(argv, workdir)
+    r = run_entry(argv, workdir)
     assert_one_line_failure(r, words)
+    if request.node.callspec.id in FIRST:  # the installed script itself says the same
+        real = run_cli(argv, workdir)
+        assert (real.returncode, real.stdout, real.stderr) == (r.returncode, r.stdout, r.stderr)
     after = snapshot(workdir)
     assert {p: b for p, b in after.items() if p in before} == before, "a file that existed before was changed"
     new = set(after) - set(before)
@@ -210,7 +238,7 @@ def builder_cases(tmp):
         ("file-empty", lambda: data.create_file_dataset(tmp / "empty.txt"), "empty.txt"),
         ("file-binary", lambda: data.create_file_dataset(tmp / "bin.jsonl"), "UTF-8"),
         ("file-no-keys-strict", lambda: data.create_file_dataset(tmp / "nokeys.jsonl", strict=True), "nokeys.jsonl:1"),
-        ("file-kind", lambda: data.create_file_dataset(tmp / "nokeys.jsonl", kind="summaries"), "kind"),
+        ("file-task", lambda: data.create_file_dataset(tmp / "nokeys.jsonl", task="summaries"), "task"),
         ("dataset-config-split", lambda: data.DatasetConfig(split=(0.5, 0.5, 0.5)), "split"),
         ("teacher-missing", lambda: teachers.TeacherEncoder("/no/such/model"), "neither a known name"),
         ("teacher-not-model", lambda: teachers.TeacherEncoder(str(tmp)), "not a Hugging Face or sentence-transformers model folder"),
@@ -348,14 +376,17 @@ def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
 
 # ---------------------------------------------------------------- determinism
 def test_same_seed_same_metrics(workdir, tmp_path):
-    "Two runs with one seed and config give identical metrics.json (CPU), apart from the timings."
+    "A second run with the matrix's run_ok config and seed, in a new process: the same weights and metrics.json (CPU)."
+    import shutil
+    shutil.copytree(workdir / "run_ok", tmp_path / "a")  # evaluated as a copy: the matrix's run_ok stays unevaluated
+    r = run_cli(["cube_train", "--config", workdir / "tiny.yaml", "--out", tmp_path / "b"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b" / "model.safetensors").read_bytes() == (tmp_path / "a" / "model.safetensors").read_bytes()
     ms = []
     for name in ("a", "b"):
-        r = run_cli(["cube_train", "--config", workdir / "tiny.yaml", "--out", tmp_path / name], tmp_path)
-        assert r.returncode == 0, r.stderr
         r = run_cli(["cube_eval", "--run", tmp_path / name], tmp_path)
         assert r.returncode == 0, r.stderr
-        m = json.loads((tmp_path / name / "metrics.json").read_text()); m.pop("seconds")
+        m = json.loads((tmp_path / name / "metrics.json").read_text())
+        m.pop("seconds")
         ms.append(m)
-        assert (tmp_path / name / "model.safetensors").read_bytes() == (tmp_path / "a" / "model.safetensors").read_bytes()
     assert ms[0] == ms[1]

@@ -1,4 +1,5 @@
-"The embedding cache under real processes: two writers at once, and a writer killed mid-run."
+"""The embedding cache under real processes: two writers at once, and a writer killed mid-run. The teacher is a
+tiny real BERT (conftest's `tiny_bert`): the cache's behaviour does not depend on which model fills it."""
 import os, signal, subprocess, sys, time, json
 from pathlib import Path
 import pytest
@@ -12,13 +13,17 @@ def corpus(tmp_path, n):
     return p
 
 
-def embed(data, cache, *extra, **kw):
-    argv = [str(BIN / "cube_embed"), "--data", str(data), "--task", "autoencoder", "--cache", str(cache), *extra]
-    return subprocess.Popen(argv,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+@pytest.fixture
+def embed(tiny_bert):
+    "Start `cube_embed` on `data` into `cache` with the tiny teacher; returns the process."
+    def start(data, cache, *extra):
+        argv = [str(BIN / "cube_embed"), "--data", str(data), "--task", "autoencoder", "--cache", str(cache),
+                "--teacher", str(tiny_bert), *extra]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start
 
 
-def test_two_writers_then_a_warm_run(tmp_path):
+def test_two_writers_then_a_warm_run(tmp_path, embed):
     data, cache = corpus(tmp_path, 300), tmp_path / "cache"
     a, b = embed(data, cache), embed(data, cache)
     outs = [p.communicate(timeout=300) for p in (a, b)]
@@ -28,7 +33,7 @@ def test_two_writers_then_a_warm_run(tmp_path):
     assert "300 cached, 0 embedded" in out, out
 
 
-def test_onnx_writer_fills_the_torch_cache(tmp_path):
+def test_onnx_writer_fills_the_torch_cache(tmp_path, embed, tiny_bert):
     "cube_embed --backend onnx writes vectors that a PyTorch run reads back as hits, equal to PyTorch's own."
     import torch
     from cube_nb.teachers import TeacherEncoder
@@ -37,24 +42,22 @@ def test_onnx_writer_fills_the_torch_cache(tmp_path):
     assert fast.returncode == 0 and "200 embedded" in out, (out, err)
     warm = embed(data, cache); out, err = warm.communicate(timeout=300)
     assert warm.returncode == 0 and "200 cached, 0 embedded" in out, (out, err)
-    t = TeacherEncoder("minilm"); texts = data.read_text().splitlines()
+    t, texts = TeacherEncoder(str(tiny_bert)), data.read_text().splitlines()
     vecs, missing = t.cache(cache).get(texts)
     assert not missing and torch.allclose(vecs, t.encode(texts), atol=1e-5)
 
 
-def test_killed_writer_leaves_a_usable_cache(tmp_path):
+def test_killed_writer_leaves_a_usable_cache(tmp_path, embed, tiny_bert):
     from cube_nb.teachers import TeacherEncoder
-    data, cache = corpus(tmp_path, 6000), tmp_path / "cache"
+    data, cache = corpus(tmp_path, 10 * 4096), tmp_path / "cache"  # ten shards of 4,096 texts, ~0.5 s each
     p = embed(data, cache)
-    folder = None
     deadline = time.time() + 240
-    while time.time() < deadline and p.poll() is None:  # kill it once the first shard is on disk, mid-way through the second
-        shards = list(cache.glob("*/shard-*.safetensors"))
-        if shards: time.sleep(1.0); break
-        time.sleep(0.2)
-    p.send_signal(signal.SIGKILL); p.wait()
+    while time.time() < deadline and p.poll() is None and not list(cache.glob("*/shard-*.safetensors")):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)  # the first shard is on disk and the second is being embedded
+    p.wait()
     leftovers = list(cache.glob("*/.*.tmp"))  # a temp file may remain; never a partial shard
-    t = TeacherEncoder("minilm")
+    t = TeacherEncoder(str(tiny_bert))
     c = t.cache(cache)
     texts = data.read_text().splitlines()
     vecs, missing = c.get(texts)

@@ -59,6 +59,12 @@ def test_eval_prints_table_and_writes_metrics(trained_run):
     assert t["baselines"]["centroid"]["hub_share"] == 1.0  # the centroid's nearest answer takes every question
     assert "R1_csls" in r.stdout and "hubness" in r.stdout and "rank by csls(k=10)" in r.stdout
     assert "## Hubs" in report and (trained_run / "hubness.png").stat().st_size > 1000
+    # the baselines were fitted once and kept: a second evaluation reads them (the MLP does not train again)
+    stored = (trained_run / "baselines.safetensors").stat().st_mtime_ns
+    again = run("cube_eval", "--run", trained_run)
+    assert again.returncode == 0 and "baseline MLP" in r.stdout and "baseline MLP" not in again.stdout, again.stderr
+    table = lambda out: [l for l in out.splitlines() if l.split(" ")[0] in ("cube", "identity", "ridge", "mlp")]
+    assert table(again.stdout) == table(r.stdout) and (trained_run / "baselines.safetensors").stat().st_mtime_ns == stored
 
 
 def test_ask_ranks_with_csls_and_keeps_bank_statistics(trained_run, tmp_path):
@@ -102,18 +108,6 @@ def test_train_refuses_to_overwrite_a_run(trained_run, qa_file):
     assert r.returncode == 2 and r.stderr.startswith("error:") and "--force" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert (trained_run / "model.safetensors").read_bytes() == before
-
-
-@pytest.mark.parametrize("args, words", [
-    (["cube_train", "--data", "/no/such/file.jsonl"], "does not exist"),
-    (["cube_train", "--epochs", "0"], "epochs=0 must be >= 1"),
-    (["cube_train", "--teacher", "/no/such/model"], "neither a known name"),
-    (["cube_eval", "--run", "/no/such/run"], "not a run folder"),
-])
-def test_bad_input_one_line(args, words, tmp_path):
-    r = run(*args, cwd=tmp_path)
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_bench_quick_json():
@@ -190,7 +184,7 @@ def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
     assert s["seeds"] == [0, 1] and len(s["metrics"]) == 2 and set(s["target"]) >= {"cos", "R1", "params", "met"}
     space = tmp_path / "space.yaml"
     space.write_text("lr: [log, 0.001, 0.01]\n")
-    for n in (2, 3):
+    for n in (1, 2):  # the second call resumes the study in study.db and adds one trial
         r = run("cube_tune", "--config", tiny, "--space", space, "--trials", n, "--root", tmp_path / "tune")
         assert r.returncode == 0, r.stderr
         assert f"best of {n} trials" in r.stdout
