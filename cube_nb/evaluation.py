@@ -175,10 +175,9 @@ def cached_baselines(path: Path,  # where they are kept: a run folder's baseline
     key = baselines_key([*train, *val, *extra], cfg, n_params)
     state = stored_stats(path, key, "fitted baselines", "training split, configuration or cube size")
     if state is None:
-        mods = fit_baselines(train, val, cfg, n_params, log, **learner_kw)
-        save_tensors({f"{n}.{k}": v.contiguous() for n, m in mods.items() for k, v in m.state_dict().items()}, path,
-                     {"key": key})
-        return mods
+        mods = {n: m.cpu() for n, m in fit_baselines(train, val, cfg, n_params, log, **learner_kw).items()}
+        save_tensors({f"{n}.{k}": v for n, m in mods.items() for k, v in m.state_dict().items()}, path, {"key": key})
+        return mods  # on the CPU, as they are read back: the first evaluation predicts as every later one
     d, d_out = train[0].shape[1], train[1].shape[1]
     mods = {"identity": nn.Identity()} if d == d_out else {}
     mods.update({n: Affine64(torch.zeros(d, d_out)) for n in ("centroid", "ridge", "procrustes")})

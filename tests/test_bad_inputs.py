@@ -38,8 +38,9 @@ def run_cli(args, cwd, **kw):
 SCRIPTS = {e.name: e for e in entry_points(group="console_scripts") if e.value.startswith("cube_nb.")}
 
 
-PYTHON_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),
-                  ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""), ("ignore", ResourceWarning, "")]
+PYTHON_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),  # a new interpreter's
+                  ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""),
+                  ("ignore", ResourceWarning, "")]
 
 
 def run_entry(args, cwd):
@@ -49,7 +50,8 @@ def run_entry(args, cwd):
     try:
         with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
             warnings.resetwarnings()  # each case sees the warnings a new interpreter would: Python's default filters
-            for action, category, module in PYTHON_FILTERS: warnings.filterwarnings(action, "", category, module, append=True)
+            for action, category, module in PYTHON_FILTERS:
+                warnings.filterwarnings(action, "", category, module, append=True)
             try: code = SCRIPTS[args[0]].load()(list(map(str, args[1:]))) or 0
             except SystemExit as e: code = e.code if isinstance(e.code, int) else int(e.code is not None)
     finally:
