@@ -38,7 +38,7 @@ def run_cli(args, cwd, **kw):
 SCRIPTS = {e.name: e for e in entry_points(group="console_scripts") if e.value.startswith("cube_nb.")}
 
 
-PYTHON_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),  # a new interpreter's
+PYTHON_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),  # Python's own
                   ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""),
                   ("ignore", ResourceWarning, "")]
 

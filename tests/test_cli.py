@@ -64,7 +64,8 @@ def test_eval_prints_table_and_writes_metrics(trained_run):
     again = run("cube_eval", "--run", trained_run)
     assert again.returncode == 0 and "baseline MLP" in r.stdout and "baseline MLP" not in again.stdout, again.stderr
     table = lambda out: [l for l in out.splitlines() if l.split(" ")[0] in ("cube", "identity", "ridge", "mlp")]
-    assert table(again.stdout) == table(r.stdout) and (trained_run / "baselines.safetensors").stat().st_mtime_ns == stored
+    assert table(again.stdout) == table(r.stdout)
+    assert (trained_run / "baselines.safetensors").stat().st_mtime_ns == stored
 
 
 def test_ask_ranks_with_csls_and_keeps_bank_statistics(trained_run, tmp_path):
