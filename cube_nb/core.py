@@ -95,7 +95,9 @@ def atomic_write(path,  # the file to replace; its folder is created if missing
     return path
 
 # %% ../nbs/00_core.ipynb #e3a99f10
-def save_png(fig, path, dpi: int = 100):
+def save_png(fig,  # a matplotlib figure; closed afterwards
+             path,  # the .png file to replace
+             dpi: int = 100):
     "Save a matplotlib figure as PNG atomically, then close it."
     import io, matplotlib.pyplot as plt
     buf = io.BytesIO()
@@ -104,7 +106,9 @@ def save_png(fig, path, dpi: int = 100):
     return atomic_write(path, buf.getvalue())
 
 # %% ../nbs/00_core.ipynb #ba63c48d
-def save_tensors(tensors: dict, path, metadata: dict | None = None):
+def save_tensors(tensors: dict,  # name -> tensor (moved to the CPU and made contiguous)
+                 path,  # the .safetensors file to replace
+                 metadata: dict | None = None):  # str -> str, stored in the file's header
     "Save a dict of tensors to a safetensors file atomically."
     from safetensors.torch import save
     return atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata))

@@ -16,7 +16,8 @@ __all__ = ['wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'dive
            'NegativeSampler', 'LossConfig', 'CombinedLoss', 'pair_scores', 'retrieval_metrics']
 
 # %% ../nbs/06_losses.ipynb #e25a4e6f
-def wmean(v: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def wmean(v: torch.Tensor,  # (B,) per-pair values
+          weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) weights; None: the plain mean
     "Mean of per-pair values `v` (B,), weighted by `weights` (B,) when given."
     w = torch.ones_like(v) if weights is None else weights
     return (v * w).sum() / w.sum().clamp(min=1e-12)
@@ -47,7 +48,10 @@ def info_nce(pred: torch.Tensor,  # (B, d) predictions
     return wmean(ce, weights)
 
 # %% ../nbs/06_losses.ipynb #f4a5bbeb
-def triplet_loss(pred: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 0.2) -> torch.Tensor:
+def triplet_loss(pred: torch.Tensor,  # (B, d) predictions
+                 positive: torch.Tensor,  # (B, d) their targets
+                 negative: torch.Tensor,  # (B, d) or (B, k, d) wrong targets
+                 margin: float = 0.2) -> torch.Tensor:  # how much closer the positive must be, in 1 − cos
     "Mean of max(0, d(pred, positive) − d(pred, negative) + margin), d = 1 − cos; `negative` is (B, d) or (B, k, d)."
     dp = 1 - F.cosine_similarity(pred, positive.detach(), dim=-1)
     if negative.ndim == 3: dn = 1 - F.cosine_similarity(pred[:, None], negative.detach(), dim=-1)  # (B, k)
@@ -59,12 +63,17 @@ def _mean_offdiag_cos(x: torch.Tensor) -> torch.Tensor:
     x = F.normalize(x, dim=-1); n = len(x)
     return ((x @ x.T).sum() - (x * x).sum()) / max(1, n * (n - 1))
 
-def diversity_penalty(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def diversity_penalty(pred: torch.Tensor,  # (B, d) predictions
+                      target: torch.Tensor) -> torch.Tensor:  # (B, d) their targets
     "How much more the predictions resemble each other than the targets do (0 when no more)."
     return F.relu(_mean_offdiag_cos(pred) - _mean_offdiag_cos(target.detach()))
 
 # %% ../nbs/06_losses.ipynb #736417fd
-def curriculum_weights(difficulty: torch.Tensor, epoch: int, epochs: int, start: float = 0.3, ramp: float = 0.5) -> torch.Tensor:
+def curriculum_weights(difficulty: torch.Tensor,  # (n,) one per training pair, higher is harder
+                       epoch: int,  # the current epoch, from 0
+                       epochs: int,  # the run's epochs
+                       start: float = 0.3,  # share of the pairs admitted at epoch 0
+                       ramp: float = 0.5) -> torch.Tensor:  # share of the epochs after which every pair is in
     "0/1 weights admitting the easiest pairs first: a `start` fraction at epoch 0, all pairs from `ramp`·epochs on."
     check(0 < start <= 1 and 0 < ramp <= 1, f"curriculum start={start} and ramp={ramp} must be in (0, 1]")
     frac = min(1.0, start + (1 - start) * epoch / max(1e-9, ramp * max(1, epochs - 1)))

@@ -13,7 +13,8 @@ from .core import capturing, check, check_tensor, save_tensors, load_tensors
 __all__ = ['Strategy', 'suggest_grid', 'snake_path', 'EmbeddingReshaper', 'neighbour_correlation', 'semantic_preservation']
 
 # %% ../nbs/02_reshaper.ipynb #3096d4c6
-def suggest_grid(d: int, max_side: int = 64) -> tuple[int, int, int]:
+def suggest_grid(d: int,  # the embedding width to place
+                 max_side: int = 64) -> tuple[int, int, int]:  # the longest side allowed
     "The most cube-like (D, H, W) with D·H·W ≥ d and the least padding, D the longest side."
     best = None
     for a in range(1, max_side + 1):

@@ -16,7 +16,8 @@ def unit(x: torch.Tensor) -> torch.Tensor:
     "Rows of `x` as float64 unit vectors."
     return F.normalize(x.double(), dim=1)
 
-def knn_mean(sim: torch.Tensor, k: int) -> torch.Tensor:
+def knn_mean(sim: torch.Tensor,  # (n, m) similarities
+             k: int) -> torch.Tensor:  # neighbours per row (at most m)
     "Mean of the `k` largest entries in each row of `sim`."
     return sim.topk(k, dim=1).values.mean(1)
 
@@ -113,16 +114,19 @@ def scoring(name: str = "csls",  # cos, csls, isoftmax or centred
     return {"csls": lambda: CSLS(k), "isoftmax": lambda: InvertedSoftmax(temperature)}.get(name, SCORINGS[name])()
 
 # %% ../nbs/06a_scoring.ipynb #3e1fe40c
-def top1(score: Scoring, p: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+def top1(score: Scoring,  # a fitted scoring of the candidates
+         p: torch.Tensor,  # (n, d) predictions
+         chunk: int = 1024) -> torch.Tensor:  # rows scored at a time (memory)
     "Index of each prediction's best candidate under `score`."
     return torch.cat([score(p[i:i + chunk]).argmax(1) for i in range(0, len(p), chunk)])
 
-def n1_counts(top: torch.Tensor, n_candidates: int) -> torch.Tensor:
+def n1_counts(top: torch.Tensor,  # (n,) each query's top-1 candidate, from `top1`
+              n_candidates: int) -> torch.Tensor:  # the bank's size: the counts' length
     "N1: how many queries have each candidate as their top-1."
     return torch.bincount(top, minlength=n_candidates)
 
 # %% ../nbs/06a_scoring.ipynb #b2ae8f59
-def hubness(n1: torch.Tensor) -> dict:
+def hubness(n1: torch.Tensor) -> dict:  # N1 counts, from `n1_counts`
     "Skewness of the N1 counts, the largest hub (index and share of queries) and the share of candidates never top-1."
     x = n1.double()
     sd = x.std(unbiased=False)

@@ -113,7 +113,8 @@ def teacher_settings(name_or_path: str) -> dict:
     return {**st, "max_length": st["max_length"] or 256}
 
 # %% ../nbs/04_teachers.ipynb #f854ebfd
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def mean_pool(hidden: torch.Tensor,  # (B, T, d) token vectors
+              mask: torch.Tensor) -> torch.Tensor:  # (B, T) 1 for real tokens, 0 for padding
     "Average of `hidden` (B, T, d) over the positions where `mask` (B, T) is 1."
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
