@@ -154,7 +154,8 @@ def _row_pair(d, task):
 def read_records(path,  # a .jsonl, .csv, .txt or .json file
                  task: Task = "dialogue",  # dialogue: question/answer pairs; autoencoder: texts; mixed: both
                  strict: bool = False,  # a bad line is an error (with its line number) instead of being skipped
-                 context_window: int = 0) -> list[dict]:  # conversations: earlier turns prepended to each question
+                 context_window: int = 0,  # conversations: earlier turns prepended to each question
+) -> list[dict]:
     "Records from a `.jsonl`, `.csv`, `.txt` or `.json` file (see the table above)."
     p = Path(path); text = _read_text(p); ext = p.suffix.lower()
     need = "q and a (or question and answer)" if task == "dialogue" else "text (or q and a)"
@@ -207,7 +208,8 @@ def read_records(path,  # a .jsonl, .csv, .txt or .json file
 def load_records(source: str,  # jargon, chitchat, chatterbot, brown, or a file as for `read_records`
                  task: Task = "dialogue",  # dialogue, autoencoder or mixed
                  strict: bool = False,  # a bad line in a file is an error instead of being skipped
-                 context_window: int = 0) -> list[dict]:  # conversations: earlier turns prepended to each question
+                 context_window: int = 0,  # conversations: earlier turns prepended to each question
+) -> list[dict]:
     "Records from a bundled corpus name (jargon, chitchat, chatterbot, brown) or a file."
     if task == "mixed":  # the dialogue pairs, plus each distinct text as its own target in the group of its first pair
         pairs, first = load_records(source, "dialogue", strict, context_window), {}

@@ -32,8 +32,10 @@ class Affine64(nn.Module):
     def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()
 
 # %% ../nbs/08_evaluation.ipynb #dd69f9ef
-def fit_ridge(x: torch.Tensor, y: torch.Tensor,  # training inputs (n, d) and targets (n, d_out)
-              xv: torch.Tensor, yv: torch.Tensor,  # validation inputs and targets: λ is picked on them
+def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
+              y: torch.Tensor,  # training targets (n, d_out)
+              xv: torch.Tensor,  # validation inputs: λ is picked on them
+              yv: torch.Tensor,  # validation targets
               lams=tuple(10 ** (k / 2) for k in range(-6, 7))):  # the λ tried: 1e-3 … 1e3, half-decade steps
     "Ridge regression x -> y with intercept, λ picked by validation cosine; returns (`Affine64`, λ)."
     x, y, xv, yv = (t.double() for t in (x, y, xv, yv))
@@ -46,7 +48,8 @@ def fit_ridge(x: torch.Tensor, y: torch.Tensor,  # training inputs (n, d) and ta
 
 # %% ../nbs/08_evaluation.ipynb #123b6900
 def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
-                   y: torch.Tensor) -> Affine64:  # training targets (n, d_out)
+                   y: torch.Tensor,  # training targets (n, d_out)
+) -> Affine64:
     "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as an `Affine64`."
     u, _, vt = torch.linalg.svd(x.double().T @ y.double(), full_matrices=False)  # (d_in, d_out) with orthonormal rows or columns
     return Affine64(u @ vt)
@@ -60,7 +63,8 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
                   cfg: TrainingConfig | None = None,  # the run's configuration: the MLP trains with its loop and budget
                   n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
                   log=None,  # print-like: progress of the MLP's training
-                  **learner_kw) -> dict:  # the run's per-pair information (groups, weights) for the MLP's Learner
+                  **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
+) -> dict:
     "Every baseline fitted, as a module: identity, centroid, ridge, procrustes and (given `cfg`, `n_params`) the MLP."
     (xt, yt), (xv, yv) = train, val
     d, d_out = xt.shape[1], yt.shape[1]
@@ -101,7 +105,8 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
                  train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
                  corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
                  counts: dict | None = None,  # if given, receives the N1 counts by scoring label
-                 device=None) -> dict:  # where the scores are computed (e.g. 'cuda'); None: where `f` returns them
+                 device=None,  # where the scores are computed (e.g. 'cuda'); None: where `f` returns them
+) -> dict:
     "Retrieval and hubness of `f` on `test`, ranked by cosine and by each correction (columns ending in _name)."
     (q, a), out = test, {}
     if device is not None: f, a = (lambda x, f=f: f(x).to(device)), a.to(device)
@@ -114,9 +119,14 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
     return out
 
 # %% ../nbs/08_evaluation.ipynb #fc11a54e
-def score_all(predictors: dict, test: tuple, train_q: torch.Tensor, corrected=None, counts: dict | None = None,
+def score_all(predictors: dict,  # name -> predict function (questions -> predicted answers)
+              test: tuple,  # (questions, answers); the answers are the candidates
+              train_q: torch.Tensor,  # training questions: each correction's statistics come from f(train_q)
+              corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
+              counts: dict | None = None,  # if given, receives each mapper's N1 counts by scoring label
               log=None,  # print-like: a line with the time left after each mapper
-              device=None) -> dict:  # where the scores are computed; None: where each predictor returns them
+              device=None,  # where the scores are computed; None: where each predictor returns them
+) -> dict:
     "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
     from cube_nb.core import progress_line
     per = lambda name: counts.setdefault(name, {}) if counts is not None else None
@@ -143,7 +153,8 @@ def format_table(scores: dict, cols=("cos", "R1", "R10", "MRR10", "mean_rank")) 
 def stored_stats(path: Path,  # a safetensors file written with metadata {"key": key}
                  key: str,  # what the tensors must have been computed for
                  what: str = "statistics",  # their name in the warning
-                 of: str = "input") -> dict | None:  # what a mismatched key means, in the warning
+                 of: str = "input",  # what a mismatched key means, in the warning
+) -> dict | None:
     "Tensors stored at `path` under `key`; None if there are none, or (warning) if damaged or for another key."
     from safetensors import safe_open
     if not path.is_file(): return None
@@ -167,8 +178,13 @@ def baselines_key(inputs: list, cfg: TrainingConfig | None, n_params: int | None
 
 # %% ../nbs/08_evaluation.ipynb #09eed647
 def cached_baselines(path: Path,  # where they are kept: a run folder's baselines.safetensors
-                     train: tuple, val: tuple, cfg: TrainingConfig | None = None, n_params: int | None = None,
-                     log=None, **learner_kw) -> dict:  # as for `fit_baselines`
+                     train: tuple,  # (questions, answers), as for `fit_baselines`
+                     val: tuple,  # (questions, answers) for ridge's λ and the MLP's validation
+                     cfg: TrainingConfig | None = None,  # the run's configuration (the MLP's loop and budget)
+                     n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
+                     log=None,  # print-like: progress of the MLP's training, when it is fitted
+                     **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
+) -> dict:
     "`fit_baselines`' modules, read from `path` when fitted there for the same inputs; else fitted and stored."
     from cube_nb.core import save_tensors
     extra = [learner_kw[k] for k in sorted(learner_kw)]
@@ -193,7 +209,8 @@ def evaluate_run(run,  # run folder written by cube_train
                  data: str | None = None,  # score on every pair of this file or corpus instead of the test split
                  save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
                  log=None,  # print-like: progress of the MLP baseline's training and of the scoring
-                 corrected: Scoring | None = None) -> dict:  # the hubness-corrected scoring (default CSLS, k = 10)
+                 corrected: Scoring | None = None,  # the hubness-corrected scoring (default CSLS, k = 10)
+) -> dict:
     "Held-out metrics of a run and its baselines (its test split, or all of `data`); writes metrics JSON, returns it."
     t0 = time.perf_counter()
     cfg, model, ds = load_run(run)
@@ -266,9 +283,14 @@ def metrics_table(metrics: dict, what: str = "retrieval") -> str:
     return format_table({"cube": t["cube"], **t["baselines"]}, table_cols(metrics, what))
 
 # %% ../nbs/08_evaluation.ipynb #5d833d3c
-def error_analysis(q: torch.Tensor, a: torch.Tensor, pred: torch.Tensor, questions: list[str], answers: list[str],
+def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's predictions
+                   a: torch.Tensor,  # (n, d) their true answers, which are also the candidates
+                   pred: torch.Tensor,  # (n, d) the cube's predictions
+                   questions: list[str],  # the questions' texts, in the same order
+                   answers: list[str],  # the answers' texts
                    n: int = 5,  # examples of each kind
-                   device=None) -> dict:  # where the (n, n) scores are computed, e.g. 'cuda'
+                   device=None,  # where the (n, n) scores are computed, e.g. 'cuda'
+) -> dict:
     "Per-pair ranks and cosines of the cube (`pred`) and identity (`q`) for targets `a`; win/tie/loss counts, examples."
     if device is not None: q, a, pred = (t.to(device) for t in (q, a, pred))
     (c_cos, c_rank), (i_cos, i_rank) = pair_scores(pred, a), pair_scores(q, a)

@@ -271,7 +271,8 @@ def fused_reason(cfg, state: torch.Tensor) -> str | None:
     return None
 
 def fused_step(rule, state: torch.Tensor, ext: torch.Tensor, boundary: str,
-               fire: torch.Tensor | None = None) -> torch.Tensor:  # each cell's update multiplier (B, D, H, W, 1)
+               fire: torch.Tensor | None = None,  # each cell's update multiplier (B, D, H, W, 1)
+) -> torch.Tensor:
     "One step of `rule` (a `CellRule`) on `state` (B, C, D, H, W), `ext` (B, 1, D, H, W) with the Triton kernels."
     dev = state.device.type
     bf16 = torch.is_autocast_enabled(dev) and torch.get_autocast_dtype(dev) == torch.bfloat16

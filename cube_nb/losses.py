@@ -17,29 +17,33 @@ __all__ = ['wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'dive
 
 # %% ../nbs/06_losses.ipynb #e25a4e6f
 def wmean(v: torch.Tensor,  # (B,) per-pair values
-          weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) weights; None: the plain mean
+          weights: torch.Tensor | None = None,  # (B,) weights; None: the plain mean
+) -> torch.Tensor:
     "Mean of per-pair values `v` (B,), weighted by `weights` (B,) when given."
     w = torch.ones_like(v) if weights is None else weights
     return (v * w).sum() / w.sum().clamp(min=1e-12)
 
 def cosine_loss(pred: torch.Tensor,  # (B, d) predictions
                 target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
-                weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) per-pair weights; None: equal
+                weights: torch.Tensor | None = None,  # (B,) per-pair weights; None: equal
+) -> torch.Tensor:
     "Mean of 1 − cos(pred, target) over the batch (weighted by `weights`); the target is treated as fixed."
     return wmean(1 - F.cosine_similarity(pred, target.detach(), dim=-1), weights)
 
 def mse_loss(pred: torch.Tensor,  # (B, d) predictions
              target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
-             weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) per-pair weights; None: equal
+             weights: torch.Tensor | None = None,  # (B,) per-pair weights; None: equal
+) -> torch.Tensor:
     "Mean squared error against a fixed target (per pair over dimensions, then over the batch)."
     return wmean(((pred - target.detach()) ** 2).mean(-1), weights)
 
 # %% ../nbs/06_losses.ipynb #7375cef1
 def info_nce(pred: torch.Tensor,  # (B, d) predictions
              target: torch.Tensor,  # (B, d) their targets: each row's positive, and the others' negatives
-             temperature: float = 0.05,
+             temperature: float = 0.05,  # divides the cosines: lower is sharper
              negatives: torch.Tensor | None = None,  # (k, d) more candidates for every row
-             weights: torch.Tensor | None = None) -> torch.Tensor:  # (B,) per-pair weights
+             weights: torch.Tensor | None = None,  # (B,) per-pair weights
+) -> torch.Tensor:
     "Cross-entropy of each prediction against its own target among the batch's targets (+ `negatives`)."
     check(temperature > 0, f"temperature={temperature} must be > 0: e.g. 0.05")
     cands = target.detach() if negatives is None else torch.cat([target.detach(), negatives.detach()])
@@ -51,7 +55,8 @@ def info_nce(pred: torch.Tensor,  # (B, d) predictions
 def triplet_loss(pred: torch.Tensor,  # (B, d) predictions
                  positive: torch.Tensor,  # (B, d) their targets
                  negative: torch.Tensor,  # (B, d) or (B, k, d) wrong targets
-                 margin: float = 0.2) -> torch.Tensor:  # how much closer the positive must be, in 1 − cos
+                 margin: float = 0.2,  # how much closer the positive must be, in 1 − cos
+) -> torch.Tensor:
     "Mean of max(0, d(pred, positive) − d(pred, negative) + margin), d = 1 − cos; `negative` is (B, d) or (B, k, d)."
     dp = 1 - F.cosine_similarity(pred, positive.detach(), dim=-1)
     if negative.ndim == 3: dn = 1 - F.cosine_similarity(pred[:, None], negative.detach(), dim=-1)  # (B, k)
@@ -64,7 +69,8 @@ def _mean_offdiag_cos(x: torch.Tensor) -> torch.Tensor:
     return ((x @ x.T).sum() - (x * x).sum()) / max(1, n * (n - 1))
 
 def diversity_penalty(pred: torch.Tensor,  # (B, d) predictions
-                      target: torch.Tensor) -> torch.Tensor:  # (B, d) their targets
+                      target: torch.Tensor,  # (B, d) their targets
+) -> torch.Tensor:
     "How much more the predictions resemble each other than the targets do (0 when no more)."
     return F.relu(_mean_offdiag_cos(pred) - _mean_offdiag_cos(target.detach()))
 
@@ -73,7 +79,8 @@ def curriculum_weights(difficulty: torch.Tensor,  # (n,) one per training pair, 
                        epoch: int,  # the current epoch, from 0
                        epochs: int,  # the run's epochs
                        start: float = 0.3,  # share of the pairs admitted at epoch 0
-                       ramp: float = 0.5) -> torch.Tensor:  # share of the epochs after which every pair is in
+                       ramp: float = 0.5,  # share of the epochs after which every pair is in
+) -> torch.Tensor:
     "0/1 weights admitting the easiest pairs first: a `start` fraction at epoch 0, all pairs from `ramp`·epochs on."
     check(0 < start <= 1 and 0 < ramp <= 1, f"curriculum start={start} and ramp={ramp} must be in (0, 1]")
     frac = min(1.0, start + (1 - start) * epoch / max(1e-9, ramp * max(1, epochs - 1)))
@@ -197,7 +204,8 @@ def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
                       target: torch.Tensor,  # (n, d) their true targets, which are also the candidates
                       ks=(1, 5, 10),  # the R@k columns
                       chunk: int = 1024,  # rows scored at a time (memory)
-                      score=None) -> dict:  # a fitted `Scoring` to rank by; None: plain cosine
+                      score=None,  # a fitted `Scoring` to rank by; None: plain cosine
+) -> dict:
     "Mean cosine, and retrieval of each row's own target among all `target` rows by `score`: R@k, MRR@10, mean rank."
     own, ranks = pair_scores(pred, target, chunk, score)
     out = {"cos": float(own.mean()), **{f"R{k}": float((ranks <= k).double().mean()) for k in ks}}

@@ -14,7 +14,8 @@ __all__ = ['Strategy', 'suggest_grid', 'snake_path', 'EmbeddingReshaper', 'neigh
 
 # %% ../nbs/02_reshaper.ipynb #3096d4c6
 def suggest_grid(d: int,  # the embedding width to place
-                 max_side: int = 64) -> tuple[int, int, int]:  # the longest side allowed
+                 max_side: int = 64,  # the longest side allowed
+) -> tuple[int, int, int]:
     "The most cube-like (D, H, W) with D·H·W ≥ d and the least padding, D the longest side."
     best = None
     for a in range(1, max_side + 1):

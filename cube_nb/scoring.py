@@ -17,7 +17,8 @@ def unit(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x.double(), dim=1)
 
 def knn_mean(sim: torch.Tensor,  # (n, m) similarities
-             k: int) -> torch.Tensor:  # neighbours per row (at most m)
+             k: int,  # neighbours per row (at most m)
+) -> torch.Tensor:
     "Mean of the `k` largest entries in each row of `sim`."
     return sim.topk(k, dim=1).values.mean(1)
 
@@ -107,7 +108,8 @@ SCORINGS = {"cos": Scoring, "csls": CSLS, "isoftmax": InvertedSoftmax, "centred"
 def scoring(name: str = "csls",  # cos, csls, isoftmax or centred
             k: int | None = None,  # CSLS: neighbours on each side; None: MUSE's 10, at most `n`
             temperature: float = 0.05,  # inverted softmax: T
-            n: int | None = None) -> Scoring:  # the fewest rows on either side (bank, training predictions)
+            n: int | None = None,  # the fewest rows on either side (bank, training predictions)
+) -> Scoring:
     "A `Scoring` by name."
     check(name in SCORINGS, f"scoring {name!r} is not known: use one of {', '.join(SCORINGS)}")
     k = k if k is not None else min(10, n or 10)
@@ -116,17 +118,20 @@ def scoring(name: str = "csls",  # cos, csls, isoftmax or centred
 # %% ../nbs/06a_scoring.ipynb #3e1fe40c
 def top1(score: Scoring,  # a fitted scoring of the candidates
          p: torch.Tensor,  # (n, d) predictions
-         chunk: int = 1024) -> torch.Tensor:  # rows scored at a time (memory)
+         chunk: int = 1024,  # rows scored at a time (memory)
+) -> torch.Tensor:
     "Index of each prediction's best candidate under `score`."
     return torch.cat([score(p[i:i + chunk]).argmax(1) for i in range(0, len(p), chunk)])
 
 def n1_counts(top: torch.Tensor,  # (n,) each query's top-1 candidate, from `top1`
-              n_candidates: int) -> torch.Tensor:  # the bank's size: the counts' length
+              n_candidates: int,  # the bank's size: the counts' length
+) -> torch.Tensor:
     "N1: how many queries have each candidate as their top-1."
     return torch.bincount(top, minlength=n_candidates)
 
 # %% ../nbs/06a_scoring.ipynb #b2ae8f59
-def hubness(n1: torch.Tensor) -> dict:  # N1 counts, from `n1_counts`
+def hubness(n1: torch.Tensor,  # N1 counts, from `n1_counts`
+            ) -> dict:
     "Skewness of the N1 counts, the largest hub (index and share of queries) and the share of candidates never top-1."
     x = n1.double()
     sd = x.std(unbiased=False)

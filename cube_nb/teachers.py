@@ -114,7 +114,8 @@ def teacher_settings(name_or_path: str) -> dict:
 
 # %% ../nbs/04_teachers.ipynb #f854ebfd
 def mean_pool(hidden: torch.Tensor,  # (B, T, d) token vectors
-              mask: torch.Tensor) -> torch.Tensor:  # (B, T) 1 for real tokens, 0 for padding
+              mask: torch.Tensor,  # (B, T) 1 for real tokens, 0 for padding
+) -> torch.Tensor:
     "Average of `hidden` (B, T, d) over the positions where `mask` (B, T) is 1."
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
@@ -307,7 +308,8 @@ def cache(self: TeacherEncoder, root=None) -> EmbeddingCache:
 @patch
 def encode_cached(self: TeacherEncoder, texts: list[str], cache: EmbeddingCache | None = None, chunk: int = 4096,
                   progress: bool = False,  # a fastprogress bar per chunk (notebooks)
-                  log=None) -> torch.Tensor:  # print-like: a line with the time left after each chunk (consoles)
+                  log=None,  # print-like: a line with the time left after each chunk (consoles)
+) -> torch.Tensor:
     "Like `encode`, reading what `cache` holds and embedding (and caching) only the rest."
     from cube_nb.core import progress_line
     cache, t0 = cache or self.cache(), time.perf_counter()

@@ -131,7 +131,8 @@ def gather_rows(local: torch.Tensor, n: int, world: int) -> torch.Tensor:
 # %% ../nbs/07_training.ipynb #2ddd8af9
 def predict(model: nn.Module,  # any module; run on the device of its weights (or of `x` if it has none)
             x: torch.Tensor,  # (n, d) inputs
-            batch_size: int = 512) -> torch.Tensor:  # (n, d_out) outputs in float32 on the CPU
+            batch_size: int = 512,  # (n, d_out) outputs in float32 on the CPU
+) -> torch.Tensor:
     "Model outputs for `x`, in evaluation mode and in batches."
     was = model.training
     model.eval()
@@ -469,7 +470,8 @@ def train_mapper(model: nn.Module,  # any (B, d) -> (B, d_out) module
                  val: tuple,  # (inputs, targets) scored after every epoch
                  cfg: TrainingConfig,  # loss, optimiser, schedule, epochs and batch size, as for the cube
                  log: Callable | None = None,  # print-like: one line per epoch
-                 **kw) -> list[dict]:  # per-pair inputs for the `Learner` (groups, difficulty, sample_weights)
+                 **kw,  # per-pair inputs for the `Learner` (groups, difficulty, sample_weights)
+) -> list[dict]:
     "Fit any (B, d) -> (B, d) module with `CubeTrainer` (no checkpoints); returns the history."
     return CubeTrainer(model, train, val, cfg, log=log, **kw).fit()
 
@@ -677,7 +679,8 @@ def run_training(cfg: TrainingConfig,  # what to train, on what data, for how lo
                  force: bool = False,  # replace a finished run in `out` (its weights go first)
                  resume: bool = False,  # continue the run in `out` from its last good checkpoint
                  log: Callable | None = print,  # print-like: one line per epoch, with the time left
-                 tensorboard: bool = False) -> dict:  # also write TensorBoard event files to `out`/tensorboard
+                 tensorboard: bool = False,  # also write TensorBoard event files to `out`/tensorboard
+) -> dict:
     "Train a cube as `cfg` says into run folder `out` (or resume it there); returns the timing. Rank 0 writes."
     out = Path(out)
     if resume:
@@ -749,7 +752,8 @@ def check_not_training(out: Path):
     check(h is None or h.get("command") != "cube_train",
           f"the run in {out} is still training ({holder_text(h)}): wait for it to finish")
 
-def load_run(out) -> tuple:  # a run folder written by `run_training` (`cube_train --out`)
+def load_run(out,  # a run folder written by `run_training` (`cube_train --out`)
+             ) -> tuple:
     "(config, model, dataset) of a finished run folder written by `run_training`; never a run half-written."
     from cube_nb.core import load_config, load_tensors
     out = Path(out)
@@ -772,7 +776,8 @@ class StepClockCB(Callback):
     order = 100
     def __init__(self, warmup: int = 3):
         self.warmup, self.t0, self.seconds, self.pairs, self.first = warmup, None, 0.0, 0, None
-    def now(self) -> float:  # the GPU is waited for only here, at the ends of the timed window
+    def now(self,  # the GPU is waited for only here, at the ends of the timed window
+            ) -> float:
         if self.learn.device.type == "cuda": torch.cuda.synchronize(self.learn.device)
         return time.perf_counter()
     def after_batch(self):

@@ -34,7 +34,8 @@ def with_overrides(cfg: TrainingConfig, over: dict) -> TrainingConfig:
 def seed_runs(cfg: TrainingConfig,  # the configuration; its seed is replaced by each of `seeds`
               seeds=(0, 1, 2),  # one run per seed: sample, split and initialisation all follow it
               root="runs/seeds",  # one run folder per seed under it (seed-N); finished ones are reused
-              log: Callable | None = None) -> list[dict]:  # print-like progress
+              log: Callable | None = None,  # print-like progress
+) -> list[dict]:
     "Metrics of `cfg` trained and evaluated once per seed (weights and split both follow the seed); finished seeds are reused."
     out = []
     for s in seeds:
@@ -51,7 +52,8 @@ def seed_runs(cfg: TrainingConfig,  # the configuration; its seed is replaced by
 
 # %% ../nbs/09_tuning.ipynb #6319a549
 def interval(xs,  # values, one per seed
-             conf: float = 0.95) -> tuple[float, float]:  # the interval's confidence level
+             conf: float = 0.95,  # the interval's confidence level
+) -> tuple[float, float]:
     "Mean of `xs` and the half-width of its `conf` t-interval (nan for one value)."
     from scipy import stats
     xs = np.asarray(xs, dtype=float)
@@ -67,7 +69,8 @@ def seed_values(ms: list[dict], metric: str) -> dict[str, list[float]]:
 # %% ../nbs/09_tuning.ipynb #7fdb3c3a
 def paired_test(ms: list[dict],  # metrics.json of each seed's run
                 metric: str,  # a metric of the test table, e.g. cos or R1_csls
-                baseline: str) -> dict:  # the baseline the cube is paired with, seed by seed
+                baseline: str,  # the baseline the cube is paired with, seed by seed
+) -> dict:
     "Cube minus `baseline` on `metric`, paired by seed: mean difference, its 95% interval, t and two-sided p."
     from scipy import stats
     v = seed_values(ms, metric)
