@@ -67,7 +67,7 @@ def set_seed(seed: int,  # one seed for Python's, NumPy's and torch's generators
     torch.utils.deterministic.fill_uninitialized_memory = False  # not a NaN fill after every torch.empty
 
 # %% ../nbs/00_core.ipynb #7cf727d3
-def get_device(device: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps'; None or 'auto': pick
+def get_device(device: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps', None or 'auto': pick
                ) -> torch.device:
     "`device` if given ('cpu', 'cuda', 'cuda:1', 'mps'), else CUDA when available, else CPU."
     if device in (None, "auto"): return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -80,7 +80,7 @@ def get_device(device: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps'; Non
 def _umask() -> int:
     m = os.umask(0); os.umask(m); return m
 
-def atomic_write(path,  # the file to replace; its folder is created if missing
+def atomic_write(path,  # the file to replace, its folder is created if missing
                  data: bytes | str):  # the whole new content (str: written as UTF-8)
     "Write `data` to `path` atomically: readers see the old file or the new one, never a part."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ def atomic_write(path,  # the file to replace; its folder is created if missing
     return path
 
 # %% ../nbs/00_core.ipynb #e3a99f10
-def save_png(fig,  # a matplotlib figure; closed afterwards
+def save_png(fig,  # a matplotlib figure, closed afterwards
              path,  # the .png file to replace
              dpi: int = 100):  # dots per inch
     "Save a matplotlib figure as PNG atomically, then close it."

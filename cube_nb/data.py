@@ -152,7 +152,7 @@ def _row_pair(d, task):
 
 # %% ../nbs/05_data.ipynb #b8e30c3b
 def read_records(path,  # a .jsonl, .csv, .txt or .json file
-                 task: Task = "dialogue",  # dialogue: question/answer pairs; autoencoder: texts; mixed: both
+                 task: Task = "dialogue",  # dialogue: question/answer pairs, autoencoder: texts, mixed: both
                  strict: bool = False,  # a bad line is an error (with its line number) instead of being skipped
                  context_window: int = 0,  # conversations: earlier turns prepended to each question
 ) -> list[dict]:
@@ -160,7 +160,7 @@ def read_records(path,  # a .jsonl, .csv, .txt or .json file
     p = Path(path); text = _read_text(p); ext = p.suffix.lower()
     need = "q and a (or question and answer)" if task == "dialogue" else "text (or q and a)"
     if ext == ".json":
-        check(task == "dialogue", f"{p}: .json files hold conversations, which are dialogue data: use task='dialogue'")
+        check(task == "dialogue", f"{p}: .json files hold conversations (dialogue data): use task='dialogue'")
         try: data = json.loads(text)
         except json.JSONDecodeError as e: raise CubeError(f"{p}:{e.lineno} is not valid JSON: fix the file") from None
         ok = isinstance(data, (list, dict)) and all(isinstance(c, list) and all(isinstance(t, str) for t in c) for c in (data.values() if isinstance(data, dict) else data))
@@ -211,7 +211,7 @@ def load_records(source: str,  # jargon, chitchat, chatterbot, brown, or a file 
                  context_window: int = 0,  # conversations: earlier turns prepended to each question
 ) -> list[dict]:
     "Records from a bundled corpus name (jargon, chitchat, chatterbot, brown) or a file."
-    if task == "mixed":  # the dialogue pairs, plus each distinct text as its own target in the group of its first pair
+    if task == "mixed":  # the dialogue pairs, plus each distinct text as its own target (group of its first pair)
         pairs, first = load_records(source, "dialogue", strict, context_window), {}
         for r in pairs: first.setdefault(r["q"], r["group"]); first.setdefault(r["a"], r["group"])
         return [{**r, "task": "dialogue"} for r in pairs] + [{"q": t, "a": t, "group": g, "task": "autoencoder"} for t, g in first.items()]
@@ -450,8 +450,8 @@ def embed_texts(teacher, texts: list[str], cache_dir=None, log=None) -> torch.Te
 # %% ../nbs/05_data.ipynb #e98d9efc
 def build_dataset(records: list[dict],  # from `load_records`
                   cfg: DatasetConfig,  # filters, sample, split and teacher options
-                  teacher=None,  # a `TeacherEncoder` (or its name); None: `cfg.teacher`
-                  source: str | None = None,  # the name the dataset reports; None: `cfg.source`
+                  teacher=None,  # a `TeacherEncoder` (or its name), None: `cfg.teacher`
+                  source: str | None = None,  # the name the dataset reports, None: `cfg.source`
                   log=None):  # print-like: embedding progress with the time left
     "Filter, expand, sample, embed, semantically filter and split `records` as `cfg` says."
     records, report = text_filters(records, cfg.min_chars, cfg.max_chars, cfg.dedup)
@@ -516,7 +516,7 @@ def create_embedding_dataset(e: torch.Tensor, texts: list[str] | None = None, **
 
 def create_file_dataset(path,  # a file, or a bundled corpus name
                         task: Task = "dialogue",  # dialogue, autoencoder or mixed
-                        teacher=None,  # a `TeacherEncoder` (or its name); None: MiniLM
+                        teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
                         **kw):  # any other `DatasetConfig` field
     "A dataset from a file (or a bundled corpus name) for any task."
     cfg = _cfg(task, source=str(path), **kw)
@@ -528,10 +528,11 @@ def save(self: DialogueDataset, folder):
     "Write the records, split, report and embeddings into `folder` (atomically, file by file)."
     folder = Path(folder)
     atomic_write(folder / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records))
-    extra = {"center": self.center, "noise_std": self.noise_std} if self.task == "autoencoder" else {"mix": self.mix}
+    ae = self.task == "autoencoder"
+    extra = {"center": self.center, "noise_std": self.noise_std} if ae else {"mix": self.mix}
     meta = {"task": self.task, "source": self.source, "report": self.report, **extra, **self.split}
     atomic_write(folder / "split.json", json.dumps(meta))
-    t = {"e": self.q + self.mean, "mean": self.mean} if self.task == "autoencoder" else {"q": self.q, "a": self.a}
+    t = {"e": self.q + self.mean, "mean": self.mean} if ae else {"q": self.q, "a": self.a}
     save_tensors(t, folder / "embeddings.safetensors")
 
 def load_dataset(folder):
@@ -545,7 +546,8 @@ def load_dataset(folder):
     if task == "autoencoder":
         return AutoencoderDataset(recs, t["e"], split, meta["report"], meta["source"], meta["center"], meta["noise_std"], mean=t["mean"])
     if task == "mixed":
-        return MixedDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""), meta["mix"])
+        return MixedDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""),
+                            meta["mix"])
     return DialogueDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""))
 
 # %% ../nbs/05_data.ipynb #2cfbfe6d

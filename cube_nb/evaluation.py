@@ -37,7 +37,7 @@ def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
               xv: torch.Tensor,  # validation inputs: λ is picked on them
               yv: torch.Tensor,  # validation targets
               lams=tuple(10 ** (k / 2) for k in range(-6, 7))):  # the λ tried: 1e-3 … 1e3, half-decade steps
-    "Ridge regression x -> y with intercept, λ picked by validation cosine; returns (`Affine64`, λ)."
+    "Ridge regression x -> y with intercept, λ picked by validation cosine, returns (`Affine64`, λ)."
     x, y, xv, yv = (t.double() for t in (x, y, xv, yv))
     mx, my = x.mean(0), y.mean(0)
     xc, yc = x - mx, y - my
@@ -74,12 +74,12 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     if cfg is not None and n_params is not None:
         set_seed(cfg.seed)  # the MLP's initial weights depend on the run's seed only
         out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
-        train_mapper(out["mlp"], train, val, cfg, log=log, **learner_kw)  # the cube's loop, loss, negatives and budget
+        train_mapper(out["mlp"], train, val, cfg, log=log, **learner_kw)  # the cube's loop, loss and budget
     return out
 
 # %% ../nbs/08_evaluation.ipynb #7e3044c2
 def predictors(modules: dict) -> dict:
-    "A predict function per module (evaluation mode, in batches); the MLP's carries its parameter count."
+    "A predict function per module (evaluation mode, in batches), the MLP's carries its parameter count."
     out = {name: functools.partial(predict, m) for name, m in modules.items()}
     if "mlp" in out: out["mlp"].n_params = sum(p.numel() for p in modules["mlp"].parameters())
     return out
@@ -105,7 +105,7 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
                  train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
                  corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
                  counts: dict | None = None,  # if given, receives the N1 counts by scoring label
-                 device=None,  # where the scores are computed (e.g. 'cuda'); None: where `f` returns them
+                 device=None,  # where the scores are computed (e.g. 'cuda'), None: where `f` returns them
 ) -> dict:
     "Retrieval and hubness of `f` on `test`, ranked by cosine and by each correction (columns ending in _name)."
     (q, a), out = test, {}
@@ -120,12 +120,12 @@ def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
 
 # %% ../nbs/08_evaluation.ipynb #fc11a54e
 def score_all(predictors: dict,  # name -> predict function (questions -> predicted answers)
-              test: tuple,  # (questions, answers); the answers are the candidates
+              test: tuple,  # (questions, answers), the answers are the candidates
               train_q: torch.Tensor,  # training questions: each correction's statistics come from f(train_q)
               corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
               counts: dict | None = None,  # if given, receives each mapper's N1 counts by scoring label
               log=None,  # print-like: a line with the time left after each mapper
-              device=None,  # where the scores are computed; None: where each predictor returns them
+              device=None,  # where the scores are computed, None: where each predictor returns them
 ) -> dict:
     "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
     from cube_nb.core import progress_line
@@ -155,7 +155,7 @@ def stored_stats(path: Path,  # a safetensors file written with metadata {"key":
                  what: str = "statistics",  # their name in the warning
                  of: str = "input",  # what a mismatched key means, in the warning
 ) -> dict | None:
-    "Tensors stored at `path` under `key`; None if there are none, or (warning) if damaged or for another key."
+    "Tensors stored at `path` under `key`, None if there are none, or (warning) if damaged or for another key."
     from safetensors import safe_open
     if not path.is_file(): return None
     try:
@@ -168,7 +168,7 @@ def stored_stats(path: Path,  # a safetensors file written with metadata {"key":
 
 # %% ../nbs/08_evaluation.ipynb #2ff5f3f3
 def baselines_key(inputs: list, cfg: TrainingConfig | None, n_params: int | None) -> str:
-    "A hash of what the baselines are fitted on (tensors, or lists such as groups), the configuration, the cube's size."
+    "A hash of what the baselines are fitted on (tensors or lists), the configuration and the cube's size."
     from cube_nb.core import config_to_dict
     h = hashlib.sha256(json.dumps([config_to_dict(cfg) if cfg else None, n_params], sort_keys=True).encode())
     for x in inputs:
@@ -185,20 +185,23 @@ def cached_baselines(path: Path,  # where they are kept: a run folder's baseline
                      log=None,  # print-like: progress of the MLP's training, when it is fitted
                      **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
 ) -> dict:
-    "`fit_baselines`' modules, read from `path` when fitted there for the same inputs; else fitted and stored."
+    "`fit_baselines`' modules, read from `path` when fitted there for the same inputs, else fitted and stored."
     from cube_nb.core import save_tensors
     extra = [learner_kw[k] for k in sorted(learner_kw)]
     key = baselines_key([*train, *val, *extra], cfg, n_params)
     state = stored_stats(path, key, "fitted baselines", "training split, configuration or cube size")
     if state is None:
         mods = {n: m.cpu() for n, m in fit_baselines(train, val, cfg, n_params, log, **learner_kw).items()}
-        save_tensors({f"{n}.{k}": v for n, m in mods.items() for k, v in m.state_dict().items()}, path, {"key": key})
+        state = {f"{n}.{k}": v for n, m in mods.items() for k, v in m.state_dict().items()}
+        save_tensors(state, path, {"key": key})
         return mods  # on the CPU, as they are read back: the first evaluation predicts as every later one
     d, d_out = train[0].shape[1], train[1].shape[1]
     mods = {"identity": nn.Identity()} if d == d_out else {}
     mods.update({n: Affine64(torch.zeros(d, d_out)) for n in ("centroid", "ridge", "procrustes")})
-    if cfg is not None and n_params is not None: mods["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
-    for n, m in mods.items(): m.load_state_dict({k[len(n) + 1:]: v for k, v in state.items() if k.startswith(n + ".")})
+    if cfg is not None and n_params is not None:
+        mods["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
+    for n, m in mods.items():
+        m.load_state_dict({k[len(n) + 1:]: v for k, v in state.items() if k.startswith(n + ".")})
     return mods
 
 # %% ../nbs/08_evaluation.ipynb #93fe24ee

@@ -17,7 +17,7 @@ __all__ = ['wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'dive
 
 # %% ../nbs/06_losses.ipynb #e25a4e6f
 def wmean(v: torch.Tensor,  # (B,) per-pair values
-          weights: torch.Tensor | None = None,  # (B,) weights; None: the plain mean
+          weights: torch.Tensor | None = None,  # (B,) weights, None: the plain mean
 ) -> torch.Tensor:
     "Mean of per-pair values `v` (B,), weighted by `weights` (B,) when given."
     w = torch.ones_like(v) if weights is None else weights
@@ -25,14 +25,14 @@ def wmean(v: torch.Tensor,  # (B,) per-pair values
 
 def cosine_loss(pred: torch.Tensor,  # (B, d) predictions
                 target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
-                weights: torch.Tensor | None = None,  # (B,) per-pair weights; None: equal
+                weights: torch.Tensor | None = None,  # (B,) per-pair weights, None: equal
 ) -> torch.Tensor:
     "Mean of 1 − cos(pred, target) over the batch (weighted by `weights`); the target is treated as fixed."
     return wmean(1 - F.cosine_similarity(pred, target.detach(), dim=-1), weights)
 
 def mse_loss(pred: torch.Tensor,  # (B, d) predictions
              target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
-             weights: torch.Tensor | None = None,  # (B,) per-pair weights; None: equal
+             weights: torch.Tensor | None = None,  # (B,) per-pair weights, None: equal
 ) -> torch.Tensor:
     "Mean squared error against a fixed target (per pair over dimensions, then over the batch)."
     return wmean(((pred - target.detach()) ** 2).mean(-1), weights)
@@ -204,7 +204,7 @@ def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
                       target: torch.Tensor,  # (n, d) their true targets, which are also the candidates
                       ks=(1, 5, 10),  # the R@k columns
                       chunk: int = 1024,  # rows scored at a time (memory)
-                      score=None,  # a fitted `Scoring` to rank by; None: plain cosine
+                      score=None,  # a fitted `Scoring` to rank by, None: plain cosine
 ) -> dict:
     "Mean cosine, and retrieval of each row's own target among all `target` rows by `score`: R@k, MRR@10, mean rank."
     own, ranks = pair_scores(pred, target, chunk, score)

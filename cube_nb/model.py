@@ -96,7 +96,7 @@ class ResidualMLP(nn.Module):
 
 def mlp_hidden_for(dim: int,  # input width
                    n_params: int,  # the parameter count to reach (e.g. the cube's)
-                   out_dim: int | None = None,  # output width; None: `dim`
+                   out_dim: int | None = None,  # output width, None: `dim`
 ) -> int:
     "The smallest hidden width giving `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters (never fewer)."
     out = out_dim or dim

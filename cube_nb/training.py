@@ -129,7 +129,7 @@ def gather_rows(local: torch.Tensor, n: int, world: int) -> torch.Tensor:
     return parts[j % world, j // world]
 
 # %% ../nbs/07_training.ipynb #2ddd8af9
-def predict(model: nn.Module,  # any module; run on the device of its weights (or of `x` if it has none)
+def predict(model: nn.Module,  # any module, run on the device of its weights (or of `x` if it has none)
             x: torch.Tensor,  # (n, d) inputs
             batch_size: int = 512,  # (n, d_out) outputs in float32 on the CPU
 ) -> torch.Tensor:
@@ -622,7 +622,7 @@ from .data import load_records, build_dataset, load_dataset
 from .model import CubeModel
 
 RUN_FILES = ("model.safetensors", "metrics.json", "report.md", "timing.json", "history.csv", "history.png",
-             "pair_scores.png", "hubness.png", "baselines.safetensors")  # a finished run's files; the weights first
+             "pair_scores.png", "hubness.png", "baselines.safetensors")  # a finished run's files, weights first
 
 def check_out_dir(out: Path, force: bool = False) -> Path:
     "Refuse a run folder that holds a run (without `force`); with `force`, remove that run's results first."

@@ -31,9 +31,9 @@ def with_overrides(cfg: TrainingConfig, over: dict) -> TrainingConfig:
     return config_from_dict(TrainingConfig, d)
 
 # %% ../nbs/09_tuning.ipynb #8851a7e0
-def seed_runs(cfg: TrainingConfig,  # the configuration; its seed is replaced by each of `seeds`
+def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by each of `seeds`
               seeds=(0, 1, 2),  # one run per seed: sample, split and initialisation all follow it
-              root="runs/seeds",  # one run folder per seed under it (seed-N); finished ones are reused
+              root="runs/seeds",  # one run folder per seed under it (seed-N), finished ones are reused
               log: Callable | None = None,  # print-like progress
 ) -> list[dict]:
     "Metrics of `cfg` trained and evaluated once per seed (weights and split both follow the seed); finished seeds are reused."
