@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #1f15a9a0
 from __future__ import annotations
-import os, random, tempfile, dataclasses, functools, typing, types, contextlib, json, socket, time, warnings
+import os, sys, random, tempfile, dataclasses, functools, typing, types, contextlib, json, socket, time, warnings
 from pathlib import Path
 import numpy as np, torch, yaml
 
 # %% auto #0
 __all__ = ['FAST_ENGINES', 'LOCK_FILE', 'CubeError', 'check', 'capturing', 'literal_fields', 'check_literals', 'check_tensor',
-           'set_seed', 'get_device', 'atomic_write', 'save_png', 'save_tensors', 'load_tensors', 'fmt_seconds',
-           'progress_line', 'cache_root', 'register_engine', 'peak_rss_bytes', 'holder_text', 'lock_holder', 'run_lock',
-           'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
+           'deterministic_kernels', 'set_seed', 'get_device', 'atomic_write', 'save_png', 'save_tensors',
+           'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'register_engine', 'peak_rss_bytes',
+           'holder_text', 'lock_holder', 'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -59,11 +59,19 @@ def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None)
     return x
 
 # %% ../nbs/00_core.ipynb #54c3edb2
+def deterministic_kernels():
+    "`torch.use_deterministic_algorithms(True, warn_only=True)`, without importing torch's compiler to say so."
+    if "torch._inductor" in sys.modules: return torch.use_deterministic_algorithms(True, warn_only=True)
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"  # what inductor's config reads when it is first imported
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
+
 def set_seed(seed: int,  # one seed for Python's, NumPy's and torch's generators
              deterministic: bool = True):  # ask torch for deterministic kernels (warns where there are none)
     "Seed Python, NumPy and torch; with `deterministic`, ask torch for deterministic kernels."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
-    if deterministic: torch.use_deterministic_algorithms(True, warn_only=True)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic: deterministic_kernels()
     torch.utils.deterministic.fill_uninitialized_memory = False  # not a NaN fill after every torch.empty
 
 # %% ../nbs/00_core.ipynb #7cf727d3

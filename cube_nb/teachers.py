@@ -14,9 +14,9 @@ from .core import CubeError, check, get_device, cache_root
 
 # %% auto #0
 __all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip', 'mpnet_path',
-           'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'TeacherEncoder', 'weight_files',
-           'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx',
-           'onnx_session']
+           'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'config_width', 'TeacherEncoder',
+           'weight_files', 'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir', 'onnx_path',
+           'export_onnx', 'onnx_session']
 
 # %% ../nbs/04_teachers.ipynb #3fce44b5
 def minilm_path() -> Path:
@@ -120,6 +120,13 @@ def mean_pool(hidden: torch.Tensor,  # (B, T, d) token vectors
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
+# %% ../nbs/04_teachers.ipynb #176566a1
+def config_width(folder) -> int | None:
+    "The embedding width a model folder's `config.json` states (`hidden_size`), or None where it does not say."
+    try: w = json.loads((Path(folder) / "config.json").read_text()).get("hidden_size")
+    except (OSError, ValueError, AttributeError): return None
+    return w if isinstance(w, int) and w > 0 else None
+
 # %% ../nbs/04_teachers.ipynb #61c275b1
 class TeacherEncoder:
     "A frozen text encoder from a local Hugging Face or sentence-transformers model folder."
@@ -130,9 +137,6 @@ class TeacherEncoder:
                  max_length: int | None = None,  # tokens; None: the folder's max_seq_length, else 256
                  batch_size: int = 64, device: str | None = "cpu",
                  dtype: Literal["float32", "float16", "bfloat16"] = "float32", backend: Literal["torch", "onnx"] = "torch"):
-        from transformers import AutoTokenizer, AutoModel, logging as hf_logging
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
         st = teacher_settings(name_or_path)
         pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
         check(pooling in ("mean", "cls"), f"pooling={pooling!r} is not known: use mean or cls")
@@ -144,20 +148,39 @@ class TeacherEncoder:
         check(dtype == "float32" or self.device.type == "cuda", f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): use float32 on CPU")
         check(backend in ("torch", "onnx"), f"backend={backend!r} is not known: use torch or onnx")
         check(backend == "torch" or (self.device.type == "cpu" and dtype == "float32"), f"backend='onnx' runs float32 on the CPU: use backend='torch' for {self.device.type} / {dtype}")
-        self.dtype, self.backend, self.session = dtype, backend, None
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-            self.model = AutoModel.from_pretrained(self.path).to(self.device, getattr(torch, dtype)).eval()
-        except Exception as e:
-            raise CubeError(f"teacher folder {self.path} could not be loaded ({type(e).__name__}): check it holds a complete model") from None
-        self.dim = self.model.config.hidden_size
+        self.dtype, self.backend, self.session, self._net = dtype, backend, None, None
+        self.dim = config_width(self.path)  # the weights load on first use: a run whose texts are cached never needs them
+        if self.dim is None: self.load()
         if backend == "onnx": self.session = onnx_session(self)
 
     def __repr__(self): return f"TeacherEncoder({self.name!r}, d={self.dim}, {self.pooling} pooling, normalize={self.normalize}, backend={self.backend})"
 
-# %% ../nbs/04_teachers.ipynb #9e3db9cb
+# %% ../nbs/04_teachers.ipynb #8b544201
 from fastcore.basics import patch
 
+@patch
+def load(self: TeacherEncoder) -> tuple:
+    "The (tokenizer, model) pair, loaded on the first call."
+    if self._net is not None: return self._net
+    from transformers import AutoTokenizer, AutoModel, logging as hf_logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        tok = AutoTokenizer.from_pretrained(self.path)
+        model = AutoModel.from_pretrained(self.path).to(self.device, getattr(torch, self.dtype)).eval()
+    except Exception as e:
+        raise CubeError(f"teacher folder {self.path} could not be loaded ({type(e).__name__}): "
+                        "check it holds a complete model") from None
+    self._net, self.dim = (tok, model), model.config.hidden_size
+    return self._net
+
+@patch(as_prop=True)
+def tokenizer(self: TeacherEncoder): return self.load()[0]
+
+@patch(as_prop=True)
+def model(self: TeacherEncoder): return self.load()[1]
+
+# %% ../nbs/04_teachers.ipynb #9e3db9cb
 @patch
 def _encode_batch(self: TeacherEncoder, texts: list[str], backend: str | None = None) -> torch.Tensor:
     if (backend or self.backend) == "onnx":

@@ -5,17 +5,14 @@ Every case asserts: the call fails (exit code 2 / `CubeError`), with one line na
 traceback, and every file that existed before is byte-for-byte unchanged. The console scripts' cases call
 each script's entry point in this process (a fresh interpreter per case cost ~3 s of imports, 72 times);
 the first case of every script also runs as a real subprocess and must print exactly the same."""
-import io, json, os, resource, signal, subprocess, sys, warnings
-from contextlib import redirect_stderr, redirect_stdout
-from importlib.metadata import entry_points
-from types import SimpleNamespace
+import json, resource, signal
 from pathlib import Path
 import pytest, torch, yaml
 from hypothesis import given, settings, HealthCheck, strategies as st
 
 from cube_nb.core import CubeError, config_from_dict, config_to_dict
+from conftest import SCRIPTS, cli, copy_run, run_entry
 
-BIN = Path(sys.executable).parent
 JARGON = None
 
 
@@ -29,35 +26,6 @@ def qa_lines(n=40):
 
 def snapshot(root: Path) -> dict:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_cli(args, cwd, **kw):
-    return subprocess.run([str(BIN / args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=600, **kw)
-
-
-SCRIPTS = {e.name: e for e in entry_points(group="console_scripts") if e.value.startswith("cube_nb.")}
-
-
-PYTHON_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),  # Python's own
-                  ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""),
-                  ("ignore", ResourceWarning, "")]
-
-
-def run_entry(args, cwd):
-    "Console script `args[0]` called through its entry point in this process, as a fresh interpreter would run it."
-    out, err, here, term = io.StringIO(), io.StringIO(), os.getcwd(), signal.getsignal(signal.SIGTERM)
-    os.chdir(cwd)
-    try:
-        with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
-            warnings.resetwarnings()  # each case sees the warnings a new interpreter would: Python's default filters
-            for action, category, module in PYTHON_FILTERS:
-                warnings.filterwarnings(action, "", category, module, append=True)
-            try: code = SCRIPTS[args[0]].load()(list(map(str, args[1:]))) or 0
-            except SystemExit as e: code = e.code if isinstance(e.code, int) else int(e.code is not None)
-    finally:
-        os.chdir(here)
-        signal.signal(signal.SIGTERM, term)
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def assert_one_line_failure(r, words):
@@ -173,8 +141,8 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory, tiny_bert):
-    "A folder holding every bad file, a good Q&A file, a finished run, and damaged copies of it."
+def workdir(tmp_path_factory, tiny_bert, tiny_run):
+    "A folder holding every bad file, a good Q&A file, a finished run (the shared one), and damaged copies of it."
     import shutil
     d = tmp_path_factory.mktemp("bad")
     for name, data in FILES.items(): (d / name).write_bytes(data)
@@ -188,10 +156,7 @@ def workdir(tmp_path_factory, tiny_bert):
     (d / "tb_blocked").mkdir()
     (d / "tb_blocked" / "tensorboard").write_text("a file where the log folder would go\n")
     shutil.copytree(tiny_bert, d / "mpnet_like")  # a teacher folder whose embeddings are not 384-d
-    tiny = {"epochs": 1, "model": {"lattice": {"channels": 4, "hidden": 8, "steps": 2}}, "data": {"source": str(d / "qa.jsonl")}}
-    (d / "tiny.yaml").write_text(yaml.safe_dump(tiny))
-    r = run_cli(["cube_train", "--config", "tiny.yaml", "--out", "run_ok"], d)
-    assert r.returncode == 0, r.stderr
+    copy_run(tiny_run, d / "run_ok")
     shutil.copytree(d / "run_ok", d / "run_truncated")
     m = d / "run_truncated" / "model.safetensors"; m.write_bytes(m.read_bytes()[:100])
     shutil.copytree(d / "run_ok", d / "run_wrong_dims")
@@ -206,10 +171,10 @@ FIRST = {next(c[0] for c in CLI_CASES if c[1][0] == name) for name in SCRIPTS}  
 @pytest.mark.parametrize("argv, words", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_cli_bad_input(workdir, argv, words, request):
     before = snapshot(workdir)
-    r = run_entry(argv, workdir)
+    r = run_entry(*argv, cwd=workdir)
     assert_one_line_failure(r, words)
     if request.node.callspec.id in FIRST:  # the installed script itself says the same
-        real = run_cli(argv, workdir)
+        real = cli(*argv, cwd=workdir)
         assert (real.returncode, real.stdout, real.stderr) == (r.returncode, r.stdout, r.stderr)
     after = snapshot(workdir)
     assert {p: b for p, b in after.items() if p in before} == before, "a file that existed before was changed"
@@ -349,8 +314,7 @@ def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
            "data": {"source": str(workdir / "qa.jsonl")}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
-    p = subprocess.Popen([str(BIN / "cube_train"), "--config", "c.yaml", "--out", str(out)], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = cli("cube_train", "--config", "c.yaml", "--out", out, cwd=tmp_path, wait=False)
     t = time.time()
     while p.poll() is None and not list((out / "checkpoint").glob("step-*")) and time.time() - t < 240: time.sleep(0.05)
     time.sleep(0.3); p.send_signal(signal.SIGKILL); p.wait()
@@ -360,7 +324,7 @@ def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
     def small_disk():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
-    r = run_cli(["cube_train", "--config", "c.yaml", "--out", out, "--resume"], tmp_path, preexec_fn=small_disk)
+    r = cli("cube_train", "--config", "c.yaml", "--out", out, "--resume", cwd=tmp_path, preexec_fn=small_disk)
     took_over = "warning: took over the lock"  # of the process killed above
     assert took_over in r.stderr, r.stderr
     r.stderr = "\n".join(x for x in r.stderr.splitlines() if not x.startswith(took_over))
@@ -371,22 +335,21 @@ def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
     after.pop(lock)
     assert after == before, "a failed write changed or left files"
     for ck in (out / "checkpoint").glob("step-*"): load_tensors(ck / "model.safetensors")  # intact
-    r = run_cli(["cube_train", "--config", "c.yaml", "--out", out, "--resume"], tmp_path)
+    r = run_entry("cube_train", "--config", "c.yaml", "--out", out, "--resume", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (out / "model.safetensors").is_file()
 
 
 # ---------------------------------------------------------------- determinism
-def test_same_seed_same_metrics(workdir, tmp_path):
-    "A second run with the matrix's run_ok config and seed, in a new process: the same weights and metrics.json (CPU)."
-    import shutil
-    shutil.copytree(workdir / "run_ok", tmp_path / "a")  # evaluated as a copy: the matrix's run_ok stays unevaluated
-    r = run_cli(["cube_train", "--config", workdir / "tiny.yaml", "--out", tmp_path / "b"], tmp_path)
+def test_same_seed_same_metrics(tiny_run, tmp_path):
+    "A second run with the shared run's config and seed, in a new process: the same weights and metrics.json (CPU)."
+    copy_run(tiny_run, tmp_path / "a")  # evaluated as a copy: the shared run stays unevaluated
+    r = cli("cube_train", "--config", tiny_run.config, "--out", tmp_path / "b", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "b" / "model.safetensors").read_bytes() == (tmp_path / "a" / "model.safetensors").read_bytes()
+    assert (tmp_path / "b" / "model.safetensors").read_bytes() == tiny_run.weights
     ms = []
     for name in ("a", "b"):
-        r = run_cli(["cube_eval", "--run", tmp_path / name], tmp_path)
+        r = run_entry("cube_eval", "--run", tmp_path / name, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         m = json.loads((tmp_path / name / "metrics.json").read_text())
         m.pop("seconds")

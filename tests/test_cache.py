@@ -1,10 +1,9 @@
-"""The embedding cache under real processes: two writers at once, and a writer killed mid-run. The teacher is a
-tiny real BERT (conftest's `tiny_bert`): the cache's behaviour does not depend on which model fills it."""
-import os, signal, subprocess, sys, time, json
-from pathlib import Path
+"""The embedding cache under real processes: two writers at once, and a writer killed mid-run; the runs that read
+the cache afterwards call `cube_embed`'s entry point in the test process. The teacher is a tiny real BERT
+(conftest's `tiny_bert`): the cache's behaviour does not depend on which model fills it."""
+import signal, time
 import pytest
-
-BIN = Path(sys.executable).parent
+from conftest import cli, run_entry
 
 
 def corpus(tmp_path, n):
@@ -15,11 +14,10 @@ def corpus(tmp_path, n):
 
 @pytest.fixture
 def embed(tiny_bert):
-    "Start `cube_embed` on `data` into `cache` with the tiny teacher; returns the process."
-    def start(data, cache, *extra):
-        argv = [str(BIN / "cube_embed"), "--data", str(data), "--task", "autoencoder", "--cache", str(cache),
-                "--teacher", str(tiny_bert), *extra]
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    "`cube_embed` on `data` into `cache` with the tiny teacher: a running process, or (`process=False`) the finished call."
+    def start(data, cache, *extra, process=True):
+        args = ["cube_embed", "--data", data, "--task", "autoencoder", "--cache", cache, "--teacher", tiny_bert, *extra]
+        return cli(*args, wait=False) if process else run_entry(*args)
     return start
 
 
@@ -28,9 +26,9 @@ def test_two_writers_then_a_warm_run(tmp_path, embed):
     a, b = embed(data, cache), embed(data, cache)
     outs = [p.communicate(timeout=300) for p in (a, b)]
     assert a.returncode == 0 and b.returncode == 0, outs
-    warm = embed(data, cache); out, err = warm.communicate(timeout=300)
-    assert warm.returncode == 0, err
-    assert "300 cached, 0 embedded" in out, out
+    warm = embed(data, cache, process=False)
+    assert warm.returncode == 0, warm.stderr
+    assert "300 cached, 0 embedded" in warm.stdout, warm.stdout
 
 
 def test_onnx_writer_fills_the_torch_cache(tmp_path, embed, tiny_bert):
@@ -38,10 +36,10 @@ def test_onnx_writer_fills_the_torch_cache(tmp_path, embed, tiny_bert):
     import torch
     from cube_nb.teachers import TeacherEncoder
     data, cache = corpus(tmp_path, 200), tmp_path / "cache"
-    fast = embed(data, cache, "--backend", "onnx"); out, err = fast.communicate(timeout=300)
-    assert fast.returncode == 0 and "200 embedded" in out, (out, err)
-    warm = embed(data, cache); out, err = warm.communicate(timeout=300)
-    assert warm.returncode == 0 and "200 cached, 0 embedded" in out, (out, err)
+    fast = embed(data, cache, "--backend", "onnx", process=False)
+    assert fast.returncode == 0 and "200 embedded" in fast.stdout, (fast.stdout, fast.stderr)
+    warm = embed(data, cache, process=False)
+    assert warm.returncode == 0 and "200 cached, 0 embedded" in warm.stdout, (warm.stdout, warm.stderr)
     t, texts = TeacherEncoder(str(tiny_bert)), data.read_text().splitlines()
     vecs, missing = t.cache(cache).get(texts)
     assert not missing and torch.allclose(vecs, t.encode(texts), atol=1e-5)
@@ -56,15 +54,13 @@ def test_killed_writer_leaves_a_usable_cache(tmp_path, embed, tiny_bert):
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)  # the first shard is on disk and the second is being embedded
     p.wait()
-    leftovers = list(cache.glob("*/.*.tmp"))  # a temp file may remain; never a partial shard
     t = TeacherEncoder(str(tiny_bert))
-    c = t.cache(cache)
     texts = data.read_text().splitlines()
-    vecs, missing = c.get(texts)
+    vecs, missing = t.cache(cache).get(texts)
     assert 0 < len(missing) < len(texts), "expected a partial cache"
-    r = embed(data, cache); out, err = r.communicate(timeout=300)
-    assert r.returncode == 0, err
-    assert f"{len(texts) - len(missing):,} cached" in out, out
+    r = embed(data, cache, process=False)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(texts) - len(missing):,} cached" in r.stdout, r.stdout
     vecs2, missing2 = t.cache(cache).get(texts)
     assert not missing2
     assert (vecs2[:5] - t.encode(texts[:5])).abs().max() < 1e-5

@@ -1,36 +1,21 @@
-"End-to-end runs of the console scripts, as a user types them."
-import json, subprocess, sys
+"""End-to-end runs of the console scripts, as a user types them. The shared run (conftest's `tiny_run`) is trained
+by a real `cube_train` process; the commands here call the same entry points in the test process (`run_entry`)."""
+import json
 from pathlib import Path
 import pytest
-
-BIN = Path(sys.executable).parent
-
-
-def run(*args, cwd=None):
-    return subprocess.run([str(BIN / args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=600)
+from conftest import TINY, copy_run, qa_jsonl, run_entry as run
 
 
 @pytest.fixture(scope="module")
-def qa_file(tmp_path_factory):
-    "A small real Q&A file: 60 Jargon File pairs as .jsonl."
-    from cube_nb.data import jargon_pairs
-    p = tmp_path_factory.mktemp("data") / "qa.jsonl"
-    p.write_text("".join(json.dumps({"question": x["q"], "answer": x["a"]}) + "\n" for x in jargon_pairs()[:60]))
-    return p
-
-
-@pytest.fixture(scope="module")
-def trained_run(qa_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "r"
-    r = run("cube_train", "--data", qa_file, "--epochs", 2, "--seed", 3, "--out", out)
-    assert r.returncode == 0, r.stderr
-    return out
+def trained_run(tiny_run, tmp_path_factory) -> Path:
+    "This file's copy of the shared run: the commands below write their results into it."
+    return copy_run(tiny_run, tmp_path_factory.mktemp("runs") / "r")
 
 
 def test_train_writes_run_folder(trained_run):
     for f in ("config.yaml", "model.safetensors", "history.csv", "records.jsonl", "split.json", "embeddings.safetensors"):
         assert (trained_run / f).is_file(), f
-    assert len((trained_run / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+    assert len((trained_run / "history.csv").read_text().splitlines()) == 1 + TINY["epochs"]  # header + an epoch a line
 
 
 def test_eval_prints_table_and_writes_metrics(trained_run):
@@ -92,11 +77,11 @@ def test_ask_ranks_with_csls_and_keeps_bank_statistics(trained_run, tmp_path):
     assert "programmable systems" in lines[lines.index("identity (ranked by csls(k=2)):") + 1]
 
 
-def test_train_writes_tensorboard_only_when_asked(trained_run, qa_file, tmp_path):
+def test_train_writes_tensorboard_only_when_asked(trained_run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     assert not (trained_run / "tensorboard").exists()  # nothing written unless asked
     out = tmp_path / "tb"
-    r = run("cube_train", "--data", qa_file, "--epochs", 2, "--out", out, "--log", "tensorboard")
+    r = run("cube_train", "--config", trained_run / "config.yaml", "--epochs", 2, "--out", out, "--log", "tensorboard")
     assert r.returncode == 0, r.stderr
     ev = EventAccumulator(str(out / "tensorboard")).Reload()
     assert {"train/loss", "train/lr", "train/grad_norm", "val/loss", "val/cos", "val/R1"} <= set(ev.Tags()["scalars"])
@@ -119,9 +104,9 @@ def test_bench_quick_json():
 
 
 @pytest.mark.parametrize("mode, flag", [("autoencoder", "--task"), ("mixed", "--mode")])
-def test_other_modes_end_to_end(mode, flag, qa_file, tmp_path):
+def test_other_modes_end_to_end(mode, flag, tiny_run, tmp_path):
     out = tmp_path / mode
-    r = run("cube_train", "--data", qa_file, flag, mode, "--epochs", 1, "--out", out)
+    r = run("cube_train", "--config", tiny_run.config, flag, mode, "--epochs", 1, "--out", out)
     assert r.returncode == 0, r.stderr
     assert ("--mode is now called --task" in r.stderr) == (flag == "--mode")  # the old name works and says so
     r = run("cube_eval", "--run", out)
@@ -135,9 +120,7 @@ def test_other_modes_end_to_end(mode, flag, qa_file, tmp_path):
 
 def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     import numpy as np
-    from cube_nb.data import jargon_pairs
-    other = tmp_path / "other.jsonl"
-    other.write_text("".join(json.dumps(p) + "\n" for p in jargon_pairs()[100:140]))
+    other = qa_jsonl(tmp_path / "other.jsonl", 40, start=100)
     preds = tmp_path / "preds"
     r = run("cube_eval", "--run", trained_run, "--data", other, "--save-predictions", preds)
     assert r.returncode == 0, r.stderr

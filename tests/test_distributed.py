@@ -1,12 +1,12 @@
 "Several processes: the gathered global batch and its gradients (gloo, 2 ranks), and `torchrun cube_train` against one process."
-import json, os, socket, subprocess, sys
-from pathlib import Path
+import json, os, socket
 import pytest, torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-BIN = Path(sys.executable).parent
+from conftest import BIN, cli, qa_jsonl
+
 WORLD = 2
 
 
@@ -51,25 +51,16 @@ def test_gathered_batch_gives_the_single_process_loss_and_gradient(tmp_path, n):
         torch.testing.assert_close(got["grad"] / WORLD, pred.grad[r::WORLD], rtol=1e-5, atol=1e-7)
 
 
-@pytest.fixture(scope="module")
-def qa_file(tmp_path_factory):
-    from cube_nb.data import jargon_pairs
-    p = tmp_path_factory.mktemp("data") / "qa.jsonl"
-    p.write_text("".join(json.dumps({"question": x["q"], "answer": x["a"]}) + "\n" for x in jargon_pairs()[:150]))
-    return p
-
-
-def test_torchrun_two_processes_equal_one(qa_file, tmp_path):
+def test_torchrun_two_processes_equal_one(tmp_path):
     "2 gloo ranks under torchrun train the same weights as one process with the same global batch."
     cfg = tmp_path / "cfg.yaml"  # InfoNCE with sampled negatives: the part that needs the whole global batch
     cfg.write_text("epochs: 2\nbatch_size: 32\nloss: {cosine: 1.0, infonce: 0.1, negatives: 2}\n")
+    qa_file = qa_jsonl(tmp_path / "qa.jsonl", 150)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([str(BIN / "cube_train"), "--config", cfg, "--data", qa_file, "--out", tmp_path / "one"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    one = cli("cube_train", "--config", cfg, "--data", qa_file, "--out", tmp_path / "one", env=env)
     assert one.returncode == 0, one.stderr
-    two = subprocess.run([str(BIN / "torchrun"), "--standalone", f"--nproc_per_node={WORLD}", "--no-python",
-                          str(BIN / "cube_train"), "--config", cfg, "--data", qa_file, "--out", tmp_path / "two"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    two = cli("torchrun", "--standalone", f"--nproc_per_node={WORLD}", "--no-python", BIN / "cube_train",
+              "--config", cfg, "--data", qa_file, "--out", tmp_path / "two", env=env)
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("trained in") == 1  # one rank speaks
     a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")

@@ -40,11 +40,48 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rendered(site):
-    "Every page's DOM after Chromium loaded it."
-    pages = sorted(p for p in site.rglob("*.html") if p.name != "404.html")  # the server's error page links from /
+def served(site):
+    "The site over HTTP on localhost (the search index is fetched by a web worker, which file:// URLs do not allow)."
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    "Chromium driven through WebDriver: what a reader's browser runs, scripts included."
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    o = Options()
+    o.binary_location = CHROMIUM
+    for f in [*FLAGS, "--window-size=1280,900"]: o.add_argument(f)
+    d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=o)
+    yield d
+    d.quit()
+
+
+WIDTHS = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+
+
+def html_pages(site) -> list:
+    return sorted(p for p in site.rglob("*.html") if p.name != "404.html")  # the server's error page links from /
+
+
+@pytest.fixture(scope="module")
+def rendered(site, served, browser):
+    "Every page's DOM after Chromium loaded it (scripts run), and its scroll and client widths at 1280 px."
+    pages = html_pages(site)
     assert len(pages) >= 14
-    return {p: Page(chromium("--dump-dom", p.as_uri())) for p in pages}
+    out = {}
+    for p in pages:
+        browser.get(f"{served}/{p.relative_to(site).as_posix()}")
+        out[p] = Page(browser.page_source)
+        out[p].widths = tuple(browser.execute_script(WIDTHS))
+    return out
 
 
 def test_every_page_opens_with_content_and_the_sidebar(rendered, site):
@@ -102,31 +139,6 @@ def test_screenshots_of_index_and_a_tutorial(site, tmp_path):
         assert max(hist) < 0.95 * sum(hist), page  # more than one flat colour
 
 
-@pytest.fixture(scope="module")
-def served(site):
-    "The site over HTTP on localhost (the search index is fetched by a web worker, which file:// URLs do not allow)."
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a: None
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    "Chromium driven through WebDriver: what a reader's browser runs, scripts included."
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    o = Options()
-    o.binary_location = CHROMIUM
-    for f in [*FLAGS, "--window-size=1280,900"]: o.add_argument(f)
-    d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=o)
-    yield d
-    d.quit()
-
-
 def test_search_finds_a_name_from_the_built_files(served, browser):
     browser.get(f"{served}/index.html?q=Lattice3D")  # the search box, filled from the address
     for _ in range(100):
@@ -144,15 +156,14 @@ def test_maths_is_rendered_not_shown_as_latex(served, browser):
     assert maths and maths[0].size["width"] > 100  # laid out as a formula, not an empty box
 
 
-@pytest.mark.parametrize("width", [1280, 800])
-def test_no_element_wider_than_the_page(site, served, browser, width):
-    "Long signatures, code lines and tables scroll inside their box; the page itself never scrolls sideways."
-    browser.set_window_size(width, 900)
-    wide = {}
-    for p in sorted(p for p in site.rglob("*.html") if p.name != "404.html"):
-        rel = p.relative_to(site).as_posix()
-        browser.get(f"{served}/{rel}")
-        sw, cw = browser.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        if sw > cw: wide[rel] = (sw, cw)
-    browser.set_window_size(1280, 900)
+def test_no_element_wider_than_the_page(rendered, site, served, browser):
+    "Long signatures, code lines and tables scroll inside their box; the page never scrolls sideways at 1280 or 800 px."
+    wide = {(p.name, 1280): pg.widths for p, pg in rendered.items() if pg.widths[0] > pg.widths[1]}
+    browser.set_window_size(800, 900)
+    try:
+        for p in rendered:
+            browser.get(f"{served}/{p.relative_to(site).as_posix()}")
+            sw, cw = browser.execute_script(WIDTHS)
+            if sw > cw: wide[(p.name, 800)] = (sw, cw)
+    finally: browser.set_window_size(1280, 900)
     assert not wide, wide

@@ -1,12 +1,9 @@
-"One writer per run folder: two trainings at once, a stale lock, readers during training, SIGTERM, read-only folders."
-import json, os, shutil, signal, subprocess, sys, time
-from pathlib import Path
+"""One writer per run folder: two trainings at once, a stale lock, readers during training, SIGTERM, read-only
+folders. The trainings that hold a lock are real processes; the readers that meet it run in the test process."""
+import json, os, shutil, signal, subprocess
 import pytest, yaml
-from test_resume import BIN, setup, train, wait_for_checkpoint  # noqa: F401 (setup is a fixture)
-
-
-def cli(*args):
-    return subprocess.run([str(BIN / args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=600)
+from conftest import BIN, run_entry
+from test_resume import setup, train, wait_for_checkpoint  # noqa: F401 (setup is a fixture)
 
 
 def one_error(r, *words):
@@ -32,7 +29,7 @@ def test_two_trainings_into_one_folder(setup):
     assert "took over the lock" in res[won[0]][2] and "pid 999999" in res[won[0]][2]
     assert yaml.safe_load((out / "config.yaml").read_text())["seed"] == won[0]
     assert (out / ".lock").read_text() == ""  # released in order
-    r = cli("cube_eval", "--run", out)  # the folder is whole: it evaluates
+    r = run_entry("cube_eval", "--run", out)  # the folder is whole: it evaluates
     assert r.returncode == 0, r.stderr
 
 
@@ -43,15 +40,15 @@ def test_readers_during_training_then_sigterm_and_resume(setup):
     assert wait_for_checkpoint(out, p), "no checkpoint appeared"
     p.send_signal(signal.SIGSTOP)  # keep it mid-training (holding the lock) while the readers try
     try:
-        for r in (cli("cube_eval", "--run", out), cli("cube_ask", "--run", out, "what is a lattice?")):
+        for r in (run_entry("cube_eval", "--run", out), run_entry("cube_ask", "--run", out, "what is a lattice?")):
             one_error(r, "is still training (cube_train (pid", "wait for it to finish")
-        one_error(train(d, out, "--force"), "is in use by cube_train")
+        one_error(train(d, out, "--force", process=False), "is in use by cube_train")
     finally: p.send_signal(signal.SIGCONT)
     p.send_signal(signal.SIGTERM)  # as a cluster scheduler stops a job
     _, err = p.communicate(timeout=120)
     assert p.returncode == 2 and "interrupted at step" in err and "--resume" in err and "Traceback" not in err, err
-    one_error(cli("cube_eval", "--run", out), "did not finish", f"cube_train --resume --out {out}")
-    r = train(d, out, "--resume")
+    one_error(run_entry("cube_eval", "--run", out), "did not finish", f"cube_train --resume --out {out}")
+    r = train(d, out, "--resume", process=False)
     assert r.returncode == 0 and "resuming from step-" in r.stdout, r.stderr
     assert (out / "model.safetensors").read_bytes() == ref
 
@@ -60,7 +57,7 @@ def read_only(folder, *args):
     "Run a command with `folder` read-only: a read-only bind mount when we are root (root ignores permissions)."
     if os.geteuid() != 0:
         folder.chmod(0o555)
-        try: return cli(*args)
+        try: return run_entry(*args)
         finally: folder.chmod(0o755)
     if not shutil.which("unshare"): pytest.skip("root without unshare: cannot make a read-only folder")
     cmd = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(folder),

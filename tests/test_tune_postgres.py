@@ -1,9 +1,7 @@
 "Several cube_tune processes searching one Optuna study in a real PostgreSQL server (a throwaway cluster, unix socket only)."
-import glob, json, os, pwd, shutil, subprocess, sys, tempfile
-from pathlib import Path
+import glob, os, pwd, shutil, subprocess, tempfile
 import pytest
-
-BIN = Path(sys.executable).parent
+from conftest import cli, run_entry
 
 
 def pg_bindir() -> str:
@@ -32,19 +30,15 @@ def postgres_url():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def test_two_workers_share_one_study(postgres_url, tmp_path):
+def test_two_workers_share_one_study(postgres_url, qa_file, tmp_path):
     "Two cube_tune processes (their own folders, as on two machines) fill one study to --trials, with no duplicate points and no failed trial."
     import optuna
-    from cube_nb.data import jargon_pairs
-    qa = tmp_path / "qa.jsonl"
-    qa.write_text("".join(json.dumps({"q": x["q"], "a": x["a"]}) + "\n" for x in jargon_pairs()[:60]))
     tiny = tmp_path / "tiny.yaml"
-    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa}\nmodel:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n")
+    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\nmodel:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n")
     space = tmp_path / "space.yaml"
     space.write_text("lr: [log, 0.001, 0.01]\nloss.infonce: [float, 0.0, 1.0]\n")
     args = ["--config", tiny, "--space", space, "--storage", postgres_url, "--study", "shared", "--trials", 6]
-    procs = [subprocess.Popen([str(BIN / "cube_tune"), *map(str, args), "--worker", str(w), "--root", str(tmp_path / f"w{w}")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in (0, 1)]
+    procs = [cli("cube_tune", *args, "--worker", w, "--root", tmp_path / f"w{w}", wait=False) for w in (0, 1)]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
@@ -57,7 +51,7 @@ def test_two_workers_share_one_study(postgres_url, tmp_path):
     ran = [len(list((tmp_path / f"w{w}").glob("trial-*"))) for w in (0, 1)]
     assert min(ran) >= 1 and sum(ran) == len(states), ran  # both took part; every trial's run folder is on its worker
     # joining again with the same --trials adds nothing: the study is full
-    r = subprocess.run([str(BIN / "cube_tune"), *map(str, args), "--root", str(tmp_path / "w2")], capture_output=True, text=True, timeout=600)
+    r = run_entry("cube_tune", *args, "--root", tmp_path / "w2")
     assert r.returncode == 0, r.stderr
     assert len(optuna.load_study(study_name="shared", storage=postgres_url).trials) == len(states)
     assert not list((tmp_path / "w2").glob("trial-*"))
