@@ -47,8 +47,9 @@ def export_run(run,  # a run folder written by cube_train
     "Write run folder `run` as a sentence-transformers model folder `out`: the teacher's modules, then the cube."
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
-    from cube_nb.teachers import teacher_settings
+    from cube_nb.teachers import quiet_transformers, teacher_settings
     from cube_nb.training import load_run
+    quiet_transformers()
     out = Path(out)
     check(force or not out.exists(), f"{out} exists: pass --force to replace it, or choose another --out")
     cfg, model, _ = load_run(run)

@@ -15,8 +15,8 @@ from .core import CubeError, check, get_device, cache_root
 # %% auto #0
 __all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip', 'mpnet_path',
            'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'config_width', 'TeacherEncoder',
-           'weight_files', 'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir', 'onnx_path',
-           'export_onnx', 'onnx_session']
+           'quiet_transformers', 'weight_files', 'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir',
+           'onnx_path', 'export_onnx', 'onnx_session']
 
 # %% ../nbs/04_teachers.ipynb #3fce44b5
 def minilm_path() -> Path:
@@ -120,7 +120,7 @@ def mean_pool(hidden: torch.Tensor,  # (B, T, d) token vectors
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
-# %% ../nbs/04_teachers.ipynb #176566a1
+# %% ../nbs/04_teachers.ipynb #946bc0c4
 def config_width(folder) -> int | None:
     "The embedding width a model folder's `config.json` states (`hidden_size`), or None where it does not say."
     try: w = json.loads((Path(folder) / "config.json").read_text()).get("hidden_size")
@@ -155,16 +155,21 @@ class TeacherEncoder:
 
     def __repr__(self): return f"TeacherEncoder({self.name!r}, d={self.dim}, {self.pooling} pooling, normalize={self.normalize}, backend={self.backend})"
 
-# %% ../nbs/04_teachers.ipynb #8b544201
+# %% ../nbs/04_teachers.ipynb #cc4f21b2
 from fastcore.basics import patch
+
+def quiet_transformers():
+    "Silence `transformers`' info lines and progress bars: a console script prints its own lines."
+    from transformers import logging as hf_logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 @patch
 def load(self: TeacherEncoder) -> tuple:
     "The (tokenizer, model) pair, loaded on the first call."
     if self._net is not None: return self._net
-    from transformers import AutoTokenizer, AutoModel, logging as hf_logging
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    from transformers import AutoTokenizer, AutoModel
+    quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(self.path)
         model = AutoModel.from_pretrained(self.path).to(self.device, getattr(torch, self.dtype)).eval()

@@ -500,7 +500,8 @@ class TensorBoardCB(Callback):
     def after_step(self):
         if self.w is None: return
         l = self.learn
-        for k, v in (("loss", float(l.loss)), ("lr", l.opt.param_groups[0]["lr"]), ("grad_norm", float(l.grad_norm))):
+        scalars = (("loss", float(l.loss.detach())), ("lr", l.opt.param_groups[0]["lr"]), ("grad_norm", float(l.grad_norm)))
+        for k, v in scalars:
             self.w.add_scalar(f"train/{k}", v, l.step)
     def after_epoch(self):
         if self.w is None: return

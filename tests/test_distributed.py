@@ -5,7 +5,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from conftest import BIN, cli, qa_jsonl
+from conftest import BIN, cli
 
 WORLD = 2
 
@@ -51,11 +51,10 @@ def test_gathered_batch_gives_the_single_process_loss_and_gradient(tmp_path, n):
         torch.testing.assert_close(got["grad"] / WORLD, pred.grad[r::WORLD], rtol=1e-5, atol=1e-7)
 
 
-def test_torchrun_two_processes_equal_one(tmp_path):
+def test_torchrun_two_processes_equal_one(qa_file, tmp_path):
     "2 gloo ranks under torchrun train the same weights as one process with the same global batch."
     cfg = tmp_path / "cfg.yaml"  # InfoNCE with sampled negatives: the part that needs the whole global batch
-    cfg.write_text("epochs: 2\nbatch_size: 32\nloss: {cosine: 1.0, infonce: 0.1, negatives: 2}\n")
-    qa_file = qa_jsonl(tmp_path / "qa.jsonl", 150)
+    cfg.write_text("epochs: 2\nbatch_size: 16\nloss: {cosine: 1.0, infonce: 0.1, negatives: 2}\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = cli("cube_train", "--config", cfg, "--data", qa_file, "--out", tmp_path / "one", env=env)
     assert one.returncode == 0, one.stderr
