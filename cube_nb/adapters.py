@@ -28,9 +28,13 @@ class ResidualLinear(nn.Module):
     "y = W·x + b + branch(x): a linear map plus a GELU branch whose output layer starts at zero."
     def __init__(self, i: int, o: int, hidden: int = 0, gen=None):
         super().__init__()
-        self.lin = nn.Linear(i, o); self.lin.weight.data = _orthogonal(o, i, gen); nn.init.zeros_(self.lin.bias)
+        self.lin = nn.Linear(i, o)
+        self.lin.weight.data = _orthogonal(o, i, gen)
+        nn.init.zeros_(self.lin.bias)
         self.branch = nn.Sequential(nn.Linear(i, hidden), nn.GELU(), nn.Linear(hidden, o)) if hidden else None
-        if self.branch is not None: nn.init.zeros_(self.branch[2].weight); nn.init.zeros_(self.branch[2].bias)
+        if self.branch is not None:
+            nn.init.zeros_(self.branch[2].weight)
+            nn.init.zeros_(self.branch[2].bias)
     def forward(self, x): return self.lin(x) + (self.branch(x) if self.branch is not None else 0)
 
 # %% ../nbs/03_adapters.ipynb #86082cc9
@@ -41,12 +45,15 @@ class ChunkAttention(nn.Module):
         self.i, self.tokens, self.chunk = i, tokens, math.ceil(i / tokens)
         self.embed = nn.Linear(self.chunk, width)
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.back = nn.Linear(width, self.chunk); nn.init.zeros_(self.back.weight); nn.init.zeros_(self.back.bias)
+        self.back = nn.Linear(width, self.chunk)
+        nn.init.zeros_(self.back.weight)
+        nn.init.zeros_(self.back.bias)
         self.pos = nn.Parameter(0.02 * torch.randn(tokens, width, generator=gen))
         self.out = ResidualLinear(i, o, gen=gen)
     def forward(self, x):
         B = x.shape[0]
-        t = F.pad(x, (0, self.tokens * self.chunk - self.i)).view(B, self.tokens, self.chunk)  # (B, tokens, chunk): one sample's tokens
+        t = F.pad(x, (0, self.tokens * self.chunk - self.i)).view(B, self.tokens,
+                                                                  self.chunk)  # (B, tokens, chunk): one sample's tokens
         h = self.embed(t) + self.pos
         h, _ = self.attn(h, h, h, need_weights=False)
         x = x + self.back(h).flatten(1)[:, :self.i]  # zero at the start
@@ -58,7 +65,8 @@ def _path(strategy: str, i: int, o: int, gen, hidden: int, tokens: int) -> nn.Mo
     if strategy == "autoencoder": return ResidualLinear(i, o, hidden, gen=gen)
     if strategy == "attention_based": return ChunkAttention(i, o, tokens, gen=gen)
     steps = max(1, round(abs(math.log(i / o)) / math.log(1.5)))  # widths shrink or grow by about 1.5x per step
-    widths = [round(i * (o / i) ** (k / steps)) for k in range(steps + 1)]; widths[-1] = o
+    widths = [round(i * (o / i) ** (k / steps)) for k in range(steps + 1)]
+    widths[-1] = o
     return nn.Sequential(*[ResidualLinear(a, b, max(8, min(a, b) // 4), gen=gen) for a, b in zip(widths, widths[1:])])
 
 class UniversalEmbeddingAdapter(nn.Module):
@@ -67,8 +75,10 @@ class UniversalEmbeddingAdapter(nn.Module):
                  hidden: int = 256, tokens: int = 8, seed: int = 0):
         super().__init__()
         out_dim = math.prod(surface) if isinstance(surface, (tuple, list)) else surface
-        check(isinstance(in_dim, int) and in_dim > 0 and out_dim > 0, f"adapter dims in_dim={in_dim}, surface={surface} must be positive")
-        check(strategy in AdapterStrategy.__args__, f"adapter strategy={strategy!r} is not known: use one of {', '.join(AdapterStrategy.__args__)}")
+        check(isinstance(in_dim, int) and in_dim > 0 and out_dim > 0,
+              f"adapter dims in_dim={in_dim}, surface={surface} must be positive")
+        check(strategy in AdapterStrategy.__args__,
+              f"adapter strategy={strategy!r} is not known: use one of {', '.join(AdapterStrategy.__args__)}")
         self.in_dim, self.out_dim, self.strategy, self.surface = in_dim, out_dim, strategy, surface
         g = torch.Generator().manual_seed(seed)
         self.enc = _path(strategy, in_dim, out_dim, g, hidden, tokens)
@@ -79,9 +89,14 @@ class UniversalEmbeddingAdapter(nn.Module):
     @staticmethod
     def _linears(path): return [m.lin for m in path.modules() if isinstance(m, ResidualLinear)]
 
-    def encode(self, e): check_tensor(e, "teacher embeddings", ndim=2, last=self.in_dim); return self.enc(e)
-    def decode(self, z): check_tensor(z, "surface values", ndim=2, last=self.out_dim); return self.dec(z)
-    def reconstruction_loss(self, e): return (1 - F.cosine_similarity(self.decode(self.encode(e)), e.detach(), dim=-1)).mean()
+    def encode(self, e):
+        check_tensor(e, "teacher embeddings", ndim=2, last=self.in_dim)
+        return self.enc(e)
+    def decode(self, z):
+        check_tensor(z, "surface values", ndim=2, last=self.out_dim)
+        return self.dec(z)
+    def reconstruction_loss(self,
+                            e): return (1 - F.cosine_similarity(self.decode(self.encode(e)), e.detach(), dim=-1)).mean()
     @property
     def n_params(self): return sum(p.numel() for p in self.parameters())
     def __repr__(self): return f"UniversalEmbeddingAdapter({self.in_dim} <-> {self.out_dim}, {self.strategy}, {self.n_params:,} params)"
@@ -96,19 +111,28 @@ def fit_pca(self: UniversalEmbeddingAdapter, x: torch.Tensor):
     with torch.no_grad():
         for n, e in enumerate(enc):
             o, i = e.weight.shape
-            if n == 0: W = torch.zeros(o, i, dtype=torch.float64); k = min(o, len(v)); W[:k] = v[:k]  # the top principal directions
+            if n == 0:  # the top principal directions
+                W = torch.zeros(o, i, dtype=torch.float64)
+                k = min(o, len(v))
+                W[:k] = v[:k]
             else: W = torch.eye(o, i, dtype=torch.float64)  # later steps keep the leading coordinates
             e.weight.copy_(W)
         for e, d in zip(enc, reversed(dec)): d.weight.copy_(e.weight.T)
     return self
 
 # %% ../nbs/03_adapters.ipynb #a7d8db94
-def train_reconstruction(a: UniversalEmbeddingAdapter, x: torch.Tensor, epochs: int = 30, lr: float = 3e-3, bs: int = 128, seed: int = 0):
+def train_reconstruction(a: UniversalEmbeddingAdapter, x: torch.Tensor, epochs: int = 30, lr: float = 3e-3,
+                         bs: int = 128, seed: int = 0):
     "Fit an adapter on reconstruction alone (AdamW, cosine loss); returns it in eval mode."
-    opt = torch.optim.AdamW(a.parameters(), lr=lr, weight_decay=0.0); g = torch.Generator().manual_seed(seed); a.train()
+    opt = torch.optim.AdamW(a.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    a.train()
     for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=g).split(bs):
-            loss = a.reconstruction_loss(x[idx]); opt.zero_grad(); loss.backward(); opt.step()
+            loss = a.reconstruction_loss(x[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     return a.eval()
 
 # %% ../nbs/03_adapters.ipynb #f985187e
@@ -118,7 +142,8 @@ class AdapterManager:
     "Adapters per (teacher, surface size, strategy), saved as config YAML + safetensors weights."
     def __init__(self, root=None): self.root, self.adapters = Path(root) if root else None, {}
 
-    def get(self, teacher: str, in_dim: int, surface, strategy: AdapterStrategy = "learned_linear", **kw) -> UniversalEmbeddingAdapter:
+    def get(self, teacher: str, in_dim: int, surface, strategy: AdapterStrategy = "learned_linear",
+            **kw) -> UniversalEmbeddingAdapter:
         out = math.prod(surface) if isinstance(surface, (tuple, list)) else surface
         key = (teacher, in_dim, out, strategy)
         if key not in self.adapters:
@@ -133,15 +158,21 @@ class AdapterManager:
 
     def save(self):
         "Write every adapter's config and weights under the manager's root."
-        check(self.root is not None, "AdapterManager has no root folder: create it with AdapterManager('path/to/adapters')")
+        check(self.root is not None,
+              "AdapterManager has no root folder: create it with AdapterManager('path/to/adapters')")
         for key, a in self.adapters.items():
             f = self._file(key)
-            atomic_write(f.with_suffix(".yaml"), yaml.safe_dump({"teacher": key[0], "in_dim": a.in_dim, "out_dim": a.out_dim, "strategy": a.strategy}))
+            atomic_write(f.with_suffix(".yaml"),
+                         yaml.safe_dump({"teacher": key[0], "in_dim": a.in_dim, "out_dim": a.out_dim,
+                                         "strategy": a.strategy}))
             save_tensors(a.state_dict(), f.with_suffix(".safetensors"))
 
     def _load_into(self, a, key):
-        f = self._file(key); meta = yaml.safe_load(f.with_suffix(".yaml").read_text())
+        f = self._file(key)
+        meta = yaml.safe_load(f.with_suffix(".yaml").read_text())
         check(meta["in_dim"] == a.in_dim and meta["out_dim"] == a.out_dim and meta["strategy"] == a.strategy,
-              f"adapter {f.name} was saved for {meta['in_dim']} -> {meta['out_dim']} ({meta['strategy']}), not {a.in_dim} -> {a.out_dim} ({a.strategy}): use a matching teacher and cube, or another folder")
+              f"adapter {f.name} was saved for {meta['in_dim']} -> {meta['out_dim']} ({meta['strategy']}), not "
+              f"{a.in_dim} -> {a.out_dim} ({a.strategy}): use a matching teacher and cube, or another folder")
         try: a.load_state_dict(load_tensors(f.with_suffix(".safetensors")))
-        except RuntimeError: raise CubeError(f"adapter weights {f}.safetensors do not match their config: the file is damaged; delete it") from None
+        except RuntimeError: raise CubeError(f"adapter weights {f}.safetensors do not match their config: the file is "
+                                             "damaged; delete it") from None

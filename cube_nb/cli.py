@@ -121,7 +121,8 @@ def eval_main(argv=None):
     m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected, log=print)
     d, sc = m["dataset"], m["test"]["scoring"]
     where = f"all {d['n_eval']} pairs of {args.data}" if args.data else f"held-out test of {d['source']}"
-    print(f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), teacher {m['teacher']}; "
+    print(f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), teacher "
+          f"{m['teacher']}; "
           f"scored on {where}, retrieval among {m['test']['candidates']} answers; "
           f"cube {m['params']['cube']:,} params, mlp {m['params']['mlp']:,}")
     print(f"columns ending in {sc['suffix']} rank by {sc['corrected']} (statistics from {sc['statistics']}); "
@@ -195,20 +196,27 @@ def bench_main(argv=None):
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (the per-cell reference always runs on CPU)")
     p.add_argument("--dims", type=int, nargs=3, default=None, help="lattice D H W (default 8 8 6)")
-    p.add_argument("--batch", type=int, default=64); p.add_argument("--channels", type=int, default=None)
-    p.add_argument("--suite", choices=["lattice", "data", "train"], default="lattice", help="lattice throughput, teacher / cache / dataset speed, or one training epoch")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--channels", type=int, default=None)
+    p.add_argument("--suite", choices=["lattice", "data", "train"], default="lattice",
+                   help="lattice throughput, teacher / cache / dataset speed, or one training epoch")
     p.add_argument("--data", default="chitchat", help="with --suite data: the corpus (embed it first with cube_embed)")
-    p.add_argument("--pairs", type=int, default=None, help="with --suite train: synthetic pairs in the epoch (default 20,000); runs under torchrun too")
-    p.add_argument("--sweep", action="store_true", help="throughput against lattice size (8×8×6 … 32³) for ours and the depthwise-conv NCA")
+    p.add_argument("--pairs", type=int, default=None,
+                   help="with --suite train: synthetic pairs in the epoch (default 20,000); runs under torchrun too")
+    p.add_argument("--sweep", action="store_true",
+                   help="throughput against lattice size (8×8×6 … 32³) for ours and the depthwise-conv NCA")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for every engine (CUDA only)")
     args = p.parse_args(argv)
     check(args.batch >= 1, f"--batch {args.batch} must be >= 1")
     if args.suite == "data":
         from cube_nb.data import bench_data
         res = bench_data(args.data, n_texts=200 if args.quick else 2000)
-        print(f"{res['source']}: {res['texts']:,} texts, {res['pairs']:,} pairs | teacher {res['teacher_texts_per_s']:,.0f} texts/s, "
-              f"onnx {res['onnx_texts_per_s']:,.0f} texts/s ({res['onnx_texts_per_s'] / res['teacher_texts_per_s']:.2f}×) | "
-              f"warm cache read {res['cache_vectors_per_s']:,.0f} vectors/s | warm dataset build {res['warm_build_s']:.1f}s | peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
+        print(f"{res['source']}: {res['texts']:,} texts, {res['pairs']:,} pairs | teacher "
+              f"{res['teacher_texts_per_s']:,.0f} texts/s, "
+              f"onnx {res['onnx_texts_per_s']:,.0f} texts/s "
+              f"({res['onnx_texts_per_s'] / res['teacher_texts_per_s']:.2f}×) | "
+              f"warm cache read {res['cache_vectors_per_s']:,.0f} vectors/s | warm dataset build "
+              f"{res['warm_build_s']:.1f}s | peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
         if args.json: print(json.dumps(res))
         return
     if args.suite == "train":
@@ -231,18 +239,21 @@ def bench_main(argv=None):
     if args.sweep:
         from cube_nb.bench import bench_sweep
         dev = get_device(args.device)
-        rows = bench_sweep(2**22 if dev.type == "cuda" else 64 * 384, device=args.device, amp=args.bf16, min_time=0.2 if args.quick else 2.0,
+        rows = bench_sweep(2**22 if dev.type == "cuda" else 64 * 384, device=args.device, amp=args.bf16,
+                           min_time=0.2 if args.quick else 2.0,
                            dims_list=((8, 8, 6), (16, 16, 16)) if args.quick else SWEEP_DIMS)
         for r in rows:
             print(f"{'×'.join(map(str, r['dims'])):>9} batch {r['batch']:>6} {r['engine']:<14}" +
                   ("out of memory" if r.get("oom") else f"{r['cell_steps_per_s']:>15,.0f} cell-steps/s"))
         if args.json: print(json.dumps({"sweep": rows, "device": args.device, "bf16": args.bf16}))
         return
-    if args.quick: res = bench_lattice(LatticeConfig(dims=(4, 4, 4), channels=8, hidden=16, steps=4), batch=8, min_time=0.2, threads=args.threads)
+    if args.quick: res = bench_lattice(LatticeConfig(dims=(4, 4, 4), channels=8, hidden=16, steps=4), batch=8,
+                                       min_time=0.2, threads=args.threads)
     else:
         get_device(args.device)
         over = {k: v for k, v in (("dims", tuple(args.dims) if args.dims else None), ("channels", args.channels)) if v is not None}
-        res = bench_lattice(LatticeConfig(**over), batch=args.batch, threads=args.threads, device=args.device, amp=args.bf16)
+        res = bench_lattice(LatticeConfig(**over), batch=args.batch, threads=args.threads, device=args.device,
+                            amp=args.bf16)
     print(format_bench(res))
     if args.json: print(json.dumps(res))
 
@@ -255,11 +266,15 @@ def embed_main(argv=None):
     from cube_nb.data import load_records, record_texts
     from cube_nb.teachers import TeacherEncoder
     p = argparse.ArgumentParser(prog="cube_embed", description="Pre-embed a corpus into the embedding cache.")
-    p.add_argument("--data", required=True, help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")
+    p.add_argument("--data", required=True,
+                   help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")
     add_task(p, ("dialogue", "autoencoder"), "dialogue")
-    p.add_argument("--teacher", default="minilm"); p.add_argument("--cache", default=None, help="cache root (default: ~/.cache/cube_nb/embeddings)")
-    p.add_argument("--context-window", type=int, default=0); p.add_argument("--device", default="cpu")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: ONNX Runtime on the CPU; the same vectors and cache, 1.0–1.3× faster here")
+    p.add_argument("--teacher", default="minilm")
+    p.add_argument("--cache", default=None, help="cache root (default: ~/.cache/cube_nb/embeddings)")
+    p.add_argument("--context-window", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: ONNX Runtime on the CPU; the same vectors and cache, 1.0–1.3× faster here")
     args = p.parse_args(argv)
     texts = record_texts(load_records(args.data, task_arg(args), context_window=args.context_window))
     t = TeacherEncoder(args.teacher, device=args.device, backend=args.backend)
@@ -277,14 +292,17 @@ def seeds_main(argv=None):
     "Train and evaluate a configuration once per seed; print and write the multi-seed table."
     from cube_nb.tuning import seed_runs, seed_table, quality_target
     p = config_parser("cube_seeds", "Multi-seed table (mean ± 95% interval, paired tests) of a configuration.")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2]); p.add_argument("--root", default="runs/seeds", help="folder of the per-seed runs")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--root", default="runs/seeds", help="folder of the per-seed runs")
     args = p.parse_args(argv)
-    check(len(args.seeds) == len(set(args.seeds)) and min(args.seeds) >= 0, f"--seeds {args.seeds} must be distinct and >= 0")
+    check(len(args.seeds) == len(set(args.seeds)) and min(args.seeds) >= 0,
+          f"--seeds {args.seeds} must be distinct and >= 0")
     ms = seed_runs(training_config(args), args.seeds, args.root, log=print)
     table = seed_table(ms)
     print(table)
     atomic_write(Path(args.root) / "seeds.md", table + "\n")
-    atomic_write(Path(args.root) / "seeds.json", json.dumps({"seeds": args.seeds, "metrics": ms, "target": quality_target(ms)}, indent=1))
+    atomic_write(Path(args.root) / "seeds.json",
+                 json.dumps({"seeds": args.seeds, "metrics": ms, "target": quality_target(ms)}, indent=1))
     print(f"wrote {args.root}/seeds.md and seeds.json")
 
 @one_line_errors
@@ -295,10 +313,14 @@ def tune_main(argv=None):
     p = config_parser("cube_tune", "Search cube configurations with Optuna, scored on the validation split.")
     p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold")
     p.add_argument("--space", help="YAML search space: dotted field -> [log|float|int, low, high] or [cat, [choices]]")
-    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///ROOT/study.db; postgresql://... for several machines)")
-    p.add_argument("--study", default="cube"); p.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
-    p.add_argument("--objective", choices=["cos", "R1", "cos+R1"], default="cos+R1"); p.add_argument("--root", default="runs/tune")
-    p.add_argument("--worker", type=int, default=0, help="this process's number among several searching one --storage study (each its own)")
+    p.add_argument("--storage",
+                   help="Optuna storage URL (default: sqlite:///ROOT/study.db; postgresql://... for several machines)")
+    p.add_argument("--study", default="cube")
+    p.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
+    p.add_argument("--objective", choices=["cos", "R1", "cos+R1"], default="cos+R1")
+    p.add_argument("--root", default="runs/tune")
+    p.add_argument("--worker", type=int, default=0,
+                   help="this process's number among several searching one --storage study (each its own)")
     args = p.parse_args(argv)
     check(args.trials >= 1, f"--trials {args.trials} must be >= 1")
     space = DEFAULT_SPACE
@@ -307,9 +329,12 @@ def tune_main(argv=None):
         space = yaml.safe_load(Path(args.space).read_text())
         check(isinstance(space, dict) and space, f"{args.space} must map dotted field names to search ranges")
     cfg = training_config(args)
-    study = tune(cfg, space, args.trials, args.storage, args.study, args.sampler, args.root, args.objective, worker=args.worker, log=print)
+    study = tune(cfg, space, args.trials, args.storage, args.study, args.sampler, args.root, args.objective,
+                 worker=args.worker, log=print)
     best = best_config(study, cfg)
     save_config(best, Path(args.root) / "best.yaml")
     t = study.best_trial
-    print(f"best of {len(study.trials)} trials: #{t.number} value {t.value:.4f} (val cos {t.user_attrs['val_cos']:.3f}, R1 {t.user_attrs['val_R1']:.3f}) {t.params}")
-    print(f"wrote {args.root}/best.yaml: train it with cube_train --config {args.root}/best.yaml, or measure it with cube_seeds --config {args.root}/best.yaml")
+    print(f"best of {len(study.trials)} trials: #{t.number} value {t.value:.4f} (val cos "
+          f"{t.user_attrs['val_cos']:.3f}, R1 {t.user_attrs['val_R1']:.3f}) {t.params}")
+    print(f"wrote {args.root}/best.yaml: train it with cube_train --config {args.root}/best.yaml, or measure it with "
+          f"cube_seeds --config {args.root}/best.yaml")

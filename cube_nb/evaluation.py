@@ -51,7 +51,8 @@ def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
                    y: torch.Tensor,  # training targets (n, d_out)
 ) -> Affine64:
     "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as an `Affine64`."
-    u, _, vt = torch.linalg.svd(x.double().T @ y.double(), full_matrices=False)  # (d_in, d_out) with orthonormal rows or columns
+    u, _, vt = torch.linalg.svd(x.double().T @ y.double(),
+                                full_matrices=False)  # (d_in, d_out) with orthonormal rows or columns
     return Affine64(u @ vt)
 
 # %% ../nbs/08_evaluation.ipynb #1b5daaac
@@ -301,12 +302,14 @@ def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's pre
     top = lambda e: (F.normalize(e.double(), dim=1) @ bank.T).argmax(1)
     c_top, i_top = top(pred), top(q)
     gain = (i_rank - c_rank).tolist()  # > 0: the cube ranks the true answer higher than the identity does
-    row = lambda j: {"question": questions[j], "answer": answers[j], "cube_top": answers[int(c_top[j])], "identity_top": answers[int(i_top[j])],
+    row = lambda j: {"question": questions[j], "answer": answers[j], "cube_top": answers[int(c_top[j])],
+                     "identity_top": answers[int(i_top[j])],
                      "cube_rank": int(c_rank[j]), "identity_rank": int(i_rank[j])}
     order = sorted(range(len(gain)), key=lambda j: gain[j])
     return {"wins": sum(g > 0 for g in gain), "ties": sum(g == 0 for g in gain), "losses": sum(g < 0 for g in gain),
             "best": [row(j) for j in reversed(order[-n:]) if gain[j] > 0], "worst": [row(j) for j in order[:n] if gain[j] < 0],
-            "cube": {"cos": c_cos.tolist(), "rank": c_rank.tolist()}, "identity": {"cos": i_cos.tolist(), "rank": i_rank.tolist()}}
+            "cube": {"cos": c_cos.tolist(),
+                     "rank": c_rank.tolist()}, "identity": {"cos": i_cos.tolist(), "rank": i_rank.tolist()}}
 
 def plot_pair_scores(ea: dict, path=None):
     "Histograms of per-pair cosine and of log rank, cube against identity; saved to `path` if given."
@@ -317,7 +320,8 @@ def plot_pair_scores(ea: dict, path=None):
     n = len(ea["cube"]["rank"])
     for name in ("identity", "cube"):  # fixed bins: identical values (a perfect mapper) must not break the histogram
         axs[0].hist(ea[name]["cos"], bins=np.linspace(-1, 1, 81), alpha=.55, label=name)
-        axs[1].hist([math.log10(r) for r in ea[name]["rank"]], bins=np.linspace(0, math.log10(max(n, 2)), 31), alpha=.55, label=name)
+        axs[1].hist([math.log10(r) for r in ea[name]["rank"]], bins=np.linspace(0, math.log10(max(n, 2)), 31),
+                    alpha=.55, label=name)
     axs[0].set(xlabel="cosine to the true answer", ylabel="test pairs")
     axs[1].set(xlabel="log10 rank of the true answer")
     axs[0].legend()
@@ -379,8 +383,11 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
                   f"equally on {ea['ties']}, "
                   f"lower on {ea['losses']}.", "", "![per-pair scores](pair_scores.png)", ""]
         for title, key in (("Largest gains", "best"), ("Largest losses", "worst")):
-            lines += [f"### {title}", "", "| question | true answer | cube's top answer (rank of truth) | identity's top answer (rank of truth) |", "|---|---|---|---|"]
-            lines += [f"| {short(r['question'])} | {short(r['answer'])} | {short(r['cube_top'])} ({r['cube_rank']}) | {short(r['identity_top'])} ({r['identity_rank']}) |" for r in ea[key]]
+            lines += [f"### {title}", "",
+                      "| question | true answer | cube's top answer (rank of truth) | identity's top answer (rank of "
+                      "truth) |", "|---|---|---|---|"]
+            lines += [f"| {short(r['question'])} | {short(r['answer'])} | {short(r['cube_top'])} ({r['cube_rank']}) | "
+                      f"{short(r['identity_top'])} ({r['identity_rank']}) |" for r in ea[key]]
             lines += [""]
     lines += ["## Training", "", "![history](history.png)", ""]
     return "\n".join(lines)

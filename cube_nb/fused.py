@@ -68,7 +68,10 @@ if triton is not None:
         "The first layer's pre-activation (BM, BH) for cells `p`: every tap's tile times its block of W1, plus input and bias."
         dt = tl.bfloat16 if BF16 else tl.float32
         b, z, y, x = _coords(p, D, H, W)
-        c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID
+        c = tl.arange(0, BC)
+        k = tl.arange(0, BH)
+        cm = c < C
+        km = k < HID
         acc = tl.full((BM, BH), 0., tl.float32)
         for t in tl.static_range(NT):
             q, inb = _neighbour(off_ptr, t, b, z, y, x, ok, D, H, W, 1, BND)
@@ -98,8 +101,12 @@ if triton is not None:
              BH: tl.constexpr, BND: tl.constexpr, ACT: tl.constexpr, BF16: tl.constexpr, FIRE: tl.constexpr):
         "One step for BM cells: state + f · (W2ᵀ act(W1 · taps + w_ext · e + b1) + b2), f the fire mask (FIRE)."
         dt = tl.bfloat16 if BF16 else tl.float32
-        p = tl.program_id(0) * BM + tl.arange(0, BM); ok = p < N
-        c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID
+        p = tl.program_id(0) * BM + tl.arange(0, BM)
+        ok = p < N
+        c = tl.arange(0, BC)
+        k = tl.arange(0, BH)
+        cm = c < C
+        km = k < HID
         pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, BND,
                                  BF16)
         h, _ = _act(pre, ACT)
@@ -120,25 +127,44 @@ if triton is not None:
                FIRE: tl.constexpr):
         "Backward 1, blocks pid, pid + G, …: store g_pre per cell; sum this program's share of every weight gradient into its row of `part`."
         dt = tl.bfloat16 if BF16 else tl.float32
-        c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID; ti = tl.arange(0, NTP)
-        w2 = tl.load(w2_ptr + c[:, None] * HID + k[None, :], mask=cm[:, None] & km[None, :], other=0.).to(dt)  # (BC, BH)
-        gw1 = tl.full((NTP, BC, BH), 0., tl.float32); gw2 = tl.full((BC, BH), 0., tl.float32)
-        a0 = tl.full((BC, BH), 0., tl.float32); a1 = a0; a2 = a0; a3 = a0; a4 = a0; a5 = a0; a6 = a0  # NT == 7: one per tap
-        ge_w = tl.full((BM, BH), 0., tl.float32); gb1 = tl.full((BM, BH), 0., tl.float32); gb2 = tl.full((BM, BC), 0., tl.float32)
+        c = tl.arange(0, BC)
+        k = tl.arange(0, BH)
+        cm = c < C
+        km = k < HID
+        ti = tl.arange(0, NTP)
+        w2 = tl.load(w2_ptr + c[:, None] * HID + k[None, :], mask=cm[:, None] & km[None, :],
+                     other=0.).to(dt)  # (BC, BH)
+        gw1 = tl.full((NTP, BC, BH), 0., tl.float32)
+        gw2 = tl.full((BC, BH), 0., tl.float32)
+        a0 = tl.full((BC, BH), 0., tl.float32)  # NT == 7: one accumulator per tap, a0 … a6
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        a4 = a0
+        a5 = a0
+        a6 = a0
+        ge_w = tl.full((BM, BH), 0., tl.float32)
+        gb1 = tl.full((BM, BH), 0., tl.float32)
+        gb2 = tl.full((BM, BC), 0., tl.float32)
         for i in range(PER):
-            p = (tl.program_id(0) + i * G) * BM + tl.arange(0, BM); ok = p < N
+            p = (tl.program_id(0) + i * G) * BM + tl.arange(0, BM)
+            ok = p < N
             b, z, y, x = _coords(p, D, H, W)
             pre, e = _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D, H, W, C, HID, NT, BM, BC, BH, BND,
                                  BF16)
             h, dh = _act(pre, ACT)
-            m2 = ok[:, None] & cm[None, :]; mh = ok[:, None] & km[None, :]
-            g = tl.load(g_ptr + p[:, None] * C + c[None, :], mask=m2, other=0.).to(tl.float32)  # dL/dΔ = dL/d(new state)
+            m2 = ok[:, None] & cm[None, :]
+            mh = ok[:, None] & km[None, :]
+            g = tl.load(g_ptr + p[:, None] * C + c[None, :], mask=m2,
+                        other=0.).to(tl.float32)  # dL/dΔ = dL/d(new state)
             if FIRE: g = g * tl.load(f_ptr + p, mask=ok, other=0.)[:, None]  # … times the fire mask
             gpre = tl.where(mh, tl.dot(g.to(dt), w2, input_precision="ieee") * dh, 0.)
             tl.store(gp_ptr + p[:, None] * HID + k[None, :], gpre.to(gp_ptr.dtype.element_ty), mask=mh)
             gpd = gpre.to(dt)
             gw2 += tl.dot(tl.trans(g.to(dt)), h.to(dt), input_precision="ieee")
-            gb2 += g; gb1 += gpre; ge_w += e[:, None] * gpre  # summed over rows once, after the loop
+            gb2 += g
+            gb1 += gpre
+            ge_w += e[:, None] * gpre  # summed over rows once, after the loop
             for t in tl.static_range(NT):  # W1's gradient tap by tap: the tiles again, now from cache
                 q, inb = _neighbour(off_ptr, t, b, z, y, x, ok, D, H, W, 1, BND)
                 tile = tl.load(s_ptr + q[:, None] * C + c[None, :], mask=inb[:, None] & cm[None, :], other=0.)
@@ -155,15 +181,21 @@ if triton is not None:
                     gw1 += tl.where((ti == t)[:, None, None], gw[None, :, :], 0.)
         row = part_ptr + tl.program_id(0) * ((NT + 1) * C * HID + 2 * HID + C)  # [W1 | w_ext | b1 | W2 | b2]
         if NT == 7:
-            wm = cm[:, None] & km[None, :]; wo = c[:, None] * HID + k[None, :]
-            tl.store(row + wo, a0, mask=wm); tl.store(row + C * HID + wo, a1, mask=wm); tl.store(row + 2 * C * HID + wo, a2, mask=wm)
-            tl.store(row + 3 * C * HID + wo, a3, mask=wm); tl.store(row + 4 * C * HID + wo, a4, mask=wm)
-            tl.store(row + 5 * C * HID + wo, a5, mask=wm); tl.store(row + 6 * C * HID + wo, a6, mask=wm)
+            wm = cm[:, None] & km[None, :]
+            wo = c[:, None] * HID + k[None, :]
+            tl.store(row + wo, a0, mask=wm)
+            tl.store(row + C * HID + wo, a1, mask=wm)
+            tl.store(row + 2 * C * HID + wo, a2, mask=wm)
+            tl.store(row + 3 * C * HID + wo, a3, mask=wm)
+            tl.store(row + 4 * C * HID + wo, a4, mask=wm)
+            tl.store(row + 5 * C * HID + wo, a5, mask=wm)
+            tl.store(row + 6 * C * HID + wo, a6, mask=wm)
         else:
             tl.store(row + (ti[:, None, None] * C + c[None, :, None]) * HID + k[None, None, :], gw1,
                      mask=(ti < NT)[:, None, None] & cm[None, :, None] & km[None, None, :])
         o = NT * C * HID
-        tl.store(row + o + k, tl.sum(ge_w, 0), mask=km); tl.store(row + o + HID + k, tl.sum(gb1, 0), mask=km)
+        tl.store(row + o + k, tl.sum(ge_w, 0), mask=km)
+        tl.store(row + o + HID + k, tl.sum(gb1, 0), mask=km)
         tl.store(row + o + 2 * HID + c[:, None] * HID + k[None, :], gw2, mask=cm[:, None] & km[None, :])
         tl.store(row + o + 2 * HID + C * HID + c, tl.sum(gb2, 0), mask=cm)
 
@@ -173,13 +205,18 @@ if triton is not None:
                BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
         "Backward 2: g + Σ_t g_pre[q − o_t] @ W1[t]ᵀ for every cell q (a gather, no atomics), and the input's gradient g_pre[q] · w_ext."
         dt = tl.bfloat16 if BF16 else tl.float32
-        q = tl.program_id(0) * BM + tl.arange(0, BM); ok = q < N
+        q = tl.program_id(0) * BM + tl.arange(0, BM)
+        ok = q < N
         b, z, y, x = _coords(q, D, H, W)
-        c = tl.arange(0, BC); k = tl.arange(0, BH); cm = c < C; km = k < HID
+        c = tl.arange(0, BC)
+        k = tl.arange(0, BH)
+        cm = c < C
+        km = k < HID
         m2 = ok[:, None] & cm[None, :]
         acc = tl.load(g_ptr + q[:, None] * C + c[None, :], mask=m2, other=0.).to(tl.float32)
         for t in tl.static_range(NT):
-            w1t = tl.load(w1_ptr + (t * C + c[None, :]) * HID + k[:, None], mask=cm[None, :] & km[:, None], other=0.)  # (BH, BC)
+            w1t = tl.load(w1_ptr + (t * C + c[None, :]) * HID + k[:, None], mask=cm[None, :] & km[:, None],
+                          other=0.)  # (BH, BC)
             for j in tl.static_range(8 if BND == 2 else 1):  # reflecting: also the wall cells whose tap t reads q
                 if BND == 2: p, inb = _reader(off_ptr, t, j, b, z, y, x, ok, D, H, W)
                 else: p, inb = _neighbour(off_ptr, t, b, z, y, x, ok, D, H, W, -1, BND)  # the cell whose tap t reads q
@@ -276,7 +313,8 @@ def fused_step(rule, state: torch.Tensor, ext: torch.Tensor, boundary: str,
     "One step of `rule` (a `CellRule`) on `state` (B, C, D, H, W), `ext` (B, 1, D, H, W) with the Triton kernels."
     dev = state.device.type
     bf16 = torch.is_autocast_enabled(dev) and torch.get_autocast_dtype(dev) == torch.bfloat16
-    s, e = (t.permute(0, 2, 3, 4, 1).contiguous() for t in (state, ext))  # views when channels-last (the engine's layout)
+    s, e = (t.permute(0, 2, 3, 4, 1).contiguous() for t in (state,
+                                                            ext))  # views when channels-last (the engine's layout)
     with torch.autocast(dev, enabled=False):
         out = FusedStep.apply(s, e, rule.first_layer(), rule.b1, rule.w2, rule.b2, rule.offs, fire, boundary,
                               rule.activation, bf16)
@@ -301,5 +339,7 @@ def engine_diffs(cfg, batch: int = 3, device: str = "cpu", amp: bool = False, se
         with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
             y = l(xs)
         y.float().square().sum().backward()
-        out[name] = {"out": y.detach().float().cpu(), "grad_x": xs.grad.cpu(), **{f"grad_{k}": p.grad.cpu() for k, p in l.named_parameters()}}
-    return {k: float((out["triton"][k] - v).abs().max() / v.abs().max().clamp_min(1e-12)) for k, v in out["torch"].items()}
+        out[name] = {"out": y.detach().float().cpu(), "grad_x": xs.grad.cpu(),
+                     **{f"grad_{k}": p.grad.cpu() for k, p in l.named_parameters()}}
+    return {k: float((out["triton"][k] - v).abs().max() / v.abs().max().clamp_min(1e-12)) for k,
+            v in out["torch"].items()}

@@ -40,7 +40,8 @@ class LatticeConfig:
     grad_checkpoint: bool = False  # recompute steps in backward: keep one state per segment instead of every step's activations
     checkpoint_segment: int = 1  # with grad_checkpoint: steps recomputed together (memory: steps/segment states + one segment's activations)
     seed: int = 0  # seed for 'random' placement
-    engine: Literal["auto", "torch", "triton"] = "auto"  # auto: the fused Triton kernels (01b_fused) on CUDA when they cover the config, else PyTorch
+    engine: Literal["auto", "torch",
+                    "triton"] = "auto"  # auto: the fused Triton kernels (01b_fused) on CUDA when they cover the config, else PyTorch
 
     def __post_init__(self):
         check(len(self.dims) == 3 and all(isinstance(d, int) and d > 0 for d in self.dims),
@@ -49,10 +50,13 @@ class LatticeConfig:
         check(self.hidden >= 1, f"hidden={self.hidden} must be >= 1: e.g. hidden=64")
         check_literals(self)  # neighbourhood, boundary, io, placement, inject, activation, engine
         check(self.steps >= 0, f"steps={self.steps} must be >= 0")
-        check(isinstance(self.checkpoint_segment, int) and self.checkpoint_segment >= 1, f"checkpoint_segment={self.checkpoint_segment} must be an integer >= 1")
+        check(isinstance(self.checkpoint_segment, int) and self.checkpoint_segment >= 1,
+              f"checkpoint_segment={self.checkpoint_segment} must be an integer >= 1")
         check(0 < self.fire_rate <= 1, f"fire_rate={self.fire_rate} must be in (0, 1]: 1.0 updates every cell")
         check(0 < self.coverage <= 1, f"coverage={self.coverage} must be in (0, 1]: e.g. 0.125")
-        check(self.io == "face" or self.skip, "skip=False applies to face I/O only (volume I/O reads the state that starts as the input): set io='face' or skip=True")
+        check(self.io == "face" or self.skip,
+              "skip=False applies to face I/O only (volume I/O reads the state that starts as the input): set "
+              "io='face' or skip=True")
         if self.io == "face":
             D = self.dims[0]
             check(D >= 2, f"io='face' needs dims D >= 2 so the input and output faces differ, got dims={self.dims}")
@@ -97,7 +101,8 @@ class GatherTaps(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         C, n = ctx.shape[-1], len(ctx.offsets)
-        gp = g.new_zeros(ctx.shape, dtype=torch.promote_types(g.dtype, torch.float32))  # the taps' sum in fp32 even for bf16 rows
+        gp = g.new_zeros(ctx.shape,
+                         dtype=torch.promote_types(g.dtype, torch.float32))  # the taps' sum in fp32 even for bf16 rows
         for t, view in enumerate(shifted_views(gp, ctx.offsets)): view.add_(g[..., t * C:(t + 1) * C])
         return gp.to(g.dtype), g[..., n * C:], None
 
@@ -112,12 +117,14 @@ _ACT = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh}
 
 class CellRule(nn.Module):
     "The MLP every cell runs: [own state, neighbour states, external input] -> hidden -> state change."
-    def __init__(self, channels: int, hidden: int, neighbourhood: int = 6, ext_channels: int = 1, activation: str = "gelu"):
+    def __init__(self, channels: int, hidden: int, neighbourhood: int = 6, ext_channels: int = 1,
+                 activation: str = "gelu"):
         super().__init__()
         self.C, self.E, self.act, self.activation = channels, ext_channels, _ACT[activation], activation
         self.offsets = [(0, 0, 0)] + neighbour_offsets(neighbourhood)  # tap 0 is the cell itself
         self.register_buffer("taps", torch.tensor([tap_index(o) for o in self.offsets]), persistent=False)
-        self.register_buffer("offs", torch.tensor(self.offsets, dtype=torch.int32), persistent=False)  # for the fused kernels
+        self.register_buffer("offs", torch.tensor(self.offsets, dtype=torch.int32),
+                             persistent=False)  # for the fused kernels
         fan_in = len(self.offsets) * channels + ext_channels
         self.w_state = nn.Parameter(torch.randn(hidden, channels, len(self.offsets)) / math.sqrt(fan_in))
         self.w_ext = nn.Parameter(torch.randn(hidden, ext_channels) / math.sqrt(fan_in))
@@ -138,7 +145,8 @@ def forward(self: CellRule, padded: torch.Tensor, ext: torch.Tensor) -> torch.Te
     "State change (B, D, H, W, C) of every cell from the channels-last `padded` state and `ext` (B, D, H, W, E)."
     dev = padded.device.type
     if torch.is_autocast_enabled(dev):  # gather rows in the autocast dtype: half the bytes written, read and kept
-        dt = torch.get_autocast_dtype(dev); padded, ext = padded.to(dt), ext.to(dt)
+        dt = torch.get_autocast_dtype(dev)
+        padded, ext = padded.to(dt), ext.to(dt)
     feats = GatherTaps.apply(padded, ext, self.offsets)
     h = self.act(torch.addmm(self.b1, feats.reshape(-1, feats.shape[-1]), self.first_layer()))
     return torch.addmm(self.b2, h, self.w2.T).view(*feats.shape[:-1], self.C)
@@ -164,7 +172,8 @@ def face_points(placement: str, H: int, W: int, coverage: float = 0.125, seed: i
     if placement == "corners": pts = corners
     elif placement == "corners_center": pts = corners | {(H // 2, W // 2)}
     elif placement == "proportional":  # an even grid of about n points
-        ny = max(1, min(H, round(math.sqrt(n * H / W)))); nx = max(1, min(W, math.ceil(n / ny)))
+        ny = max(1, min(H, round(math.sqrt(n * H / W))))
+        nx = max(1, min(W, math.ceil(n / ny)))
         pts = {(int((i + .5) * H / ny), int((j + .5) * W / nx)) for i in range(ny) for j in range(nx)}
     else: raise CubeError(f"placement={placement!r} is not known: use one of {', '.join(Placement.__args__)}")
     return torch.tensor(sorted(y * W + x for y, x in pts))
@@ -178,7 +187,8 @@ class Lattice3D(nn.Module):
         self.rule = CellRule(cfg.channels, cfg.hidden, cfg.neighbourhood, 1, cfg.activation)
         D, H, W = cfg.dims
         self.register_buffer("points", face_points(cfg.placement, H, W, cfg.coverage, cfg.seed), persistent=False)
-        self.init_state = nn.Parameter(0.1 * torch.randn(cfg.channels - 1, D, H, W)) if cfg.learned_init and cfg.channels > 1 else None
+        self.init_state = nn.Parameter(0.1 * torch.randn(cfg.channels - 1, D, H,
+                                                         W)) if cfg.learned_init and cfg.channels > 1 else None
 
     @property
     def in_shape(self) -> tuple:
@@ -187,8 +197,10 @@ class Lattice3D(nn.Module):
 
     def __repr__(self):
         c = self.cfg
-        return (f"Lattice3D({'×'.join(map(str, c.dims))}, C={c.channels}, hidden={c.hidden}, n={c.neighbourhood}, {c.boundary}, "
-                f"steps={c.steps}, io={c.io}{'' if c.skip else ', no skip'}, params={sum(p.numel() for p in self.parameters()):,})")
+        return (f"Lattice3D({'×'.join(map(str, c.dims))}, C={c.channels}, hidden={c.hidden}, n={c.neighbourhood}, "
+                f"{c.boundary}, "
+                f"steps={c.steps}, io={c.io}{'' if c.skip else ', no skip'}, "
+                f"params={sum(p.numel() for p in self.parameters()):,})")
 
 # %% ../nbs/01_lattice.ipynb #cd64174a
 @patch
@@ -196,7 +208,9 @@ def start(self: Lattice3D, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     "Initial state (B, C, D, H, W) and external input (B, 1, D, H, W) for inputs `x` of shape (B, *in_shape)."
     cfg, (D, H, W) = self.cfg, self.cfg.dims
     check_tensor(x, "lattice input")
-    check(x.ndim == 1 + len(self.in_shape) and tuple(x.shape[1:]) == self.in_shape, f"lattice input has shape {tuple(x.shape)}, expected (B, {', '.join(map(str, self.in_shape))}): check the reshaper or adapter size")
+    check(x.ndim == 1 + len(self.in_shape) and tuple(x.shape[1:]) == self.in_shape,
+          f"lattice input has shape {tuple(x.shape)}, expected (B, {', '.join(map(str, self.in_shape))}): check the "
+          "reshaper or adapter size")
     B = x.shape[0]
     if cfg.io == "volume": ext = x[:, None]
     else:
@@ -244,7 +258,8 @@ def run(self: Lattice3D, state, ext, steps: int, keep: bool = False):
     "Run `steps` steps; return the final state, or every state (steps+1 of them) with `keep`."
     if self.cfg.grad_checkpoint and torch.is_grad_enabled() and not keep:
         k = self.cfg.checkpoint_segment
-        for t in range(0, steps, k): state = grad_checkpoint(self.segment, state, ext, t, min(k, steps - t), use_reentrant=False)
+        for t in range(0, steps, k): state = grad_checkpoint(self.segment, state, ext, t, min(k, steps - t),
+                                                             use_reentrant=False)
         return state
     states = [state]
     for t in range(steps):
@@ -255,7 +270,8 @@ def run(self: Lattice3D, state, ext, steps: int, keep: bool = False):
 @patch
 def segment(self: Lattice3D, state, ext, t: int, n: int):
     "Steps t … t + n − 1 (the external input enters at the first step only with inject='once')."
-    for i in range(t, t + n): state = self.step(state, ext if (i == 0 or self.cfg.inject == "every_step") else torch.zeros_like(ext))
+    for i in range(t, t + n): state = self.step(state,
+                                                ext if (i == 0 or self.cfg.inject == "every_step") else torch.zeros_like(ext))
     return state
 
 # %% ../nbs/01_lattice.ipynb #f86155f5
@@ -271,7 +287,8 @@ def forward(self: Lattice3D, x: torch.Tensor, steps: int | None = None) -> torch
     "Transform inputs `x` (B, *in_shape) into outputs of the same shape."
     steps = self.cfg.steps if steps is None else steps
     check(self.cfg.io == "volume" or steps >= self.cfg.dims[0] - 1,
-          f"steps={steps} cannot carry the input face to the output face of a lattice with D={self.cfg.dims[0]}: use steps >= {self.cfg.dims[0] - 1}")
+          f"steps={steps} cannot carry the input face to the output face of a lattice with D={self.cfg.dims[0]}: use "
+          f"steps >= {self.cfg.dims[0] - 1}")
     state, ext = self.start(x)
     return self.readout(self.run(state, ext, steps), x)
 
@@ -305,11 +322,14 @@ def plot_states(states: list, sample: int = 0, channel: int = 0, every: int = 1,
     fig, axs = plt.subplots(len(rows), D, figsize=(1.3 * D, 1.3 * len(rows)), squeeze=False)
     for i, t in enumerate(rows):
         for z in range(D):
-            ax = axs[i, z]; ax.imshow(states[t][sample, channel, z].detach().cpu(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-            ax.set_xticks([]); ax.set_yticks([])
+            ax = axs[i, z]
+            ax.imshow(states[t][sample, channel, z].detach().cpu(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
             if i == 0: ax.set_title(f"z={z}", fontsize=8)
             if z == 0: ax.set_ylabel(f"step {t}", fontsize=8)
-    fig.suptitle(title or f"channel {channel} across steps"); fig.tight_layout()
+    fig.suptitle(title or f"channel {channel} across steps")
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/01_lattice.ipynb #26fd949a
@@ -319,13 +339,18 @@ def plot_lattice(cfg: LatticeConfig | None = None, ax=None):
     cfg = cfg or LatticeConfig(io="face")
     D, H, W = cfg.dims
     filled = torch.ones(W, H, D, dtype=torch.bool).numpy()  # matplotlib's axes: x=W, y=H, z=D
-    colors = torch.zeros(W, H, D, 4).numpy(); colors[...] = (0.75, 0.75, 0.78, 0.12)
+    colors = torch.zeros(W, H, D, 4).numpy()
+    colors[...] = (0.75, 0.75, 0.78, 0.12)
     pts = face_points(cfg.placement, H, W, cfg.coverage, cfg.seed)
     for p in pts.tolist():
         y, x = divmod(p, W)
-        colors[x, y, 0] = (0.12, 0.47, 0.71, 0.95); colors[x, y, D - 1] = (1.0, 0.5, 0.05, 0.95)
+        colors[x, y, 0] = (0.12, 0.47, 0.71, 0.95)
+        colors[x, y, D - 1] = (1.0, 0.5, 0.05, 0.95)
     if ax is None: ax = plt.figure(figsize=(5, 5)).add_subplot(projection="3d")
     ax.voxels(filled, facecolors=colors, edgecolor=(0.3, 0.3, 0.3, 0.25), linewidth=0.3)
-    ax.set_xlabel("x (W)"); ax.set_ylabel("y (H)"); ax.set_zlabel("z (D): input → output")
-    ax.set_title(f"{D}×{H}×{W} lattice, {cfg.placement} receptors: input z=0 (blue), output z={D - 1} (orange)", fontsize=9)
+    ax.set_xlabel("x (W)")
+    ax.set_ylabel("y (H)")
+    ax.set_zlabel("z (D): input → output")
+    ax.set_title(f"{D}×{H}×{W} lattice, {cfg.placement} receptors: input z=0 (blue), output z={D - 1} (orange)",
+                 fontsize=9)
     return ax

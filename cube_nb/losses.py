@@ -65,7 +65,8 @@ def triplet_loss(pred: torch.Tensor,  # (B, d) predictions
 
 # %% ../nbs/06_losses.ipynb #b664a7b2
 def _mean_offdiag_cos(x: torch.Tensor) -> torch.Tensor:
-    x = F.normalize(x, dim=-1); n = len(x)
+    x = F.normalize(x, dim=-1)
+    n = len(x)
     return ((x @ x.T).sum() - (x * x).sum()) / max(1, n * (n - 1))
 
 def diversity_penalty(pred: torch.Tensor,  # (B, d) predictions
@@ -85,13 +86,15 @@ def curriculum_weights(difficulty: torch.Tensor,  # (n,) one per training pair, 
     check(0 < start <= 1 and 0 < ramp <= 1, f"curriculum start={start} and ramp={ramp} must be in (0, 1]")
     frac = min(1.0, start + (1 - start) * epoch / max(1e-9, ramp * max(1, epochs - 1)))
     k = max(1, math.ceil(frac * len(difficulty)))
-    w = torch.zeros(len(difficulty)); w[torch.argsort(difficulty, stable=True)[:k]] = 1
+    w = torch.zeros(len(difficulty))
+    w[torch.argsort(difficulty, stable=True)[:k]] = 1
     return w
 
 # %% ../nbs/06_losses.ipynb #455ae53d
 class NegativeSampler:
     "Real-answer negatives for each training pair: random, or hard (nearest answers in teacher space)."
-    def __init__(self, answers: torch.Tensor, groups: list, k: int = 4, mode: str = "random", pool: int = 64, seed: int = 0, chunk: int = 2048):
+    def __init__(self, answers: torch.Tensor, groups: list, k: int = 4, mode: str = "random", pool: int = 64,
+                 seed: int = 0, chunk: int = 2048):
         check(mode in ("random", "hard"), f"negative mode={mode!r} is not known: use random or hard")
         check(k >= 1 and len(answers) > 1, f"need k >= 1 and at least 2 answers, got k={k}, {len(answers)} answers")
         self.answers, self.k, self.mode = answers, k, mode
@@ -102,7 +105,8 @@ class NegativeSampler:
 
     def _nearest(self, m: int, chunk: int) -> torch.Tensor:
         "For each answer, its `m` nearest answers from other groups (indices, nearest first)."
-        a = F.normalize(self.answers.float(), dim=1); out = []
+        a = F.normalize(self.answers.float(), dim=1)
+        out = []
         for i in range(0, len(a), chunk):
             s = a[i:i + chunk] @ a.T
             s[self.group[i:i + chunk, None] == self.group[None]] = -math.inf  # never the pair's own group
@@ -149,7 +153,8 @@ class LossConfig:
         check(any(getattr(self, k) > 0 for k in self.objectives), "loss weights are all zero: set loss.cosine=1")
         check(self.temperature > 0, f"loss.temperature={self.temperature} must be > 0: e.g. 0.05")
         check_literals(self)  # negative_mode
-        check(0 < self.curriculum_start <= 1 and 0 < self.curriculum_ramp <= 1, "loss.curriculum_start and loss.curriculum_ramp must be in (0, 1]")
+        check(0 < self.curriculum_start <= 1 and 0 < self.curriculum_ramp <= 1,
+              "loss.curriculum_start and loss.curriculum_ramp must be in (0, 1]")
 
     @property
     def objectives(self) -> tuple: return ("cosine", "mse", "infonce", "triplet", "diversity")
@@ -158,7 +163,9 @@ class LossConfig:
 class CombinedLoss(nn.Module):
     "The weighted (or uncertainty-weighted) sum of the exported objectives; `parts` holds the last value of each."
     def __init__(self, cfg: LossConfig = None):
-        super().__init__(); self.cfg = cfg = cfg or LossConfig(); self.parts = {}
+        super().__init__()
+        self.cfg = cfg = cfg or LossConfig()
+        self.parts = {}
         self.active = [k for k in cfg.objectives if getattr(cfg, k) > 0]
         self.log_vars = nn.Parameter(torch.zeros(len(self.active))) if cfg.uncertainty else None
 
@@ -195,7 +202,8 @@ def pair_scores(pred: torch.Tensor,  # (N, d) predictions
     own, ranks = [], []
     for i in range(0, len(p), chunk):
         s = p[i:i + chunk] @ t.T if score is None else score(pred[i:i + chunk])
-        o = s[torch.arange(len(s)), torch.arange(i, i + len(s))]  # from the same product, so the own score ties with itself
+        o = s[torch.arange(len(s)),
+              torch.arange(i, i + len(s))]  # from the same product, so the own score ties with itself
         own.append((p[i:i + chunk] * t[i:i + chunk]).sum(1))
         ranks.append((s >= o[:, None]).sum(1))  # 1 = best; ties count against the true answer
     return torch.cat(own), torch.cat(ranks)

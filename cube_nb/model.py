@@ -34,9 +34,11 @@ class ModelConfig:
 
     def __post_init__(self):
         check(self.dim > 0, f"dim={self.dim} must be positive: the teacher's embedding size, e.g. 384")
-        check(self.out_dim is None or self.out_dim > 0, f"out_dim={self.out_dim} must be positive (or None: the same as dim)")
+        check(self.out_dim is None or self.out_dim > 0,
+              f"out_dim={self.out_dim} must be positive (or None: the same as dim)")
         check(self.out_dim in (None, self.dim) or self.mode == "surface_only",
-              f"out_dim={self.out_dim} differs from dim={self.dim}: a cross-teacher cube needs mode='surface_only' (an adapter at each end)")
+              f"out_dim={self.out_dim} differs from dim={self.dim}: a cross-teacher cube needs mode='surface_only' "
+              "(an adapter at each end)")
         check_literals(self)  # mode
         io = "volume" if self.mode == "reshape" else "face"  # the mode decides the lattice's I/O
         if self.lattice.io != io and io == "face": self.lattice = dataclasses.replace(self.lattice, io="face")
@@ -63,10 +65,14 @@ class CubeModel(nn.Module):
 
     def fit_layout(self, x: torch.Tensor, y: torch.Tensor | None = None):
         "Fit the reshaper's layout (reshape mode) or start the adapters at the principal directions of inputs `x` (and targets `y`)."
-        if self.cfg.mode == "reshape": self.reshaper.fit(x); return self
+        if self.cfg.mode == "reshape":
+            self.reshaper.fit(x)
+            return self
         self.adapter.fit_pca(x)
         if hasattr(self, "out_adapter"):
-            check(y is not None, f"a cross-teacher cube ({self.cfg.dim} -> {self.cfg.target_dim}) fits its output adapter on targets: pass fit_layout(x, y)")
+            check(y is not None,
+                  f"a cross-teacher cube ({self.cfg.dim} -> {self.cfg.target_dim}) fits its output adapter on "
+                  "targets: pass fit_layout(x, y)")
             self.out_adapter.fit_pca(y)
         return self
 

@@ -15,19 +15,23 @@ __all__ = ['align', 'agreement_weights', 'ensemble_targets']
 def align(src_train: torch.Tensor, dst_train: torch.Tensor, src_val: torch.Tensor, dst_val: torch.Tensor):
     "A ridge map from one teacher's space into another's, fitted on the same training texts (λ on validation); a predict function."
     for name, a, b in (("training", src_train, dst_train), ("validation", src_val, dst_val)):
-        check_tensor(a, f"{name} source embeddings", ndim=2); check_tensor(b, f"{name} destination embeddings", ndim=2)
-        check(len(a) == len(b), f"{name}: {len(a)} source and {len(b)} destination embeddings: embed the same texts with both teachers")
+        check_tensor(a, f"{name} source embeddings", ndim=2)
+        check_tensor(b, f"{name} destination embeddings", ndim=2)
+        check(len(a) == len(b),
+              f"{name}: {len(a)} source and {len(b)} destination embeddings: embed the same texts with both teachers")
     return fit_ridge(src_train, dst_train, src_val, dst_val)[0]
 
 # %% ../nbs/11_teachers.ipynb #1f097302
 def agreement_weights(a: torch.Tensor, b: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
     "Per-pair weights max(cos(aᵢ, bᵢ), floor), scaled to mean 1: how much two teachers' targets (in one space) agree."
     check(0 < floor <= 1, f"floor={floor} must be in (0, 1]")
-    check(a.shape == b.shape, f"targets of shapes {tuple(a.shape)} and {tuple(b.shape)}: map both into one space first (align)")
+    check(a.shape == b.shape, f"targets of shapes {tuple(a.shape)} and {tuple(b.shape)}: map both into one space "
+                              "first (align)")
     c = F.cosine_similarity(a.double(), b.double(), dim=1).clamp(min=floor)
     return (c / c.mean()).float()
 
 def ensemble_targets(targets: list[torch.Tensor]) -> torch.Tensor:
     "The normalised mean of unit-normalised targets that are already in one space."
-    check(len(targets) >= 1 and all(t.shape == targets[0].shape for t in targets), "pass targets of one shape (map them into one space first)")
+    check(len(targets) >= 1 and all(t.shape == targets[0].shape for t in targets),
+          "pass targets of one shape (map them into one space first)")
     return F.normalize(torch.stack([F.normalize(t.float(), dim=1) for t in targets]).mean(0), dim=1)

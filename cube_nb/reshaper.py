@@ -47,10 +47,13 @@ class EmbeddingReshaper(nn.Module):
         super().__init__()
         check(isinstance(dim, int) and dim > 0, f"dim={dim} must be a positive integer (the teacher's embedding size)")
         grid = tuple(grid) if grid is not None else suggest_grid(dim)
-        check(len(grid) == 3 and all(isinstance(g, int) and g > 0 for g in grid), f"grid={grid} must be three positive integers (D, H, W)")
+        check(len(grid) == 3 and all(isinstance(g, int) and g > 0 for g in grid),
+              f"grid={grid} must be three positive integers (D, H, W)")
         n = math.prod(grid)
-        check(n >= dim, f"grid {'×'.join(map(str, grid))} = {n} cells cannot hold d={dim}: use a grid with D·H·W >= {dim}, e.g. {suggest_grid(dim)}")
-        check(strategy in Strategy.__args__, f"strategy={strategy!r} is not known: use one of {', '.join(Strategy.__args__)}")
+        check(n >= dim, f"grid {'×'.join(map(str, grid))} = {n} cells cannot hold d={dim}: use a grid with D·H·W >= "
+                        f"{dim}, e.g. {suggest_grid(dim)}")
+        check(strategy in Strategy.__args__,
+              f"strategy={strategy!r} is not known: use one of {', '.join(Strategy.__args__)}")
         self.dim, self.grid, self.strategy, self.padding = dim, grid, strategy, n - dim
         self.register_buffer("order", torch.cat([torch.arange(dim), torch.full((n - dim,), dim)]))
         self.register_buffer("fitted", torch.tensor(strategy == "linear"))
@@ -76,7 +79,8 @@ def to_grid(self: EmbeddingReshaper, x: torch.Tensor) -> torch.Tensor:
 @patch
 def from_grid(self: EmbeddingReshaper, g: torch.Tensor) -> torch.Tensor:
     "Grids (B, D, H, W) -> embeddings (B, d); padding cells are dropped."
-    check(tuple(g.shape[1:]) == self.grid, f"grid batch has shape {tuple(g.shape)}, expected (B, {', '.join(map(str, self.grid))})")
+    check(tuple(g.shape[1:]) == self.grid,
+          f"grid batch has shape {tuple(g.shape)}, expected (B, {', '.join(map(str, self.grid))})")
     return g.flatten(1)[:, self.inverse]
 
 # %% ../nbs/02_reshaper.ipynb #6acf6a92
@@ -91,7 +95,8 @@ def _cluster_order(x: np.ndarray) -> np.ndarray:
     from scipy.cluster.hierarchy import linkage, leaves_list
     from scipy.spatial.distance import squareform
     c = np.nan_to_num(np.corrcoef(x, rowvar=False))
-    dist = np.clip(1 - np.abs(c), 0, None); np.fill_diagonal(dist, 0)
+    dist = np.clip(1 - np.abs(c), 0, None)
+    np.fill_diagonal(dist, 0)
     return leaves_list(linkage(squareform(dist, checks=False), method="average", optimal_ordering=True))
 
 # %% ../nbs/02_reshaper.ipynb #972c1d56
@@ -110,7 +115,8 @@ def fit(self: EmbeddingReshaper, x: torch.Tensor):
     else: return self
     order = torch.full((n,), self.dim, dtype=torch.long)
     order[cells[:self.dim]] = dims
-    self.order.copy_(order); self.fitted.fill_(True)
+    self.order.copy_(order)
+    self.fitted.fill_(True)
     return self
 
 # %% ../nbs/02_reshaper.ipynb #af56cc7e
@@ -129,18 +135,24 @@ def neighbour_correlation(r: EmbeddingReshaper, x: torch.Tensor) -> float:
 def semantic_preservation(a: torch.Tensor, b: torch.Tensor, max_pairs: int = 200_000, seed: int = 0) -> dict:
     "Cosine, Pearson and Spearman agreement between embeddings `a` and their transforms `b` (N, d)."
     from scipy.stats import pearsonr, spearmanr
-    check(a.shape == b.shape and a.ndim == 2, f"a and b must be (N, d) of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    check(a.shape == b.shape and a.ndim == 2,
+          f"a and b must be (N, d) of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     a, b = [torch.nn.functional.normalize(t.detach().double().cpu(), dim=1) for t in (a, b)]
     iu = torch.triu_indices(len(a), len(a), 1)
-    if iu.shape[1] > max_pairs: iu = iu[:, torch.randperm(iu.shape[1], generator=torch.Generator().manual_seed(seed))[:max_pairs]]
+    if iu.shape[1] > max_pairs: iu = iu[:,
+                                        torch.randperm(iu.shape[1],
+                                                       generator=torch.Generator().manual_seed(seed))[:max_pairs]]
     sa, sb = (a[iu[0]] * a[iu[1]]).sum(1).numpy(), (b[iu[0]] * b[iu[1]]).sum(1).numpy()
-    return {"cosine": float((a * b).sum(1).mean()), "pearson": float(pearsonr(sa, sb)[0]), "spearman": float(spearmanr(sa, sb)[0])}
+    return {"cosine": float((a * b).sum(1).mean()), "pearson": float(pearsonr(sa, sb)[0]),
+            "spearman": float(spearmanr(sa, sb)[0])}
 
 # %% ../nbs/02_reshaper.ipynb #bd5aed03
 @patch
 def save(self: EmbeddingReshaper, path):
     "Save the layout to a safetensors file (atomically)."
-    return save_tensors({"order": self.order}, path, metadata={"dim": str(self.dim), "grid": ",".join(map(str, self.grid)), "strategy": self.strategy})
+    return save_tensors({"order": self.order}, path,
+                        metadata={"dim": str(self.dim), "grid": ",".join(map(str, self.grid)),
+                                  "strategy": self.strategy})
 
 @patch(cls_method=True)
 def load(cls: EmbeddingReshaper, path):
@@ -149,6 +161,8 @@ def load(cls: EmbeddingReshaper, path):
     order = load_tensors(path)["order"]
     with safe_open(str(path), "pt") as f: m = f.metadata()
     r = cls(int(m["dim"]), tuple(int(v) for v in m["grid"].split(",")), m["strategy"])
-    check(order.shape == r.order.shape, f"{path}: layout of {len(order)} cells does not match the grid {m['grid']}: the file is damaged")
-    r.order.copy_(order); r.fitted.fill_(True)
+    check(order.shape == r.order.shape,
+          f"{path}: layout of {len(order)} cells does not match the grid {m['grid']}: the file is damaged")
+    r.order.copy_(order)
+    r.fitted.fill_(True)
     return r

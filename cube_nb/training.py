@@ -82,12 +82,15 @@ def init_distributed(device: str = "cpu") -> str:
     "Join the process group that `torchrun` describes (gloo on CPU, NCCL on CUDA); returns this rank's device."
     import torch.distributed as dist
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized(): return device
-    check("MASTER_ADDR" in os.environ and "RANK" in os.environ, "WORLD_SIZE is set but MASTER_ADDR / RANK are not: launch with torchrun")
+    check("MASTER_ADDR" in os.environ and "RANK" in os.environ,
+          "WORLD_SIZE is set but MASTER_ADDR / RANK are not: launch with torchrun")
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if get_device(device).type == "cuda":
-        check(local < torch.cuda.device_count(), f"torchrun started local rank {local} but this machine has {torch.cuda.device_count()} GPU(s): "
+        check(local < torch.cuda.device_count(),
+              f"torchrun started local rank {local} but this machine has {torch.cuda.device_count()} GPU(s): "
               f"pass --nproc_per_node {torch.cuda.device_count()} or fewer")
-        torch.cuda.set_device(local); device, backend = f"cuda:{local}", "nccl"
+        torch.cuda.set_device(local)
+        device, backend = f"cuda:{local}", "nccl"
     else: backend = "gloo"
     dist.init_process_group(backend)
     return device
@@ -112,12 +115,14 @@ class _AllGather(torch.autograd.Function):
     def forward(ctx, local):
         import torch.distributed as dist
         parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, local.contiguous()); ctx.rank = dist.get_rank()
+        dist.all_gather(parts, local.contiguous())
+        ctx.rank = dist.get_rank()
         return torch.stack(parts)
     @staticmethod
     def backward(ctx, grad):
         import torch.distributed as dist
-        grad = grad.contiguous(); dist.all_reduce(grad)  # every rank's loss depends on every shard: sum the gradients
+        grad = grad.contiguous()
+        dist.all_reduce(grad)  # every rank's loss depends on every shard: sum the gradients
         return grad[ctx.rank]
 
 def gather_rows(local: torch.Tensor, n: int, world: int) -> torch.Tensor:
@@ -158,12 +163,18 @@ class Learner:
                  difficulty: torch.Tensor | None = None,  # per training pair: the curriculum's difficulty
                  sample_weights: torch.Tensor | None = None):  # per training pair: its weight in the loss
         for name, (x, y) in (("training", train), ("validation", val)):
-            check_tensor(x, f"{name} inputs", ndim=2); check_tensor(y, f"{name} targets", ndim=2)
-            check(len(x) == len(y) and len(x) > 0, f"{name} data has {len(x)} inputs and {len(y)} targets: pass one target per input, at least one pair")
+            check_tensor(x, f"{name} inputs", ndim=2)
+            check_tensor(y, f"{name} targets", ndim=2)
+            check(len(x) == len(y) and len(x) > 0,
+                  f"{name} data has {len(x)} inputs and {len(y)} targets: pass one target per input, at least one pair")
         mc = getattr(model, "cfg", None)  # CubeModel knows its teachers' dimensions
         if isinstance(mc, ModelConfig):
-            check(train[0].shape[1] == mc.dim, f"the data is {train[0].shape[1]}-d but the model expects {mc.dim}-d: embed with the model's teacher or set model.dim")
-            check(train[1].shape[1] == mc.target_dim, f"the targets are {train[1].shape[1]}-d but the model outputs {mc.target_dim}-d: set model.out_dim to the target teacher's size")
+            check(train[0].shape[1] == mc.dim,
+                  f"the data is {train[0].shape[1]}-d but the model expects {mc.dim}-d: embed with the model's "
+                  "teacher or set model.dim")
+            check(train[1].shape[1] == mc.target_dim,
+                  f"the targets are {train[1].shape[1]}-d but the model outputs {mc.target_dim}-d: set model.out_dim "
+                  "to the target teacher's size")
         self.model, self.train, self.val, self.cfg = model, train, val, cfg
         self.loss_fn = CombinedLoss(cfg.loss)
         self.rank, self.world = dist_info()
@@ -304,7 +315,8 @@ def validate(self: Learner) -> dict:
     "Validation loss, cosine and R@1 (among all validation targets)."
     pv = predict(self.model, self.val[0])
     with torch.no_grad(): vloss = float(self.loss_fn(pv.to(self.device), self.val[1].to(self.device)))
-    m = retrieval_metrics(pv.to(self.device), self.val[1].to(self.device))  # (N, N) scores: on the GPU when there is one
+    m = retrieval_metrics(pv.to(self.device),
+                          self.val[1].to(self.device))  # (N, N) scores: on the GPU when there is one
     return {"val_loss": vloss, "val_cos": m["cos"], "val_R1": m["R1"]}
 
 @patch
@@ -329,7 +341,8 @@ def fit(self: Learner):
             self("before_validate")
             self.metrics = self.validate()
             self("after_validate")
-            self.epoch += 1; self.iter = 0
+            self.epoch += 1
+            self.iter = 0
             self("after_epoch")
     except CancelFitException: pass
     finally: self("after_fit")
@@ -349,7 +362,8 @@ class HistoryCB(Callback):
         l.history.append({"epoch": l.epoch + 1, "step": l.step, "train_loss": tot / max(n, 1), **l.metrics,
                           "lr": l.opt.param_groups[0]["lr"], "grad_norm": float(l.grad_norm),
                           "seconds": time.perf_counter() - self.t0})
-        l.running = [0.0, 0]; self.t0 = time.perf_counter()
+        l.running = [0.0, 0]
+        self.t0 = time.perf_counter()
 
 class SchedulerCB(Callback):
     "ReduceLROnPlateau on the validation loss (per epoch), or cosine decay with linear warmup (per step)."
@@ -376,7 +390,8 @@ class BestWeightsCB(Callback):
     def after_validate(self):
         l, b = self.learn, self.learn.best
         if l.metrics["val_loss"] < b["val_loss"]:
-            b.update(val_loss=l.metrics["val_loss"], wait=0, weights={k: v.detach().clone() for k, v in l.model.state_dict().items()})
+            b.update(val_loss=l.metrics["val_loss"], wait=0,
+                     weights={k: v.detach().clone() for k, v in l.model.state_dict().items()})
         else:
             b["wait"] += 1
             if l.cfg.patience and b["wait"] >= l.cfg.patience: l.stop = True
@@ -417,10 +432,12 @@ class ProgressCB(Callback):
         if not self.nb:
             self.log(f"{line} | {self.progress('training')}")
             return
-        self.mb.main_bar.update(self.learn.epoch); self.mb.write(line)
+        self.mb.main_bar.update(self.learn.epoch)
+        self.mb.write(line)
         if self.plot:
             ep = [r["epoch"] for r in self.learn.history]
-            self.mb.update_graph([[ep, [r["train_loss"] for r in self.learn.history]], [ep, [r["val_loss"] for r in self.learn.history]]])
+            self.mb.update_graph([[ep, [r["train_loss"] for r in self.learn.history]],
+                                  [ep, [r["val_loss"] for r in self.learn.history]]])
     def after_fit(self):
         if self.nb: self.mb.on_iter_end()
 
@@ -459,7 +476,8 @@ class CudaGraphCB(Callback):
 # %% ../nbs/07_training.ipynb #96193a42
 class CubeTrainer(Learner):
     "A `Learner` with the standard callbacks; `checkpoint` folder and `log` (progress) are optional."
-    def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), checkpoint=None, log: Callable | None = None, **kw):
+    def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), checkpoint=None, log: Callable | None = None,
+                 **kw):
         std = [HistoryCB(), SchedulerCB(), BestWeightsCB(), CudaGraphCB()]
         std += ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
         if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
@@ -500,7 +518,8 @@ class TensorBoardCB(Callback):
     def after_step(self):
         if self.w is None: return
         l = self.learn
-        scalars = (("loss", float(l.loss.detach())), ("lr", l.opt.param_groups[0]["lr"]), ("grad_norm", float(l.grad_norm)))
+        scalars = (("loss", float(l.loss.detach())), ("lr", l.opt.param_groups[0]["lr"]),
+                   ("grad_norm", float(l.grad_norm)))
         for k, v in scalars:
             self.w.add_scalar(f"train/{k}", v, l.step)
     def after_epoch(self):
@@ -536,7 +555,8 @@ class AdapterCubeTrainer(CubeTrainer):
     "A `CubeTrainer` for surface-only cubes: adapter and lattice trained jointly, with the adapter's reconstruction loss."
     def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), **kw):
         check(getattr(model, "cfg", None) is not None and model.cfg.mode == "surface_only",
-              "AdapterCubeTrainer trains surface-only cubes: build the model with ModelConfig(mode='surface_only', lattice=LatticeConfig(io='face', ...))")
+              "AdapterCubeTrainer trains surface-only cubes: build the model with ModelConfig(mode='surface_only', "
+              "lattice=LatticeConfig(io='face', ...))")
         super().__init__(model, train, val, cfg, [AdapterReconstructionCB(cfg.loss.reconstruction), *cbs], **kw)
 
 # %% ../nbs/07_training.ipynb #2f7354c5
@@ -545,7 +565,8 @@ def _sha(p: Path) -> str: return hashlib.sha256(p.read_bytes()).hexdigest()
 @patch
 def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
     "Write the complete training state into `folder/step-XXXXXXXX/` atomically; keep the `keep` newest."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"step-{self.step:08d}"
     tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".tmp-"))
     try:
@@ -561,7 +582,8 @@ def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
         if dest.exists(): shutil.rmtree(dest)
         os.replace(tmp, dest)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     for old in sorted(folder.glob("step-*"))[:-keep]: shutil.rmtree(old, ignore_errors=True)
     return dest
 
@@ -581,10 +603,14 @@ def load_checkpoint(self: Learner, folder) -> Path:
     check(cands, f"{folder} holds no checkpoint: nothing to resume; train without --resume")
     for d in cands:
         state = valid_checkpoint(d)
-        if state is None: warnings.warn(f"checkpoint {d.name} is damaged (missing file or checksum mismatch): skipping it"); continue
+        if state is None:
+            warnings.warn(f"checkpoint {d.name} is damaged (missing file or checksum mismatch): skipping it")
+            continue
         self.model.load_state_dict(load_tensors(d / "model.safetensors"))
         t = torch.load(d / "trainer.pt", map_location=self.device, weights_only=True)
-        self.opt.load_state_dict(t["opt"]); self.loss_fn.load_state_dict(t["loss"]); self._sched_state = t["sched"]
+        self.opt.load_state_dict(t["opt"])
+        self.loss_fn.load_state_dict(t["loss"])
+        self._sched_state = t["sched"]
         if t["best"] is not None: self.best = t["best"]
         self.epoch, self.iter, self.step, self.history, self.running = state["epoch"], state["iter"], state["step"], state["history"], state["running"]
         return d
@@ -609,9 +635,12 @@ class CheckpointCB(Callback):
         stop = self.interrupted
         if self.learn.world > 1:  # every rank stops after the same batch when any of them saw Ctrl-C
             import torch.distributed as dist
-            flag = torch.tensor([float(stop)], device=self.learn.device); dist.all_reduce(flag, op=dist.ReduceOp.MAX); stop = bool(flag.item())
+            flag = torch.tensor([float(stop)], device=self.learn.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
         if stop:
-            self.save(); self.learn.interrupted = True
+            self.save()
+            self.learn.interrupted = True
             raise CancelFitException()
     def after_epoch(self): self.save()
     def after_fit(self):
@@ -699,8 +728,10 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     t0 = time.perf_counter()
     if rank == 0 and resume:
         diff = config_diff(load_config(TrainingConfig, out / "config.yaml"), cfg)
-        check(not diff, f"--resume with a different config than the run in {out}: {', '.join(diff)} differ; resume with the same settings or use another --out")
-        check(not (out / "model.safetensors").exists() or force, f"the run in {out} has finished (model.safetensors exists): nothing to resume")
+        check(not diff, f"--resume with a different config than the run in {out}: {', '.join(diff)} differ; resume "
+                        "with the same settings or use another --out")
+        check(not (out / "model.safetensors").exists() or force,
+              f"the run in {out} has finished (model.safetensors exists): nothing to resume")
     elif rank == 0:
         out = check_out_dir(out, force)
         CubeModel(cfg.model)  # a model the configuration cannot build fails now, before anything is embedded
@@ -710,7 +741,8 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
               f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
         teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype,
                                  batch_size=256 if gpu else 64)
-        check(teacher.dim == cfg.model.dim, f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
+        check(teacher.dim == cfg.model.dim,
+              f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
               f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
         if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
         ds = build_dataset(records, cfg.data, teacher, log=log)
@@ -737,7 +769,8 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     t0 = time.perf_counter()
     hist = learn.fit()
     if learn.interrupted:
-        raise CubeError(f"interrupted at step {learn.step}; checkpoint saved in {out / 'checkpoint'}: run the same command with --resume to continue")
+        raise CubeError(f"interrupted at step {learn.step}; checkpoint saved in {out / 'checkpoint'}: run the same "
+                        "command with --resume to continue")
     timing = {"embed": t_embed, "train": time.perf_counter() - t0, "processes": world}
     if rank == 0:
         atomic_write(out / "history.csv", history_csv(hist))
@@ -758,7 +791,8 @@ def load_run(out,  # a run folder written by `run_training` (`cube_train --out`)
     "(config, model, dataset) of a finished run folder written by `run_training`; never a run half-written."
     from cube_nb.core import load_config, load_tensors
     out = Path(out)
-    check((out / "config.yaml").is_file(), f"{out} is not a run folder (no config.yaml): pass the --out folder of cube_train")
+    check((out / "config.yaml").is_file(),
+          f"{out} is not a run folder (no config.yaml): pass the --out folder of cube_train")
     check_not_training(out)
     check((out / "model.safetensors").is_file(), f"the run in {out} did not finish (no model.safetensors): "
           f"continue it with cube_train --resume --out {out}")
@@ -766,7 +800,8 @@ def load_run(out,  # a run folder written by `run_training` (`cube_train --out`)
     model = CubeModel(cfg.model)
     sd = load_tensors(out / "model.safetensors")
     try: model.load_state_dict(sd)
-    except RuntimeError: raise CubeError(f"{out}/model.safetensors does not match the config's model: the run folder is inconsistent; re-run cube_train") from None
+    except RuntimeError: raise CubeError(f"{out}/model.safetensors does not match the config's model: the run folder "
+                                         "is inconsistent; re-run cube_train") from None
     ds = load_dataset(out)
     check_not_training(out)  # a training that started while we read may have replaced some of it
     return cfg, model.eval(), ds
@@ -793,9 +828,11 @@ def bench_epoch(cfg: TrainingConfig | None = None, n: int = 20_000, seed: int = 
     "Seconds for one training epoch (plus validation on 5% more pairs) over `n` pairs, and peak RSS; under torchrun, of all ranks together."
     cfg = dataclasses.replace(cfg or TrainingConfig(), epochs=1)
     g = torch.Generator().manual_seed(seed)
-    x = F.normalize(torch.randn(n + n // 20, cfg.model.dim, generator=g), dim=1); y = F.normalize(x + torch.randn(x.shape, generator=g), dim=1)
+    x = F.normalize(torch.randn(n + n // 20, cfg.model.dim, generator=g), dim=1)
+    y = F.normalize(x + torch.randn(x.shape, generator=g), dim=1)
     with distributed(cfg.device):
-        set_seed(cfg.seed); model = CubeModel(cfg.model)
+        set_seed(cfg.seed)
+        model = CubeModel(cfg.model)
         t0 = time.perf_counter()
         clock = StepClockCB()
         learn = CubeTrainer(model, (x[:n], y[:n]), (x[n:], y[n:]), cfg, cbs=[clock])

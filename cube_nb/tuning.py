@@ -25,7 +25,8 @@ def with_overrides(cfg: TrainingConfig, over: dict) -> TrainingConfig:
         *path, leaf = key.split(".")
         node, unknown = d, f"{key!r} is not a field of TrainingConfig: use dotted names such as model.lattice.hidden"
         for k in path:
-            check(isinstance(node.get(k), dict), unknown); node = node[k]
+            check(isinstance(node.get(k), dict), unknown)
+            node = node[k]
         check(leaf in node, unknown)
         node[leaf] = v
     return config_from_dict(TrainingConfig, d)
@@ -42,7 +43,8 @@ def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by
         c, run = with_overrides(cfg, {"seed": s, "data.seed": s}), Path(root) / f"seed-{s}"
         if (run / "config.yaml").is_file():
             diff = config_diff(load_config(TrainingConfig, run / "config.yaml"), c)
-            check(not diff, f"{run} holds a run of another configuration ({', '.join(diff)} differ): use another root folder")
+            check(not diff, f"{run} holds a run of another configuration ({', '.join(diff)} differ): use another root "
+                            "folder")
         if not (run / "metrics.json").is_file():
             if log: log(f"seed {s}: training into {run}")
             run_training(c, run, force=True, log=None)
@@ -90,24 +92,28 @@ def seed_table(ms: list[dict], metrics=("cos", "R1", "MRR10"), r1: str = "R1", c
     "A markdown table: mean ± 95% half-width per method and metric, the cube's spread, paired tests, the target."
     n = len(ms)
     vals = {m: seed_values(ms, m) for m in metrics}
-    lines = [f"| method | " + " | ".join(f"{m} (mean ± 95% CI, n={n})" for m in metrics) + " |", "|---|" + "---|" * len(metrics)]
+    lines = [f"| method | " + " | ".join(f"{m} (mean ± 95% CI, n={n})" for m in metrics) + " |",
+             "|---|" + "---|" * len(metrics)]
     for k in vals[metrics[0]]:
         cells = []
         for m in metrics:
             mean, hw = interval(vals[m][k])
             cells.append(f"{mean:.3f} ± {hw:.3f}" if not math.isnan(hw) else f"{mean:.3f}")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    cv = {m: np.std(vals[m]["cube"], ddof=1) / abs(np.mean(vals[m]["cube"])) if n > 1 else float("nan") for m in metrics}
+    cv = {m: np.std(vals[m]["cube"],
+                    ddof=1) / abs(np.mean(vals[m]["cube"])) if n > 1 else float("nan") for m in metrics}
     lines.append("")
     lines.append("cube spread across seeds (s / mean): " + ", ".join(f"{m} {100 * cv[m]:.1f}%" for m in metrics))
     q = quality_target(ms, r1, cos_without)
     if ms[0]["task"] == "autoencoder":  # identity is exact here: the ceiling, not a baseline to test against
-        lines.append(f"autoencoder target: held-out cos ≥ {q['threshold']} {'✓' if q['met'] else '✗'} (mean {q['mean_cos']:.3f})")
+        lines.append(f"autoencoder target: held-out cos ≥ {q['threshold']} {'✓' if q['met'] else '✗'} (mean "
+                     f"{q['mean_cos']:.3f})")
         return "\n".join(lines)
     for m in ("cos", r1):
         if m in metrics:
             r = paired_test(ms, m, best_baseline(ms, m, cos_without if m == "cos" else ()))
-            lines.append(f"paired test, {m}: cube − {r['baseline']} = {r['diff']:+.3f} ± {r['diff_hw']:.3f} (t = {r['t']:.2f}, p = {r['p']:.3g}, {n} seeds)")
+            lines.append(f"paired test, {m}: cube − {r['baseline']} = {r['diff']:+.3f} ± {r['diff_hw']:.3f} (t = "
+                         f"{r['t']:.2f}, p = {r['p']:.3g}, {n} seeds)")
     mark = lambda ok: "✓" if ok else "✗"
     lines.append(f"quality target: cos beats {q['cos_baseline']} {mark(q['cos'])}, {r1} matches {q['R1_baseline']} "
                  f"{mark(q['R1'])}, params ≤ mlp {mark(q['params'])}")
@@ -138,14 +144,18 @@ DEFAULT_SPACE = {
 
 def check_space(space: dict, cfg: TrainingConfig | None = None) -> dict:
     "Check every entry of a search space (its kind, its range, and that the field exists in `cfg`); returns it."
-    check(isinstance(space, dict) and space, "the search space must map dotted field names to ranges, e.g. {'lr': ['log', 1e-4, 1e-2]}")
+    check(isinstance(space, dict) and space,
+          "the search space must map dotted field names to ranges, e.g. {'lr': ['log', 1e-4, 1e-2]}")
     for k, spec in space.items():
         ok = isinstance(spec, (list, tuple)) and len(spec) >= 2 and (
             (spec[0] == "cat" and len(spec) == 2 and isinstance(spec[1], (list, tuple)) and len(spec[1]) > 0) or
-            (spec[0] in ("log", "float", "int") and len(spec) == 3 and all(isinstance(v, (int, float)) for v in spec[1:])
+            (spec[0] in ("log", "float",
+                         "int") and len(spec) == 3 and all(isinstance(v, (int, float)) for v in spec[1:])
              and spec[1] <= spec[2] and (spec[0] != "log" or spec[1] > 0)))
-        check(ok, f"search space entry {k}: {spec!r} is not known: use ['log'|'float'|'int', low, high] (low <= high, log needs low > 0) or ['cat', [choices]]")
-        if cfg is not None: with_overrides(cfg, {k: spec[1][0] if spec[0] == "cat" else spec[1]})  # the field exists and takes such values
+        check(ok, f"search space entry {k}: {spec!r} is not known: use ['log'|'float'|'int', low, high] (low <= high, "
+                  "log needs low > 0) or ['cat', [choices]]")
+        if cfg is not None: with_overrides(cfg,
+                                           {k: spec[1][0] if spec[0] == "cat" else spec[1]})  # the field exists and takes such values
     return space
 
 def suggest(trial, space: dict) -> dict:
@@ -165,7 +175,8 @@ def val_score(run, objective: str = "cos+R1") -> dict:
     rows = list(csv.DictReader((Path(run) / "history.csv").read_text().splitlines()))
     best = min(rows, key=lambda r: float(r["val_loss"]))
     cos, r1 = float(best["val_cos"]), float(best["val_R1"])
-    return {"val_cos": cos, "val_R1": r1, "epoch": int(best["epoch"]), "value": {"cos": cos, "R1": r1, "cos+R1": cos + r1}[objective]}
+    return {"val_cos": cos, "val_R1": r1, "epoch": int(best["epoch"]),
+            "value": {"cos": cos, "R1": r1, "cos+R1": cos + r1}[objective]}
 
 # %% ../nbs/09_tuning.ipynb #84d1968e
 HEARTBEAT = 10  # seconds between a running trial's heartbeats; one silent for 6 of them is failed as left behind by a killed search
@@ -176,29 +187,37 @@ def _open_study(storage: str, study_name: str, tries: int = 5):
     for k in range(tries):
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # Optuna marks heartbeats experimental
+                warnings.simplefilter("ignore",
+                                      optuna.exceptions.ExperimentalWarning)  # Optuna marks heartbeats experimental
                 rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT, grace_period=6 * HEARTBEAT)
             return optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True)
         except sqlalchemy.exc.IntegrityError:  # workers started together all create the tables; one wins, the rest load them
-            if k == tries - 1: raise CubeError(f"Optuna storage {storage}: its tables could not be created ({tries} tries while other workers created them): start the workers again")
+            if k == tries - 1: raise CubeError(f"Optuna storage {storage}: its tables could not be created ({tries} "
+                                               "tries while other workers created them): start the workers again")
             time.sleep(0.5 * (k + 1))
-        except Exception as e: raise CubeError(f"Optuna storage {storage} could not be opened ({type(e).__name__}: {str(e)[:120]}): check the URL") from None
+        except Exception as e: raise CubeError(f"Optuna storage {storage} could not be opened ({type(e).__name__}: "
+                                               f"{str(e)[:120]}): check the URL") from None
 
-def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, storage: str | None = None, study_name: str = "cube",
+def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, storage: str | None = None,
+         study_name: str = "cube",
          sampler: str = "tpe", root="runs/tune", objective: str = "cos+R1", seed: int = 0, worker: int = 0, log: Callable | None = None):
     "Run (or resume, or join) an Optuna study over `space` until it holds `n_trials` finished trials; returns the study."
     import optuna
     from optuna.trial import TrialState
     space = check_space(space or DEFAULT_SPACE, cfg)
-    root = Path(root); root.mkdir(parents=True, exist_ok=True)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
     check(sampler in ("tpe", "grid"), f"sampler={sampler!r} is not known: use tpe or grid")
-    check(sampler != "grid" or all(s[0] == "cat" for s in space.values()), "the grid sampler needs every search space entry as ['cat', [choices]]")
-    check(isinstance(worker, int) and worker >= 0, f"worker={worker} must be an integer >= 0: give each process that searches one study its own number")
+    check(sampler != "grid" or all(s[0] == "cat" for s in space.values()),
+          "the grid sampler needs every search space entry as ['cat', [choices]]")
+    check(isinstance(worker, int) and worker >= 0,
+          f"worker={worker} must be an integer >= 0: give each process that searches one study its own number")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(storage, study_name)
     s0 = seed + 7919 * worker + len(study.get_trials(deepcopy=False))  # a resumed search or another worker must not redraw the same points
-    study.sampler = (optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()}, seed=s0) if sampler == "grid"
+    study.sampler = (optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()},
+                                                 seed=s0) if sampler == "grid"
                      else optuna.samplers.TPESampler(seed=s0))
 
     def run_trial(trial):
@@ -213,7 +232,8 @@ def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, sto
 
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if n_trials > done:  # every worker stops once the study holds n_trials finished trials, whoever finished them
-        study.optimize(run_trial, n_trials=n_trials - done, callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
+        study.optimize(run_trial, n_trials=n_trials - done,
+                       callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
     return study
 
 def best_config(study, cfg: TrainingConfig) -> TrainingConfig:
@@ -228,7 +248,8 @@ from .model import ResidualMLP, mlp_hidden_for
 from .evaluation import score_mapper
 from .scoring import scoring
 
-def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), temperature: float = 0.05, log: Callable | None = None) -> list[dict]:
+def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), temperature: float = 0.05,
+                  log: Callable | None = None) -> list[dict]:
     "MLPs trained like `run` per hidden width (None: the cube's size) x InfoNCE weight; val and test, plain and CSLS."
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.task == "mixed" else None
@@ -239,31 +260,41 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
         for lam in infonce:
             set_seed(cfg.seed)
             mlp = ResidualMLP(d, h, d_out)
-            train_mapper(mlp, (xt, yt), val, with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": temperature}), **ds.pair_info("train", task))
+            train_mapper(mlp, (xt, yt), val,
+                         with_overrides(cfg,
+                                        {"loss.infonce": lam,
+                                         "loss.temperature": temperature}), **ds.pair_info("train", task))
             keep = ("cos", "R1", "MRR10", "R1_csls", "MRR10_csls")
             # CSLS with MUSE's k = 10 (fewer on splits smaller than that)
             f = lambda q: predict(mlp, q)
             score = lambda p: {k: v for k, v in score_mapper(f, p, xt, scoring("csls", n=len(p[1]))).items()
                                if k in keep}
-            rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam, "val": score(val), "test": score(test)})
-            if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos {rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
+            rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam,
+                         "val": score(val), "test": score(test)})
+            if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos "
+                        f"{rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows
 
 def target_box(baselines: dict) -> tuple[float, float]:
     "The quality target's corner (best baseline cosine, best baseline R@1): exceed the first, reach the second."
     return max(b["cos"] for b in baselines.values()), max(b["R1"] for b in baselines.values())
 
-def plot_frontier(rows: list[dict], baselines: dict, cube: list[dict] | None = None, split: str = "test", ax=None, title: str = ""):
+def plot_frontier(rows: list[dict], baselines: dict, cube: list[dict] | None = None, split: str = "test", ax=None,
+                  title: str = ""):
     "Cosine against R@1: a line per MLP width over InfoNCE weights, the baselines, the cube, the target box (shaded)."
     import matplotlib.pyplot as plt
     ax = ax or plt.figure(figsize=(6, 4.5)).add_subplot()
     for h in dict.fromkeys(r["hidden"] for r in rows):
         rs = [r for r in rows if r["hidden"] == h]
-        ax.plot([r[split]["cos"] for r in rs], [r[split]["R1"] for r in rs], "o-", ms=4, label=f"MLP {rs[0]['params']:,} params, InfoNCE {rs[0]['infonce']:g} … {rs[-1]['infonce']:g}")
-    for name, b in baselines.items(): ax.plot(b["cos"], b["R1"], "k^", ms=6); ax.annotate(name, (b["cos"], b["R1"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        ax.plot([r[split]["cos"] for r in rs], [r[split]["R1"] for r in rs], "o-", ms=4,
+                label=f"MLP {rs[0]['params']:,} params, InfoNCE {rs[0]['infonce']:g} … {rs[-1]['infonce']:g}")
+    for name, b in baselines.items():
+        ax.plot(b["cos"], b["R1"], "k^", ms=6)
+        ax.annotate(name, (b["cos"], b["R1"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
     if cube: ax.plot([c["cos"] for c in cube], [c["R1"] for c in cube], "r*", ms=10, label="cube")
     (c0, r0), pts = target_box(baselines), [r[split] for r in rows] + list(baselines.values()) + list(cube or [])
-    ax.fill_between([c0, max(p["cos"] for p in pts) + 0.02], r0, max(p["R1"] for p in pts) + 0.05, color="green", alpha=0.15, label="target: cos > best, R@1 ≥ best")
+    ax.fill_between([c0, max(p["cos"] for p in pts) + 0.02], r0, max(p["R1"] for p in pts) + 0.05, color="green",
+                    alpha=0.15, label="target: cos > best, R@1 ≥ best")
     ax.set_xlabel(f"{split} cosine")
     ax.set_ylabel(f"{split} R@1")
     ax.legend(fontsize=7, loc="lower left")

@@ -76,7 +76,8 @@ def tiny_run(tmp_path_factory, qa_file):
     (d / "tiny.yaml").write_text(yaml.safe_dump({**TINY, "data": {"source": str(qa_file)}}))
     r = cli("cube_train", "--config", d / "tiny.yaml", "--out", d / "ref")
     assert r.returncode == 0, r.stderr
-    return SimpleNamespace(dir=d, config=d / "tiny.yaml", run=d / "ref", weights=(d / "ref" / "model.safetensors").read_bytes())
+    return SimpleNamespace(dir=d, config=d / "tiny.yaml", run=d / "ref",
+                           weights=(d / "ref" / "model.safetensors").read_bytes())
 
 
 def copy_run(tiny_run, dest: Path) -> Path:

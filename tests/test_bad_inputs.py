@@ -76,7 +76,8 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("train-json-lists", ["cube_train", "--data", "lists.jsonl"], "lists.jsonl"),
     ("train-missing-keys", ["cube_train", "--data", "no_keys.jsonl"], "no_keys.jsonl"),
     ("train-csv-columns", ["cube_train", "--data", "wrong_columns.csv"], "wrong_columns.csv"),
-    ("train-conversations-dict", ["cube_train", "--data", "conversations_not_list.json"], "conversations_not_list.json"),
+    ("train-conversations-dict", ["cube_train", "--data", "conversations_not_list.json"],
+     "conversations_not_list.json"),
     ("train-json-numbers", ["cube_train", "--data", "numbers.json"], "numbers.json"),
     ("train-unknown-format", ["cube_train", "--data", "table.parquet"], "table.parquet"),
     ("train-unknown-corpus", ["cube_train", "--data", "wikipedia"], "wikipedia"),
@@ -113,15 +114,18 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("ask-k-zero", ["cube_ask", "--run", "run_ok", "-k", "0", "hello"], "k=0"),
     ("ask-csls-k-zero", ["cube_ask", "--run", "run_ok", "--k", "0", "hello"], ["k=0", "positive integer"]),
     ("ask-csls-k-too-large", ["cube_ask", "--run", "run_ok", "--k", "100000", "hello"], "larger than the bank"),
-    ("ask-temperature-zero", ["cube_ask", "--run", "run_ok", "--scoring", "isoftmax", "--temperature", "0", "hello"], "> 0"),
+    ("ask-temperature-zero", ["cube_ask", "--run", "run_ok", "--scoring", "isoftmax", "--temperature", "0", "hello"],
+     "> 0"),
     ("ask-empty-bank", ["cube_ask", "--run", "run_ok", "--bank", "empty.jsonl", "hello"], "empty.jsonl"),
     ("ask-missing-bank", ["cube_ask", "--run", "run_ok", "--bank", "nope.txt", "hello"], "does not exist"),
     ("ask-unknown-scoring", ["cube_ask", "--run", "run_ok", "--scoring", "cls", "hello"], "use one of cos, csls"),
-    ("eval-unknown-scoring", ["cube_eval", "--run", "run_ok", "--scoring", "cos"], "use one of csls, isoftmax, centred"),
+    ("eval-unknown-scoring", ["cube_eval", "--run", "run_ok", "--scoring", "cos"],
+     "use one of csls, isoftmax, centred"),
     ("eval-csls-k-too-large", ["cube_eval", "--run", "run_ok", "--k", "100000"], "larger than the bank"),
     ("embed-missing-data", ["cube_embed", "--data", "nope.txt"], "does not exist"),
     ("embed-binary-data", ["cube_embed", "--data", "binary.jsonl"], "UTF-8"),
-    ("embed-teacher-missing", ["cube_embed", "--data", "qa.jsonl", "--teacher", "no/such/model"], "neither a known name"),
+    ("embed-teacher-missing", ["cube_embed", "--data", "qa.jsonl", "--teacher", "no/such/model"],
+     "neither a known name"),
     ("seeds-repeated", ["cube_seeds", "--seeds", "1", "1"], "distinct"),
     ("seeds-negative", ["cube_seeds", "--seeds", "-1"], ">= 0"),
     ("seeds-bad-config", ["cube_seeds", "--config", "unknown_key.yaml"], "learning_rate"),
@@ -129,7 +133,8 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("tune-missing-space", ["cube_tune", "--space", "nope.yaml"], "nope.yaml"),
     ("tune-space-not-map", ["cube_tune", "--space", "config_list.yaml"], "config_list.yaml"),
     ("tune-bad-storage", ["cube_tune", "--storage", "nosuchdb://x/y", "--root", "tune_bad"], "nosuchdb"),
-    ("tune-bad-range", ["cube_tune", "--space", "bad_space.yaml", "--data", "qa.jsonl", "--root", "tune_range"], "search space entry"),
+    ("tune-bad-range", ["cube_tune", "--space", "bad_space.yaml", "--data", "qa.jsonl", "--root", "tune_range"],
+     "search space entry"),
     ("export-not-a-run", ["cube_export", "--run", "no_run", "--out", "st_out"], "not a run folder"),
     ("export-target-exists", ["cube_export", "--run", "run_ok", "--out", "empty_dir"], "exists: pass --force"),
     ("teacher-st-dense", ["cube_embed", "--data", "qa.jsonl", "--teacher", "st_dense"], "Dense is not supported"),
@@ -158,10 +163,13 @@ def workdir(tmp_path_factory, tiny_bert, tiny_run):
     shutil.copytree(tiny_bert, d / "mpnet_like")  # a teacher folder whose embeddings are not 384-d
     copy_run(tiny_run, d / "run_ok")
     shutil.copytree(d / "run_ok", d / "run_truncated")
-    m = d / "run_truncated" / "model.safetensors"; m.write_bytes(m.read_bytes()[:100])
+    m = d / "run_truncated" / "model.safetensors"
+    m.write_bytes(m.read_bytes()[:100])
     shutil.copytree(d / "run_ok", d / "run_wrong_dims")
-    c = d / "run_wrong_dims" / "config.yaml"; cfg = yaml.safe_load(c.read_text())
-    cfg["model"]["lattice"]["hidden"] = 16; c.write_text(yaml.safe_dump(cfg))
+    c = d / "run_wrong_dims" / "config.yaml"
+    cfg = yaml.safe_load(c.read_text())
+    cfg["model"]["lattice"]["hidden"] = 16
+    c.write_text(yaml.safe_dump(cfg))
     return d
 
 
@@ -179,7 +187,8 @@ def test_cli_bad_input(workdir, argv, words, request):
     after = snapshot(workdir)
     assert {p: b for p, b in after.items() if p in before} == before, "a file that existed before was changed"
     new = set(after) - set(before)
-    assert not any(p.name in ("model.safetensors", "metrics.json") for p in new), f"a failed command wrote results: {new}"
+    results = [p for p in new if p.name in ("model.safetensors", "metrics.json")]
+    assert not results, f"a failed command wrote results: {results}"
 
 
 # ---------------------------------------------------------------- public builders, in process
@@ -208,14 +217,17 @@ def builder_cases(tmp):
         ("file-task", lambda: data.create_file_dataset(tmp / "nokeys.jsonl", task="summaries"), "task"),
         ("dataset-config-split", lambda: data.DatasetConfig(split=(0.5, 0.5, 0.5)), "split"),
         ("teacher-missing", lambda: teachers.TeacherEncoder("/no/such/model"), "neither a known name"),
-        ("teacher-not-model", lambda: teachers.TeacherEncoder(str(tmp)), "not a Hugging Face or sentence-transformers model folder"),
+        ("teacher-not-model", lambda: teachers.TeacherEncoder(str(tmp)),
+         "not a Hugging Face or sentence-transformers model folder"),
         ("teacher-pooling", lambda: teachers.TeacherEncoder("minilm", pooling="max"), "pooling"),
         ("adapter-zero-dim", lambda: adapters.UniversalEmbeddingAdapter(0, (15, 15)), "in_dim=0"),
         ("adapter-float-dim", lambda: adapters.UniversalEmbeddingAdapter(384.5, (15, 15)), "in_dim"),
         ("adapter-surface", lambda: adapters.UniversalEmbeddingAdapter(384, (0, 15)), "surface"),
         ("adapter-strategy", lambda: adapters.UniversalEmbeddingAdapter(384, (15, 15), "pca"), "strategy"),
-        ("adapter-encode-dim", lambda: adapters.UniversalEmbeddingAdapter(384, (15, 15)).encode(torch.randn(2, 768)), "768"),
-        ("adapter-decode-dim", lambda: adapters.UniversalEmbeddingAdapter(384, (15, 15)).decode(torch.randn(2, 224)), "224"),
+        ("adapter-encode-dim", lambda: adapters.UniversalEmbeddingAdapter(384, (15, 15)).encode(torch.randn(2, 768)),
+         "768"),
+        ("adapter-decode-dim", lambda: adapters.UniversalEmbeddingAdapter(384, (15, 15)).decode(torch.randn(2, 224)),
+         "224"),
         ("adapter-load-mismatch", lambda: adapter_mismatch(tmp), "was saved for 768"),
         ("lattice-dims", lambda: lattice.LatticeConfig(dims=(0, 4, 4)), "dims"),
         ("lattice-dims-2", lambda: lattice.LatticeConfig(dims=(4, 4)), "dims"),
@@ -230,10 +242,13 @@ def builder_cases(tmp):
         ("lattice-input-int", lambda: lat(torch.ones(1, 2, 2, 2, dtype=torch.long)), "float"),
         ("model-dim", lambda: model.ModelConfig(dim=0), "dim=0"),
         ("model-mode", lambda: model.ModelConfig(mode="tokens"), "mode"),
-        ("model-too-small", lambda: model.CubeModel(model.ModelConfig(lattice=lattice.LatticeConfig(dims=(4, 4, 4)))), "384"),
-        ("trainer-dim-mismatch", lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (torch.randn(8, 768), torch.randn(8, 768)),
+        ("model-too-small", lambda: model.CubeModel(model.ModelConfig(lattice=lattice.LatticeConfig(dims=(4, 4, 4)))),
+         "384"),
+        ("trainer-dim-mismatch",
+         lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (torch.randn(8, 768), torch.randn(8, 768)),
                                                                (torch.randn(2, 768), torch.randn(2, 768)), cfg), "768"),
-        ("trainer-length-mismatch", lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (e, e[:5]), (e[:2], e[:2]), cfg), "8"),
+        ("trainer-length-mismatch",
+         lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (e, e[:5]), (e[:2], e[:2]), cfg), "8"),
         ("trainer-nan", lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (e * float("nan"), e), (e[:2], e[:2]), cfg), "NaN"),
         ("training-config-batch", lambda: training.TrainingConfig(batch_size=1), "batch_size"),
         ("training-config-lr", lambda: training.TrainingConfig(lr=0), "lr"),
@@ -249,9 +264,12 @@ def builder_cases(tmp):
 def adapter_mismatch(tmp):
     from cube_nb.adapters import AdapterManager
     m = AdapterManager(tmp / "adapters")
-    m.get("minilm", 384, (15, 15)); m.save()
+    m.get("minilm", 384, (15, 15))
+    m.save()
     cfg = next((tmp / "adapters").glob("*.yaml"))
-    y = yaml.safe_load(cfg.read_text()); y["in_dim"] = 768; cfg.write_text(yaml.safe_dump(y))  # weights saved for another teacher
+    y = yaml.safe_load(cfg.read_text())
+    y["in_dim"] = 768
+    cfg.write_text(yaml.safe_dump(y))  # weights saved for another teacher
     return AdapterManager(tmp / "adapters").get("minilm", 384, (15, 15))
 
 
@@ -276,11 +294,13 @@ LEAVES = {  # a field path and values that are valid for it
     ("epochs",): st.integers(1, 50), ("batch_size",): st.integers(2, 512), ("lr",): st.floats(1e-5, 1.0),
     ("seed",): st.integers(0, 2**31 - 1), ("schedule",): st.sampled_from(["none", "plateau", "cosine"]),
     ("model", "lattice", "steps"): st.integers(0, 20), ("model", "lattice", "channels"): st.integers(1, 32),
-    ("model", "lattice", "neighbourhood"): st.sampled_from([6, 26]), ("model", "lattice", "fire_rate"): st.floats(0.01, 1.0),
+    ("model", "lattice", "neighbourhood"): st.sampled_from([6, 26]), ("model", "lattice",
+                                                                      "fire_rate"): st.floats(0.01, 1.0),
     ("loss", "temperature"): st.floats(1e-3, 1.0), ("data", "split"): st.just([0.7, 0.1, 0.2]),
 }
 ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                st.text(max_size=8), st.lists(st.integers(-3, 3), max_size=4), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+                st.text(max_size=8), st.lists(st.integers(-3, 3),
+                                              max_size=4), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
 
 
 @st.composite
@@ -310,14 +330,17 @@ def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
     "Resume under a 1 KiB file-size limit (as a full disk would): a one-line error, the last checkpoint untouched and still resumable."
     import random, time
     from cube_nb.core import load_tensors
-    cfg = {"epochs": 4, "batch_size": 4, "checkpoint_every": 2, "model": {"lattice": {"channels": 4, "hidden": 8, "steps": 2}},
+    cfg = {"epochs": 4, "batch_size": 4, "checkpoint_every": 2,
+           "model": {"lattice": {"channels": 4, "hidden": 8, "steps": 2}},
            "data": {"source": str(workdir / "qa.jsonl")}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
     p = cli("cube_train", "--config", "c.yaml", "--out", out, cwd=tmp_path, wait=False)
     t = time.time()
     while p.poll() is None and not list((out / "checkpoint").glob("step-*")) and time.time() - t < 240: time.sleep(0.05)
-    time.sleep(0.3); p.send_signal(signal.SIGKILL); p.wait()
+    time.sleep(0.3)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
     assert not (out / "model.safetensors").exists(), "the run finished before it could be killed"
     before = snapshot(out)
 

@@ -13,7 +13,8 @@ def trained_run(tiny_run, tmp_path_factory) -> Path:
 
 
 def test_train_writes_run_folder(trained_run):
-    for f in ("config.yaml", "model.safetensors", "history.csv", "records.jsonl", "split.json", "embeddings.safetensors"):
+    for f in ("config.yaml", "model.safetensors", "history.csv", "records.jsonl", "split.json",
+              "embeddings.safetensors"):
         assert (trained_run / f).is_file(), f
     assert len((trained_run / "history.csv").read_text().splitlines()) == 1 + TINY["epochs"]  # header + an epoch a line
 
@@ -39,7 +40,8 @@ def test_eval_prints_table_and_writes_metrics(trained_run):
     # every mapper ranked both ways, with the hubness of its top-1 answers; the scoring named in file and table
     assert t["scoring"]["corrected"] == "csls(k=10)" and "training questions" in t["scoring"]["statistics"]
     for s in [t["cube"], *t["baselines"].values()]:
-        assert set(s) >= {"R1_csls", "MRR10_csls", "mean_rank_csls", "N1_skew", "hub_share", "never_top1", "hub_share_csls"}
+        assert set(s) >= {"R1_csls", "MRR10_csls", "mean_rank_csls", "N1_skew", "hub_share", "never_top1",
+                          "hub_share_csls"}
         assert 0 <= s["R1_csls"] <= s["R10_csls"] <= 1 and 0 < s["hub_share"] <= 1
     assert t["baselines"]["centroid"]["hub_share"] == 1.0  # the centroid's nearest answer takes every question
     assert "R1_csls" in r.stdout and "hubness" in r.stdout and "rank by csls(k=10)" in r.stdout
@@ -132,7 +134,8 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     # recompute mean cosine and R@1 independently: sentence-transformers embeds the answers, numpy ranks them
     from sentence_transformers import SentenceTransformer
     from cube_nb.teachers import teacher_path
-    a = SentenceTransformer(str(teacher_path("minilm")), device="cpu").encode([x["a"] for x in pairs], normalize_embeddings=True)
+    a = SentenceTransformer(str(teacher_path("minilm")),
+                            device="cpu").encode([x["a"] for x in pairs], normalize_embeddings=True)
     pn = p / np.linalg.norm(p, axis=1, keepdims=True)
     s = pn @ a.T
     assert abs(float(np.mean(np.diag(s))) - m["test"]["cube"]["cos"]) < 1e-4
@@ -144,7 +147,8 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
     from sentence_transformers.util import cos_sim
     assert len({x["a"] for x in pairs}) == 40  # distinct answers: no ties for the evaluator to break differently
-    ev = InformationRetrievalEvaluator({str(i): x["q"] for i, x in enumerate(pairs)}, {str(i): x["a"] for i, x in enumerate(pairs)},
+    ev = InformationRetrievalEvaluator({str(i): x["q"] for i, x in enumerate(pairs)},
+                                       {str(i): x["a"] for i, x in enumerate(pairs)},
                                        {str(i): {str(i)} for i in range(40)}, accuracy_at_k=[1, 10], precision_recall_at_k=[1],
                                        mrr_at_k=[10], ndcg_at_k=[10], map_at_k=[10], score_functions={"cos": cos_sim}, show_progress_bar=False)
     row = {x["q"]: i for i, x in enumerate(pairs)}
@@ -160,7 +164,8 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
 def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
     "cube_seeds writes a table with intervals; cube_tune runs a study in SQLite, resumes it, and writes a config cube_train takes."
     tiny = tmp_path / "tiny.yaml"
-    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\nmodel:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n")
+    lattice = "model:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n"
+    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\n{lattice}")
     r = run("cube_seeds", "--config", tiny, "--seeds", 0, 1, "--root", tmp_path / "seeds")
     assert r.returncode == 0, r.stderr
     assert "± " in r.stdout and "paired test, cos" in r.stdout and "quality target" in r.stdout

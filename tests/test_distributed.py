@@ -12,7 +12,8 @@ WORLD = 2
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _gather_worker(rank, port, n, out):
@@ -22,7 +23,8 @@ def _gather_worker(rank, port, n, out):
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     try:
         g = torch.Generator().manual_seed(0)
-        pred, target, negs = torch.randn(n, 8, generator=g), torch.randn(n, 8, generator=g), torch.randn(n, 3, 8, generator=g)
+        pred, target, negs = torch.randn(n, 8,
+                                         generator=g), torch.randn(n, 8, generator=g), torch.randn(n, 3, 8, generator=g)
         w = torch.rand(n, generator=g)
         local = shard(pred, rank, WORLD).clone().requires_grad_()
         full = gather_rows(local, n, WORLD)
@@ -38,10 +40,12 @@ def test_gathered_batch_gives_the_single_process_loss_and_gradient(tmp_path, n):
     from cube_nb.losses import CombinedLoss, LossConfig
     mp.spawn(_gather_worker, args=(free_port(), n, tmp_path), nprocs=WORLD, join=True)
     g = torch.Generator().manual_seed(0)
-    pred, target, negs = torch.randn(n, 8, generator=g), torch.randn(n, 8, generator=g), torch.randn(n, 3, 8, generator=g)
+    pred, target, negs = torch.randn(n, 8, generator=g), torch.randn(n, 8,
+                                                                     generator=g), torch.randn(n, 3, 8, generator=g)
     w = torch.rand(n, generator=g)
     pred.requires_grad_()
-    ref = CombinedLoss(LossConfig(cosine=1, infonce=0.5, triplet=0.2, diversity=0.1, negatives=3))(pred, target, negs, w)
+    ref = CombinedLoss(LossConfig(cosine=1, infonce=0.5, triplet=0.2, diversity=0.1,
+                                  negatives=3))(pred, target, negs, w)
     ref.backward()
     for r in range(WORLD):
         got = torch.load(tmp_path / f"rank{r}.pt")

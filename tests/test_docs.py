@@ -7,7 +7,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-dev-shm-usage"]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+         "--disable-dev-shm-usage"]
 
 
 def chromium(*args, timeout=120) -> str:
@@ -20,7 +21,8 @@ def chromium(*args, timeout=120) -> str:
 class Page(HTMLParser):
     "What the browser rendered: element ids, links, classes, visible text."
     def __init__(self, dom):
-        super().__init__(); self.ids, self.links, self.classes, self.text, self.main = set(), [], set(), [], 0
+        super().__init__()
+        self.ids, self.links, self.classes, self.text, self.main = set(), [], set(), [], 0
         self.feed(dom)
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -34,7 +36,8 @@ class Page(HTMLParser):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "_docs"
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "build_docs.py"), "--out", str(out)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "build_docs.py"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     return out
 
@@ -116,7 +119,9 @@ def test_internal_links_resolve(rendered):
             u = urlparse(h)
             if u.scheme in ("http", "https", "mailto", "data"): continue
             target = (p.parent / unquote(u.path)).resolve() if u.path else p
-            if not target.exists(): bad.append(f"{p.name}: {h} (no such file)"); continue
+            if not target.exists():
+                bad.append(f"{p.name}: {h} (no such file)")
+                continue
             if u.fragment and target.suffix == ".html" and u.fragment not in rendered[target].ids: bad.append(f"{p.name}: {h} (no such anchor)")
     assert not bad, bad[:20]
 

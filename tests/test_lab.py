@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def get(url: str):
@@ -24,8 +25,12 @@ def test_make_lab_serves_the_notebooks_and_one_renders(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):  # up to a minute
-            try: get(f"{base}/api/status?token={token}"); break
-            except OSError: assert lab.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]; time.sleep(0.5)
+            try:
+                get(f"{base}/api/status?token={token}")
+                break
+            except OSError:
+                assert lab.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]
+                time.sleep(0.5)
         else: raise AssertionError("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
         names = {c["name"] for c in get(f"{base}/api/contents?token={token}")["content"]}
         assert {"index.ipynb", "00_core.ipynb", "01_lattice.ipynb", "tutorials"} <= names

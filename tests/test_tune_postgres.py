@@ -19,11 +19,13 @@ def postgres_url():
     b, d = pg_bindir(), tempfile.mkdtemp(prefix="cube-pg-")
     as_pg = []
     if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres"); os.chown(d, pw.pw_uid, pw.pw_gid)
+        pw = pwd.getpwnam("postgres")
+        os.chown(d, pw.pw_uid, pw.pw_gid)
         as_pg = ["runuser", "-u", "postgres", "--"]
     sh = lambda *a: subprocess.run(as_pg + list(a), check=True, capture_output=True, text=True, timeout=120)
     sh(f"{b}/initdb", "-D", f"{d}/data", "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    sh(f"{b}/pg_ctl", "-D", f"{d}/data", "-l", f"{d}/server.log", "-w", "-o", f"-c listen_addresses='' -c unix_socket_directories={d} -p 5439", "start")
+    sh(f"{b}/pg_ctl", "-D", f"{d}/data", "-l", f"{d}/server.log", "-w", "-o",
+       f"-c listen_addresses='' -c unix_socket_directories={d} -p 5439", "start")
     try: yield f"postgresql://postgres@/postgres?host={d}&port=5439"
     finally:
         sh(f"{b}/pg_ctl", "-D", f"{d}/data", "-m", "fast", "-w", "stop")
@@ -34,7 +36,8 @@ def test_two_workers_share_one_study(postgres_url, qa_file, tmp_path):
     "Two cube_tune processes (their own folders, as on two machines) fill one study to --trials, with no duplicate points and no failed trial."
     import optuna
     tiny = tmp_path / "tiny.yaml"
-    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\nmodel:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n")
+    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\nmodel:\n  lattice:\n    channels: 4\n    hidden: 8\n    "
+                    "steps: 2\n")
     space = tmp_path / "space.yaml"
     space.write_text("lr: [log, 0.001, 0.01]\nloss.infonce: [float, 0.0, 1.0]\n")
     args = ["--config", tiny, "--space", space, "--storage", postgres_url, "--study", "shared", "--trials", 6]

@@ -208,7 +208,9 @@ def build(out: Path) -> dict:
         sec = SECTIONS.get(path.split("/")[0], "Library" if path != "index.md" else None)
         if sec is None: nav.append({t: path})
         else:
-            if sec not in groups: groups[sec] = []; nav.append({sec: groups[sec]})
+            if sec not in groups:
+                groups[sec] = []
+                nav.append({sec: groups[sec]})
             groups[sec].append({t: path})
     with tempfile.TemporaryDirectory() as tmp:
         docs = Path(tmp) / "docs"
@@ -216,7 +218,8 @@ def build(out: Path) -> dict:
             (docs / path).parent.mkdir(parents=True, exist_ok=True)
             (docs / path).write_text(text)
         (docs / "extra.css").write_text(CSS)
-        if (NBS / "files").is_dir(): shutil.copytree(NBS / "files", docs / "files", ignore=shutil.ignore_patterns("*.safetensors"))
+        if (NBS / "files").is_dir(): shutil.copytree(NBS / "files", docs / "files",
+                                                     ignore=shutil.ignore_patterns("*.safetensors"))
         site = out.with_name(out.name + ".tmp")
         shutil.rmtree(site, ignore_errors=True)
         (Path(tmp) / "mkdocs.yml").write_text(yaml.safe_dump(config(docs, site, nav), sort_keys=False))

@@ -8,7 +8,9 @@ nb = nbformat.read("nbs/index.ipynb", as_version=4)
 nb.cells = [c for c in nb.cells if not c.source.lstrip().startswith("#| hide")]
 body, res = MarkdownExporter(exclude_input=True).from_notebook_node(nb, resources={"output_files_dir": "README_files"})
 for name, data in res["outputs"].items():
-    Path(name).parent.mkdir(parents=True, exist_ok=True); Path(name).write_bytes(data)
-body = re.sub(r"\]\(((?![a-z]+:)[^)\s]+\.ipynb)", r"](nbs/\1", body)  # links between notebooks, from the repository root
+    Path(name).parent.mkdir(parents=True, exist_ok=True)
+    Path(name).write_bytes(data)
+body = re.sub(r"\]\(((?![a-z]+:)[^)\s]+\.ipynb)", r"](nbs/\1",
+              body)  # links between notebooks, from the repository root
 Path("README.md").write_text("<!-- generated from nbs/index.ipynb by `make readme`; edit the notebook -->\n" + body.strip() + "\n")
 print("wrote README.md")

@@ -13,7 +13,8 @@ def shot(run: str, png: str, wait: float = 12.0):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    tb = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", f"{run}/tensorboard", "--port", str(port)],
+    tb = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", f"{run}/tensorboard", "--port",
+                           str(port)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     o = Options()
     o.binary_location = "/usr/bin/chromium"
