@@ -313,7 +313,6 @@ def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's pre
 
 def plot_pair_scores(ea: dict, path=None):
     "Histograms of per-pair cosine and of log rank, cube against identity; saved to `path` if given."
-    import matplotlib
     import matplotlib.pyplot as plt
     import numpy as np
     fig, axs = plt.subplots(1, 2, figsize=(8, 2.8))

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os
 import torch
-from .core import CubeError, cache_root, register_engine
+from .core import cache_root, register_engine
 os.environ.setdefault("TRITON_CACHE_DIR", str(cache_root() / "triton"))  # compiled kernels: with the project's cache
 try:
     import triton, triton.language as tl

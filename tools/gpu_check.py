@@ -4,7 +4,7 @@ import dataclasses, json, os, sys, torch
 from fastcore.test import test_close
 from cube_nb.lattice import LatticeConfig, Lattice3D
 from cube_nb.bench import bench_lattice, format_bench
-from cube_nb.model import CubeModel, ModelConfig
+from cube_nb.model import CubeModel
 from cube_nb.training import TrainingConfig, CubeTrainer
 from cube_nb.losses import LossConfig
 

@@ -9,11 +9,10 @@ picks the 20,000-pair sample and the split, as `cube_seeds` does), with embeddin
 fit the GPU machine's transfer limit. `run` trains one job (set, seed, InfoNCE weight) after another and appends one
 JSON line per job; job j goes to worker j mod N, so N processes can share one GPU (the small batches leave it idle).
 """
-import argparse, json, sys, time
+import argparse, json, time
 from pathlib import Path
-import torch
 from cube_nb.core import load_config, set_seed
-from cube_nb.data import DatasetConfig, build_dataset, load_dataset, load_records
+from cube_nb.data import build_dataset, load_dataset, load_records
 from cube_nb.evaluation import baseline_predictors, score_all
 from cube_nb.model import CubeModel
 from cube_nb.scoring import scoring

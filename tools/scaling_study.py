@@ -10,7 +10,7 @@ SET is jargon, chitchat-20k or chitchat-full (configs/). `prep` is hubness_study
 embeddings); `run` appends one JSON line per (set, seed, variant) job not already in OUT.jsonl; job j goes to
 worker j mod N, so several processes share one GPU.
 """
-import argparse, json
+import argparse
 from pathlib import Path
 from hubness_study import CORRECTIONS, append_row, job, pending, prep
 
