@@ -24,18 +24,19 @@ demo: venv
 	$(BIN)/cube_ask --run runs/demo "What is a hacker?"
 	$(BIN)/cube_ask --run runs/demo "What does it mean to grok something?"
 
-# The notebooks' tests and pytest run side by side (each target's output printed whole when it ends): pytest waits
-# on processes, servers and browsers much of the time, so alone each leaves a core idle (2 cores: 345 s -> 279 s).
+# The notebooks' tests (one at a time) and pytest run side by side, each target's output printed whole when it ends:
+# pytest waits on processes, servers and browsers much of the time (2 cores: ~345 s one after the other, 247 s so).
 test: venv browser postgres check-nbdev
-	$(MAKE) --no-print-directory -j2 --output-sync=target nbtest pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target nbtest pytest NB_WORKERS=1
 
 check-nbdev: venv
 	bash .ci/check_nbdev.sh $(BIN)
 
-# One torch thread per test process: two notebooks run at once, and the tests start trainings beside themselves;
+# One torch thread per test process: notebooks and tests run beside each other and start trainings beside themselves;
 # with torch's default (a thread per core) they contend for the same cores (2 cores: nbdev_test 173 s -> 119 s).
+NB_WORKERS ?= 2
 nbtest: venv
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(NB_WORKERS)
 
 pytest: venv
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
