@@ -52,8 +52,8 @@ class ChunkAttention(nn.Module):
         self.out = ResidualLinear(i, o, gen=gen)
     def forward(self, x):
         B = x.shape[0]
-        t = F.pad(x, (0, self.tokens * self.chunk - self.i)).view(B, self.tokens,
-                                                                  self.chunk)  # (B, tokens, chunk): one sample's tokens
+        t = F.pad(x, (0, self.tokens * self.chunk - self.i))
+        t = t.view(B, self.tokens, self.chunk)  # (B, tokens, chunk): one sample's tokens
         h = self.embed(t) + self.pos
         h, _ = self.attn(h, h, h, need_weights=False)
         x = x + self.back(h).flatten(1)[:, :self.i]  # zero at the start
@@ -174,5 +174,6 @@ class AdapterManager:
               f"adapter {f.name} was saved for {meta['in_dim']} -> {meta['out_dim']} ({meta['strategy']}), not "
               f"{a.in_dim} -> {a.out_dim} ({a.strategy}): use a matching teacher and cube, or another folder")
         try: a.load_state_dict(load_tensors(f.with_suffix(".safetensors")))
-        except RuntimeError: raise CubeError(f"adapter weights {f}.safetensors do not match their config: the file is "
-                                             "damaged; delete it") from None
+        except RuntimeError:
+            raise CubeError(f"adapter weights {f}.safetensors do not match their config: the file is damaged, "
+                            "delete it") from None

@@ -202,7 +202,7 @@ def bench_main(argv=None):
                    help="lattice throughput, teacher / cache / dataset speed, or one training epoch")
     p.add_argument("--data", default="chitchat", help="with --suite data: the corpus (embed it first with cube_embed)")
     p.add_argument("--pairs", type=int, default=None,
-                   help="with --suite train: synthetic pairs in the epoch (default 20,000); runs under torchrun too")
+                   help="with --suite train: synthetic pairs in the epoch (default 20,000), runs under torchrun too")
     p.add_argument("--sweep", action="store_true",
                    help="throughput against lattice size (8×8×6 … 32³) for ours and the depthwise-conv NCA")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for every engine (CUDA only)")
@@ -274,7 +274,7 @@ def embed_main(argv=None):
     p.add_argument("--context-window", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: ONNX Runtime on the CPU; the same vectors and cache, 1.0–1.3× faster here")
+                   help="onnx: ONNX Runtime on the CPU, the same vectors and cache, 1.0–1.3× faster here")
     args = p.parse_args(argv)
     texts = record_texts(load_records(args.data, task_arg(args), context_window=args.context_window))
     t = TeacherEncoder(args.teacher, device=args.device, backend=args.backend)
@@ -314,7 +314,7 @@ def tune_main(argv=None):
     p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold")
     p.add_argument("--space", help="YAML search space: dotted field -> [log|float|int, low, high] or [cat, [choices]]")
     p.add_argument("--storage",
-                   help="Optuna storage URL (default: sqlite:///ROOT/study.db; postgresql://... for several machines)")
+                   help="Optuna storage URL (default sqlite:///ROOT/study.db, postgresql://... for several machines)")
     p.add_argument("--study", default="cube")
     p.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
     p.add_argument("--objective", choices=["cos", "R1", "cos+R1"], default="cos+R1")

@@ -137,8 +137,9 @@ def load_tensors(path) -> dict:
     path = Path(path)
     check(path.is_file(), f"{path} does not exist: check the path or re-run training")
     try: return load(path.read_bytes())
-    except Exception as e: raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is "
-                                           "damaged; delete it and re-run") from None
+    except Exception as e:
+        raise CubeError(f"{path} is not a valid safetensors file ({type(e).__name__}): it is damaged, delete it "
+                        "and re-run") from None
 
 # %% ../nbs/00_core.ipynb #dc384b1b
 def fmt_seconds(s: float) -> str:
@@ -260,10 +261,9 @@ def _type_ok(v, tp) -> tuple[bool, object]:
         out = [_type_ok(x, a) for x, a in pairs]
         return all(o for o, _ in out), origin(w for _, w in out)
     if origin is dict: return isinstance(v, dict), v
-    if tp is float: return (isinstance(v,
-                                       (int,
-                                        float)) and not isinstance(v,
-                                                                   bool)), (float(v) if isinstance(v, (int, float)) else v)
+    if tp is float:
+        number = isinstance(v, (int, float))
+        return number and not isinstance(v, bool), (float(v) if number else v)
     if tp is int: return (isinstance(v, int) and not isinstance(v, bool)), v
     if isinstance(tp, type): return isinstance(v, tp), v
     return True, v

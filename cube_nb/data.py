@@ -121,8 +121,8 @@ def conversation_records(convs: dict | list, context_window: int = 0) -> list[di
     out = []
     for cid, turns in items:
         check(isinstance(turns, (list, tuple)) and all(isinstance(t, str) for t in turns),
-              f"conversation {cid!r} is not a list of turn strings: pass a list of turn lists, e.g. [['hi', 'hello'], "
-              "...]")
+              f"conversation {cid!r} is not a list of turn strings: pass a list of turn lists, "
+              "e.g. [['hi', 'hello'], ...]")
         for i in range(len(turns) - 1):
             ctx = turns[max(0, i - context_window):i]
             out.append({"q": " ".join(ctx + [turns[i]]), "a": turns[i + 1], "group": f"conv:{cid}"})
@@ -144,8 +144,8 @@ Task = Literal["dialogue", "autoencoder", "mixed"]
 def _read_text(p: Path) -> str:
     check(p.is_file(), f"data file {p} does not exist: check the path")
     try: t = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e: raise CubeError(f"{p} is not UTF-8 text (bad byte at offset {e.start}): re-save "
-                                                    "it as UTF-8") from None
+    except UnicodeDecodeError as e:
+        raise CubeError(f"{p} is not UTF-8 text (bad byte at offset {e.start}): re-save it as UTF-8") from None
     check(t.strip(), f"data file {p} is empty: add some data")
     return t
 
@@ -228,8 +228,8 @@ def load_records(source: str,  # jargon, chitchat, chatterbot, brown, or a file 
         for r in pairs:
             first.setdefault(r["q"], r["group"])
             first.setdefault(r["a"], r["group"])
-        return [{**r, "task": "dialogue"} for r in pairs] + [{"q": t, "a": t, "group": g,
-                                                              "task": "autoencoder"} for t, g in first.items()]
+        texts = [{"q": t, "a": t, "group": g, "task": "autoencoder"} for t, g in first.items()]
+        return [{**r, "task": "dialogue"} for r in pairs] + texts
     if source == "jargon":
         recs = [{**p, "group": f"jargon:{i}"} for i, p in enumerate(jargon_pairs())]
     elif source in ("chitchat", "chatterbot"):
@@ -542,8 +542,8 @@ def create_dialogue_dataset(pairs: list, teacher=None, **kw) -> DialogueDataset:
 def create_conversation_dataset(conversations, teacher=None, context_window: int = 0, **kw) -> DialogueDataset:
     "A dialogue dataset of adjacent turns from conversations (a list of turn lists, or {id: turns})."
     recs = conversation_records(conversations, context_window)
-    return build_dataset(recs, _cfg("dialogue", source="conversations", context_window=context_window, **kw), teacher,
-                         "conversations")
+    cfg = _cfg("dialogue", source="conversations", context_window=context_window, **kw)
+    return build_dataset(recs, cfg, teacher, "conversations")
 
 def create_text_dataset(texts: list[str], teacher=None, **kw) -> AutoencoderDataset:
     "An autoencoder dataset from plain texts."

@@ -385,8 +385,8 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
             lines += [f"### {title}", "",
                       "| question | true answer | cube's top answer (rank of truth) | identity's top answer (rank of "
                       "truth) |", "|---|---|---|---|"]
-            lines += [f"| {short(r['question'])} | {short(r['answer'])} | {short(r['cube_top'])} ({r['cube_rank']}) | "
-                      f"{short(r['identity_top'])} ({r['identity_rank']}) |" for r in ea[key]]
+            lines += [f"| {short(r['question'])} | {short(r['answer'])} | {short(r['cube_top'])} "
+                      f"({r['cube_rank']}) | {short(r['identity_top'])} ({r['identity_rank']}) |" for r in ea[key]]
             lines += [""]
     lines += ["## Training", "", "![history](history.png)", ""]
     return "\n".join(lines)

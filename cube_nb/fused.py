@@ -313,8 +313,7 @@ def fused_step(rule, state: torch.Tensor, ext: torch.Tensor, boundary: str,
     "One step of `rule` (a `CellRule`) on `state` (B, C, D, H, W), `ext` (B, 1, D, H, W) with the Triton kernels."
     dev = state.device.type
     bf16 = torch.is_autocast_enabled(dev) and torch.get_autocast_dtype(dev) == torch.bfloat16
-    s, e = (t.permute(0, 2, 3, 4, 1).contiguous() for t in (state,
-                                                            ext))  # views when channels-last (the engine's layout)
+    s, e = (t.permute(0, 2, 3, 4, 1).contiguous() for t in (state, ext))  # views when channels-last (its layout)
     with torch.autocast(dev, enabled=False):
         out = FusedStep.apply(s, e, rule.first_layer(), rule.b1, rule.w2, rule.b2, rule.offs, fire, boundary,
                               rule.activation, bf16)

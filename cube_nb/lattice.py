@@ -40,8 +40,7 @@ class LatticeConfig:
     grad_checkpoint: bool = False  # recompute steps in backward: keep one state per segment instead of every step's activations
     checkpoint_segment: int = 1  # with grad_checkpoint: steps recomputed together (memory: steps/segment states + one segment's activations)
     seed: int = 0  # seed for 'random' placement
-    engine: Literal["auto", "torch",
-                    "triton"] = "auto"  # auto: the fused Triton kernels (01b_fused) on CUDA when they cover the config, else PyTorch
+    engine: Literal["auto", "torch", "triton"] = "auto"  # auto: Triton (01b_fused) where it covers the config
 
     def __post_init__(self):
         check(len(self.dims) == 3 and all(isinstance(d, int) and d > 0 for d in self.dims),
@@ -187,8 +186,8 @@ class Lattice3D(nn.Module):
         self.rule = CellRule(cfg.channels, cfg.hidden, cfg.neighbourhood, 1, cfg.activation)
         D, H, W = cfg.dims
         self.register_buffer("points", face_points(cfg.placement, H, W, cfg.coverage, cfg.seed), persistent=False)
-        self.init_state = nn.Parameter(0.1 * torch.randn(cfg.channels - 1, D, H,
-                                                         W)) if cfg.learned_init and cfg.channels > 1 else None
+        learned = cfg.learned_init and cfg.channels > 1
+        self.init_state = nn.Parameter(0.1 * torch.randn(cfg.channels - 1, D, H, W)) if learned else None
 
     @property
     def in_shape(self) -> tuple:
@@ -258,8 +257,8 @@ def run(self: Lattice3D, state, ext, steps: int, keep: bool = False):
     "Run `steps` steps; return the final state, or every state (steps+1 of them) with `keep`."
     if self.cfg.grad_checkpoint and torch.is_grad_enabled() and not keep:
         k = self.cfg.checkpoint_segment
-        for t in range(0, steps, k): state = grad_checkpoint(self.segment, state, ext, t, min(k, steps - t),
-                                                             use_reentrant=False)
+        for t in range(0, steps, k):
+            state = grad_checkpoint(self.segment, state, ext, t, min(k, steps - t), use_reentrant=False)
         return state
     states = [state]
     for t in range(steps):
@@ -270,8 +269,9 @@ def run(self: Lattice3D, state, ext, steps: int, keep: bool = False):
 @patch
 def segment(self: Lattice3D, state, ext, t: int, n: int):
     "Steps t … t + n − 1 (the external input enters at the first step only with inject='once')."
-    for i in range(t, t + n): state = self.step(state,
-                                                ext if (i == 0 or self.cfg.inject == "every_step") else torch.zeros_like(ext))
+    for i in range(t, t + n):
+        inp = ext if (i == 0 or self.cfg.inject == "every_step") else torch.zeros_like(ext)
+        state = self.step(state, inp)
     return state
 
 # %% ../nbs/01_lattice.ipynb #f86155f5

@@ -139,9 +139,8 @@ def semantic_preservation(a: torch.Tensor, b: torch.Tensor, max_pairs: int = 200
           f"a and b must be (N, d) of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     a, b = [torch.nn.functional.normalize(t.detach().double().cpu(), dim=1) for t in (a, b)]
     iu = torch.triu_indices(len(a), len(a), 1)
-    if iu.shape[1] > max_pairs: iu = iu[:,
-                                        torch.randperm(iu.shape[1],
-                                                       generator=torch.Generator().manual_seed(seed))[:max_pairs]]
+    if iu.shape[1] > max_pairs:
+        iu = iu[:, torch.randperm(iu.shape[1], generator=torch.Generator().manual_seed(seed))[:max_pairs]]
     sa, sb = (a[iu[0]] * a[iu[1]]).sum(1).numpy(), (b[iu[0]] * b[iu[1]]).sum(1).numpy()
     return {"cosine": float((a * b).sum(1).mean()), "pearson": float(pearsonr(sa, sb)[0]),
             "spearman": float(spearmanr(sa, sb)[0])}

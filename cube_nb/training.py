@@ -166,7 +166,8 @@ class Learner:
             check_tensor(x, f"{name} inputs", ndim=2)
             check_tensor(y, f"{name} targets", ndim=2)
             check(len(x) == len(y) and len(x) > 0,
-                  f"{name} data has {len(x)} inputs and {len(y)} targets: pass one target per input, at least one pair")
+                  f"{name} data has {len(x)} inputs and {len(y)} targets: "
+                  "pass one target per input, at least one pair")
         mc = getattr(model, "cfg", None)  # CubeModel knows its teachers' dimensions
         if isinstance(mc, ModelConfig):
             check(train[0].shape[1] == mc.dim,
@@ -728,7 +729,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     t0 = time.perf_counter()
     if rank == 0 and resume:
         diff = config_diff(load_config(TrainingConfig, out / "config.yaml"), cfg)
-        check(not diff, f"--resume with a different config than the run in {out}: {', '.join(diff)} differ; resume "
+        check(not diff, f"--resume with a different config than the run in {out}: {', '.join(diff)} differ: resume "
                         "with the same settings or use another --out")
         check(not (out / "model.safetensors").exists() or force,
               f"the run in {out} has finished (model.safetensors exists): nothing to resume")
@@ -769,7 +770,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     t0 = time.perf_counter()
     hist = learn.fit()
     if learn.interrupted:
-        raise CubeError(f"interrupted at step {learn.step}; checkpoint saved in {out / 'checkpoint'}: run the same "
+        raise CubeError(f"interrupted at step {learn.step}, checkpoint saved in {out / 'checkpoint'}: run the same "
                         "command with --resume to continue")
     timing = {"embed": t_embed, "train": time.perf_counter() - t0, "processes": world}
     if rank == 0:
@@ -801,7 +802,7 @@ def load_run(out,  # a run folder written by `run_training` (`cube_train --out`)
     sd = load_tensors(out / "model.safetensors")
     try: model.load_state_dict(sd)
     except RuntimeError: raise CubeError(f"{out}/model.safetensors does not match the config's model: the run folder "
-                                         "is inconsistent; re-run cube_train") from None
+                                         "is inconsistent, re-run cube_train") from None
     ds = load_dataset(out)
     check_not_training(out)  # a training that started while we read may have replaced some of it
     return cfg, model.eval(), ds

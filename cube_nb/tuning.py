@@ -43,8 +43,8 @@ def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by
         c, run = with_overrides(cfg, {"seed": s, "data.seed": s}), Path(root) / f"seed-{s}"
         if (run / "config.yaml").is_file():
             diff = config_diff(load_config(TrainingConfig, run / "config.yaml"), c)
-            check(not diff, f"{run} holds a run of another configuration ({', '.join(diff)} differ): use another root "
-                            "folder")
+            check(not diff, f"{run} holds a run of another configuration ({', '.join(diff)} differ): "
+                            "use another root folder")
         if not (run / "metrics.json").is_file():
             if log: log(f"seed {s}: training into {run}")
             run_training(c, run, force=True, log=None)
@@ -152,10 +152,10 @@ def check_space(space: dict, cfg: TrainingConfig | None = None) -> dict:
             (spec[0] in ("log", "float",
                          "int") and len(spec) == 3 and all(isinstance(v, (int, float)) for v in spec[1:])
              and spec[1] <= spec[2] and (spec[0] != "log" or spec[1] > 0)))
-        check(ok, f"search space entry {k}: {spec!r} is not known: use ['log'|'float'|'int', low, high] (low <= high, "
-                  "log needs low > 0) or ['cat', [choices]]")
-        if cfg is not None: with_overrides(cfg,
-                                           {k: spec[1][0] if spec[0] == "cat" else spec[1]})  # the field exists and takes such values
+        check(ok, f"search space entry {k}: {spec!r} is not known: "
+                  "use ['log'|'float'|'int', low, high] (low <= high, log needs low > 0) or ['cat', [choices]]")
+        if cfg is not None:  # the field exists and takes such values
+            with_overrides(cfg, {k: spec[1][0] if spec[0] == "cat" else spec[1]})
     return space
 
 def suggest(trial, space: dict) -> dict:
@@ -216,9 +216,9 @@ def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, sto
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(storage, study_name)
     s0 = seed + 7919 * worker + len(study.get_trials(deepcopy=False))  # a resumed search or another worker must not redraw the same points
-    study.sampler = (optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()},
-                                                 seed=s0) if sampler == "grid"
-                     else optuna.samplers.TPESampler(seed=s0))
+    if sampler == "grid":
+        study.sampler = optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()}, seed=s0)
+    else: study.sampler = optuna.samplers.TPESampler(seed=s0)
 
     def run_trial(trial):
         over = suggest(trial, space)
@@ -261,9 +261,8 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
             set_seed(cfg.seed)
             mlp = ResidualMLP(d, h, d_out)
             train_mapper(mlp, (xt, yt), val,
-                         with_overrides(cfg,
-                                        {"loss.infonce": lam,
-                                         "loss.temperature": temperature}), **ds.pair_info("train", task))
+                         with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": temperature}),
+                         **ds.pair_info("train", task))
             keep = ("cos", "R1", "MRR10", "R1_csls", "MRR10_csls")
             # CSLS with MUSE's k = 10 (fewer on splits smaller than that)
             f = lambda q: predict(mlp, q)

@@ -11,17 +11,7 @@ import pytest, torch, yaml
 from hypothesis import given, settings, HealthCheck, strategies as st
 
 from cube_nb.core import CubeError, config_from_dict, config_to_dict
-from conftest import SCRIPTS, cli, copy_run, run_entry
-
-JARGON = None
-
-
-def qa_lines(n=40):
-    global JARGON
-    if JARGON is None:
-        from cube_nb.data import jargon_pairs
-        JARGON = jargon_pairs()
-    return "".join(json.dumps({"question": p["q"], "answer": p["a"]}) + "\n" for p in JARGON[:n])
+from conftest import SCRIPTS, cli, copy_run, qa_jsonl, run_entry
 
 
 def snapshot(root: Path) -> dict:
@@ -151,7 +141,7 @@ def workdir(tmp_path_factory, tiny_bert, tiny_run):
     import shutil
     d = tmp_path_factory.mktemp("bad")
     for name, data in FILES.items(): (d / name).write_bytes(data)
-    (d / "qa.jsonl").write_text(qa_lines())
+    qa_jsonl(d / "qa.jsonl", 40)
     (d / "empty_dir").mkdir()
     for name, mods in (("st_dense", ["Transformer", "Pooling", "Dense"]), ("st_no_modules", None)):
         (d / name).mkdir()
