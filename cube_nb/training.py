@@ -563,6 +563,12 @@ class AdapterCubeTrainer(CubeTrainer):
 # %% ../nbs/07_training.ipynb #2f7354c5
 def _sha(p: Path) -> str: return hashlib.sha256(p.read_bytes()).hexdigest()
 
+def _discard(d: Path):
+    "Delete folder `d` so that no kill leaves it half deleted: it is renamed out of the way first."
+    gone = Path(tempfile.mkdtemp(dir=d.parent, prefix=".old-"))
+    os.replace(d, gone)  # atomic: `d` is whole before this line and absent after it
+    shutil.rmtree(gone, ignore_errors=True)
+
 @patch
 def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
     "Write the complete training state into `folder/step-XXXXXXXX/` atomically; keep the `keep` newest."
@@ -580,12 +586,14 @@ def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
                  "running": [float(self.running[0]), self.running[1]],
                  "sha256": {f: _sha(tmp / f) for f in ("model.safetensors", "trainer.pt")}}
         atomic_write(tmp / "state.json", json.dumps(state))
-        if dest.exists(): shutil.rmtree(dest)
+        if dest.exists(): _discard(dest)
         os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in sorted(folder.glob("step-*"))[:-keep]: shutil.rmtree(old, ignore_errors=True)
+    for old in sorted(folder.glob("step-*"))[:-keep]: _discard(old)
+    for left in [*folder.glob(".tmp-*"), *folder.glob(".old-*")]:  # what a killed writer left behind
+        shutil.rmtree(left, ignore_errors=True)
     return dest
 
 # %% ../nbs/07_training.ipynb #386031d0
