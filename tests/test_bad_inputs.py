@@ -320,7 +320,7 @@ def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
     "Resume under a 1 KiB file-size limit (as a full disk would): a one-line error, the last checkpoint untouched and still resumable."
     import time
     from cube_nb.core import load_tensors
-    cfg = {"epochs": 4, "batch_size": 4, "checkpoint_every": 2,
+    cfg = {"epochs": 40, "batch_size": 4, "checkpoint_every": 2,  # ~5 s of training: the kill lands well inside it
            "model": {"lattice": {"channels": 4, "hidden": 8, "steps": 2}},
            "data": {"source": str(workdir / "qa.jsonl")}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
