@@ -26,7 +26,11 @@ def _orthogonal(rows: int, cols: int, gen=None) -> torch.Tensor:
 
 class ResidualLinear(nn.Module):
     "y = W·x + b + branch(x): a linear map plus a GELU branch whose output layer starts at zero."
-    def __init__(self, i: int, o: int, hidden: int = 0, gen=None):
+    def __init__(self,
+                 i: int,  # input width
+                 o: int,  # output width
+                 hidden: int = 0,  # the GELU branch's width (0: no branch)
+                 gen=None):  # a torch.Generator for the orthogonal start
         super().__init__()
         self.lin = nn.Linear(i, o)
         self.lin.weight.data = _orthogonal(o, i, gen)
@@ -35,12 +39,18 @@ class ResidualLinear(nn.Module):
         if self.branch is not None:
             nn.init.zeros_(self.branch[2].weight)
             nn.init.zeros_(self.branch[2].bias)
-    def forward(self, x): return self.lin(x) + (self.branch(x) if self.branch is not None else 0)
+    def forward(self, x): return self.lin(x) + (self.branch(x) if self.branch is not None else 0)  # (B, i) inputs
 
 # %% ../nbs/03_adapters.ipynb #86082cc9
 class ChunkAttention(nn.Module):
     "Residual self-attention over the chunks of each embedding, then a linear map to `o` dims."
-    def __init__(self, i: int, o: int, tokens: int = 8, width: int = 32, heads: int = 4, gen=None):
+    def __init__(self,
+                 i: int,  # input width
+                 o: int,  # output width
+                 tokens: int = 8,  # chunks each embedding is cut into
+                 width: int = 32,  # the attention's width
+                 heads: int = 4,  # attention heads
+                 gen=None):  # a torch.Generator for the output map's start
         super().__init__()
         self.i, self.tokens, self.chunk = i, tokens, math.ceil(i / tokens)
         self.embed = nn.Linear(self.chunk, width)
@@ -71,8 +81,13 @@ def _path(strategy: str, i: int, o: int, gen, hidden: int, tokens: int) -> nn.Mo
 
 class UniversalEmbeddingAdapter(nn.Module):
     "Teacher embedding (B, in_dim) <-> cube surface (B, out_dim), with a reconstruction loss."
-    def __init__(self, in_dim: int, surface: int | tuple = (15, 15), strategy: AdapterStrategy = "learned_linear",
-                 hidden: int = 256, tokens: int = 8, seed: int = 0):
+    def __init__(self,
+                 in_dim: int,  # the teacher's embedding width
+                 surface: int | tuple = (15, 15),  # the cube face's cells: (H, W), or their number
+                 strategy: AdapterStrategy = "learned_linear",  # or hierarchical, attention_based, autoencoder
+                 hidden: int = 256,  # autoencoder: the branch's width
+                 tokens: int = 8,  # attention_based: chunks per embedding
+                 seed: int = 0):  # seeds the starting weights
         super().__init__()
         out_dim = math.prod(surface) if isinstance(surface, (tuple, list)) else surface
         check(isinstance(in_dim, int) and in_dim > 0 and out_dim > 0,
@@ -89,21 +104,22 @@ class UniversalEmbeddingAdapter(nn.Module):
     @staticmethod
     def _linears(path): return [m.lin for m in path.modules() if isinstance(m, ResidualLinear)]
 
-    def encode(self, e):
+    def encode(self, e):  # (B, in_dim) teacher embeddings -> (B, out_dim) surface values
         check_tensor(e, "teacher embeddings", ndim=2, last=self.in_dim)
         return self.enc(e)
-    def decode(self, z):
+    def decode(self, z):  # (B, out_dim) surface values -> (B, in_dim) teacher embeddings
         check_tensor(z, "surface values", ndim=2, last=self.out_dim)
         return self.dec(z)
-    def reconstruction_loss(self,
-                            e): return (1 - F.cosine_similarity(self.decode(self.encode(e)), e.detach(), dim=-1)).mean()
+    def reconstruction_loss(self, e):  # (B, in_dim) teacher embeddings
+        return (1 - F.cosine_similarity(self.decode(self.encode(e)), e.detach(), dim=-1)).mean()
     @property
     def n_params(self): return sum(p.numel() for p in self.parameters())
     def __repr__(self): return f"UniversalEmbeddingAdapter({self.in_dim} <-> {self.out_dim}, {self.strategy}, {self.n_params:,} params)"
 
 # %% ../nbs/03_adapters.ipynb #d1b90c90
 @patch
-def fit_pca(self: UniversalEmbeddingAdapter, x: torch.Tensor):
+def fit_pca(self: UniversalEmbeddingAdapter,
+            x: torch.Tensor):  # (N, in_dim) training embeddings
     "Start the linear paths at the top principal directions of `x` (N, in_dim); decode is their transpose."
     check_tensor(x, "embeddings", ndim=2, last=self.in_dim)
     _, _, v = torch.linalg.svd(x.double() - x.double().mean(0), full_matrices=False)
@@ -121,8 +137,12 @@ def fit_pca(self: UniversalEmbeddingAdapter, x: torch.Tensor):
     return self
 
 # %% ../nbs/03_adapters.ipynb #a7d8db94
-def train_reconstruction(a: UniversalEmbeddingAdapter, x: torch.Tensor, epochs: int = 30, lr: float = 3e-3,
-                         bs: int = 128, seed: int = 0):
+def train_reconstruction(a: UniversalEmbeddingAdapter,  # the adapter to fit (in place)
+                         x: torch.Tensor,  # (N, in_dim) embeddings to reconstruct
+                         epochs: int = 30,  # passes over `x`
+                         lr: float = 3e-3,  # AdamW learning rate
+                         bs: int = 128,  # embeddings per step
+                         seed: int = 0):  # seeds the batch order
     "Fit an adapter on reconstruction alone (AdamW, cosine loss); returns it in eval mode."
     opt = torch.optim.AdamW(a.parameters(), lr=lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
@@ -140,10 +160,16 @@ import yaml
 
 class AdapterManager:
     "Adapters per (teacher, surface size, strategy), saved as config YAML + safetensors weights."
-    def __init__(self, root=None): self.root, self.adapters = Path(root) if root else None, {}
+    def __init__(self, root=None):  # the folder adapters are saved in and read from, None: memory only
+        self.root, self.adapters = Path(root) if root else None, {}
 
-    def get(self, teacher: str, in_dim: int, surface, strategy: AdapterStrategy = "learned_linear",
-            **kw) -> UniversalEmbeddingAdapter:
+    def get(self,
+            teacher: str,  # the teacher's name or folder
+            in_dim: int,  # its embedding width
+            surface,  # the cube face: (H, W), or its number of cells
+            strategy: AdapterStrategy = "learned_linear",  # the adapter's architecture
+            **kw,  # more `UniversalEmbeddingAdapter` arguments (hidden, tokens, seed) for a new one
+    ) -> UniversalEmbeddingAdapter:
         out = math.prod(surface) if isinstance(surface, (tuple, list)) else surface
         key = (teacher, in_dim, out, strategy)
         if key not in self.adapters:

@@ -32,7 +32,7 @@ def _ready(cfg: LatticeConfig, seed: int = 0) -> Lattice3D:
 # %% ../nbs/03b_benchmark.ipynb #21e5c799
 class ConvNCA(nn.Module):
     "A depthwise-conv3d NCA written as common NCA code does: perceive (depthwise 3×3×3) -> 1×1×1 -> act -> 1×1×1."
-    def __init__(self, cfg: LatticeConfig):
+    def __init__(self, cfg: LatticeConfig):  # channels, hidden width and neighbourhood to match
         super().__init__()
         C, K = cfg.channels, cfg.neighbourhood + 1
         self.perceive = nn.Conv3d(C, C * K, 3, padding=1, groups=C, bias=False)
@@ -45,7 +45,11 @@ class ConvNCA(nn.Module):
         return state + self.fc2(self.act(self.fc1(torch.cat([self.perceive(state), ext], 1))))
 
 # %% ../nbs/03b_benchmark.ipynb #1f7bf758
-def run_engine(l: Lattice3D, x: torch.Tensor, engine: str, nca: ConvNCA | None = None) -> torch.Tensor:
+def run_engine(l: Lattice3D,  # the lattice (its configuration and rule)
+               x: torch.Tensor,  # (B, *in_shape) inputs
+               engine: str,  # shifted, triton, conv, reference or dwconv
+               nca: ConvNCA | None = None,  # dwconv: the conv NCA to run
+) -> torch.Tensor:
     "Run `l` on `x` for its steps with engine 'shifted' or 'triton' (the library's), 'conv', 'reference' or 'dwconv'."
     if engine in ("shifted", "triton"): return l(x)  # l.cfg.engine is 'torch' or 'triton' (bench_engine sets it)
     st, ext = l.start(x)
@@ -59,8 +63,14 @@ def run_engine(l: Lattice3D, x: torch.Tensor, engine: str, nca: ConvNCA | None =
             st = st + F.conv3d(h, r.w2[..., None, None, None], r.b2)
     return l.readout(st, x)
 
-def bench_engine(cfg: LatticeConfig, batch: int, engine: str, min_time: float = 1.0, device: str = "cpu",
-                 amp: bool = False, compile: bool = False) -> dict:
+def bench_engine(cfg: LatticeConfig,  # the lattice to time
+                 batch: int,  # inputs per iteration
+                 engine: str,  # as for `run_engine`
+                 min_time: float = 1.0,  # seconds of timed iterations, at least
+                 device: str = "cpu",  # cpu or cuda
+                 amp: bool = False,  # bf16 autocast (CUDA)
+                 compile: bool = False,  # torch.compile the step first
+) -> dict:
     "Forward + backward throughput (and peak memory) of one engine at one shape; `amp`: bf16 (CUDA); `compile`."
     dev = torch.device(device)
     cfg = dataclasses.replace(cfg, engine="triton" if engine == "triton" else "torch")
@@ -89,10 +99,15 @@ def bench_engine(cfg: LatticeConfig, batch: int, engine: str, min_time: float = 
             "device": device, "peak_mem_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None}
 
 # %% ../nbs/03b_benchmark.ipynb #24ac2319
-def bench_lattice(cfg: LatticeConfig | None = None, batch: int = 64,
+def bench_lattice(cfg: LatticeConfig | None = None,  # the lattice to time, None: the default
+                  batch: int = 64,  # inputs per iteration
                   ref_cfg: LatticeConfig | None = None,  # the per-cell reference's (small) lattice, on the CPU
-                  ref_batch: int = 2, min_time: float = 2.0, threads: int | None = None, device: str = "cpu",
-                  amp: bool = False) -> dict:
+                  ref_batch: int = 2,  # the reference's inputs per iteration
+                  min_time: float = 2.0,  # seconds of timed iterations per engine, at least
+                  threads: int | None = None,  # torch CPU threads, None: as set
+                  device: str = "cpu",  # cpu or cuda
+                  amp: bool = False,  # bf16 autocast (CUDA)
+) -> dict:
     "Our engine, the depthwise-conv NCA, the dense conv and an equal-size MLP at `cfg`; the per-cell reference; ratios."
     if threads: torch.set_num_threads(threads)
     cfg = cfg or LatticeConfig()
@@ -112,7 +127,8 @@ def bench_lattice(cfg: LatticeConfig | None = None, batch: int = 64,
             "engine": best["engine"], "device": device, "device_name": name, "peak_mem_bytes": best["peak_mem_bytes"],
             "threads": torch.get_num_threads()}
 
-def format_bench(res: dict) -> str:
+def format_bench(res: dict,  # `bench_lattice` output
+) -> str:
     "The benchmark rows and ratios as text."
     lines = [f"{'engine':<10}{'lattice':>9}{'C':>4}{'hid':>5}{'n':>4}{'steps':>6}{'batch':>6}{'ms/iter':>10}"
              f"{'cell-steps/s':>15}{'samples/s':>11}"]
@@ -131,8 +147,14 @@ def format_bench(res: dict) -> str:
 # %% ../nbs/03b_benchmark.ipynb #aab9e6a0
 SWEEP_DIMS = ((8, 8, 6), (12, 12, 12), (16, 16, 16), (24, 24, 24), (32, 32, 32))
 
-def bench_sweep(cells: int, dims_list=SWEEP_DIMS, engines=("shifted", "dwconv"), device: str = "cpu", amp: bool = False,
-                min_time: float = 2.0, **cfg_kw) -> list[dict]:
+def bench_sweep(cells: int,  # cells per batch, about: the batch is cells // lattice cells
+                dims_list=SWEEP_DIMS,  # the lattice sizes
+                engines=("shifted", "dwconv"),  # as for `run_engine`
+                device: str = "cpu",  # cpu or cuda
+                amp: bool = False,  # bf16 autocast (CUDA)
+                min_time: float = 2.0,  # seconds of timed iterations per row, at least
+                **cfg_kw,  # more `LatticeConfig` fields
+) -> list[dict]:
     "bench_engine rows over lattice sizes with about `cells` cells per batch (batch: cells // lattice cells, >= 1)."
     rows = []
     for dims in dims_list:
@@ -144,7 +166,8 @@ def bench_sweep(cells: int, dims_list=SWEEP_DIMS, engines=("shifted", "dwconv"),
                 rows.append({"engine": e, "oom": True, "dims": list(dims), "batch": batch})
     return rows
 
-def plot_sweep(sweeps: dict, ax=None):
+def plot_sweep(sweeps: dict,  # label (e.g. 'H100 bf16') -> `bench_sweep` rows
+               ax=None):  # a matplotlib axis to draw on, None: a new figure
     "Cell-steps/s against lattice cells, a line per (label, engine); `sweeps`: label (e.g. 'H100 bf16') -> rows."
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]

@@ -17,7 +17,7 @@ __all__ = ['one_line_errors', 'training_config', 'add_task', 'task_arg', 'config
 # %% ../nbs/10_cli.ipynb #c2807645
 def _interrupt(sig, frame): raise KeyboardInterrupt  # SIGTERM (a scheduler's stop) ends a command as Ctrl-C does
 
-def one_line_errors(main):
+def one_line_errors(main):  # a console script's main function
     "Run `main`, printing a `CubeError` or a failed read/write (full disk, permissions) as one line on stderr, exit 2."
     @wraps(main)
     def wrapper(argv=None):
@@ -38,7 +38,7 @@ def one_line_errors(main):
     return wrapper
 
 # %% ../nbs/10_cli.ipynb #69313348
-def training_config(args):
+def training_config(args):  # parsed by a `config_parser` parser
     "The `TrainingConfig` from defaults, an optional YAML file and command-line overrides."
     from cube_nb.training import TrainingConfig
     d = config_to_dict(load_config(TrainingConfig, args.config) if args.config else TrainingConfig())
@@ -49,20 +49,25 @@ def training_config(args):
         if getattr(args, arg) is not None: d["data"][key] = getattr(args, arg)
     return config_from_dict(TrainingConfig, d)
 
-def add_task(p: argparse.ArgumentParser, choices=("dialogue", "autoencoder", "mixed"), default: str | None = None):
+def add_task(p: argparse.ArgumentParser,  # the parser to add the options to
+             choices=("dialogue", "autoencoder", "mixed"),  # the tasks the command takes
+             default: str | None = None):  # None: the configuration's
     "--task, and --mode, its old name, kept as an alias that warns."
     p.add_argument("--task", choices=choices, default=default,
                    help="question -> answer, text -> same text, or both (weighted by data.mix)")
     p.add_argument("--mode", choices=choices, dest="old_mode", help=argparse.SUPPRESS)
 
-def task_arg(args) -> str | None:
+def task_arg(args,  # parsed by a parser with `add_task`
+) -> str | None:
     "The --task value; --mode, its old name, still works and warns."
     if getattr(args, "old_mode", None) is None: return args.task
     warnings.warn("--mode is now called --task: use --task (--mode goes in a later release)", FutureWarning,
                   stacklevel=2)
     return args.old_mode
 
-def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
+def config_parser(prog: str,  # the command's name
+                  description: str,  # what --help says it does
+) -> argparse.ArgumentParser:
     "A parser with the options that build a TrainingConfig (`training_config` reads them)."
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", help="YAML file of TrainingConfig fields")
@@ -75,7 +80,7 @@ def config_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 @one_line_errors
-def train_main(argv=None):
+def train_main(argv=None):  # the arguments, None: the command line's
     "Train a cube; write the run folder."
     from cube_nb.training import run_training
     p = config_parser("cube_train", "Train a 3D Cubic Core on teacher embeddings of Q&A pairs.")
@@ -90,7 +95,9 @@ def train_main(argv=None):
         print(f"trained in {timing['train']:.1f}s (embedding {timing['embed']:.1f}s); run folder: {args.out}")
 
 # %% ../nbs/10_cli.ipynb #1bf8f5ac
-def scoring_args(p: argparse.ArgumentParser, choices=("cos", "csls", "isoftmax", "centred"), default: str = "csls"):
+def scoring_args(p: argparse.ArgumentParser,  # the parser to add the options to
+                 choices=("cos", "csls", "isoftmax", "centred"),  # the scorings the command takes
+                 default: str = "csls"):  # the scoring without --scoring
     "Add --scoring, --k and --temperature (how retrieval ranks; `scoring_from` reads them) to a parser."
     p.add_argument("--scoring", default=default,  # checked by scoring_from: one line, not argparse's usage
                    help=f"ranking: {', '.join(choices)} (default {default}); corrections read training predictions")
@@ -99,7 +106,8 @@ def scoring_args(p: argparse.ArgumentParser, choices=("cos", "csls", "isoftmax",
     p.add_argument("--temperature", type=float, default=0.05, help="inverted-softmax temperature (default 0.05)")
     return p
 
-def scoring_from(args, n: int | None = None):
+def scoring_from(args,  # parsed by a parser with `scoring_args`
+                 n: int | None = None):  # the fewest rows on either side: CSLS's k is at most this
     "The `Scoring` that --scoring, --k and --temperature name; without --k, CSLS takes 10 neighbours (at most `n`)."
     from cube_nb.scoring import scoring
     known = ", ".join(args.scoring_choices)
@@ -107,7 +115,7 @@ def scoring_from(args, n: int | None = None):
     return scoring(args.scoring, k=args.csls_k, temperature=args.temperature, n=n)
 
 @one_line_errors
-def eval_main(argv=None):
+def eval_main(argv=None):  # the arguments, None: the command line's
     "Score a run on its held-out test split next to the baselines, ranked plain and corrected; write metrics.json."
     from cube_nb.evaluation import evaluate_run, metrics_table
     p = argparse.ArgumentParser(prog="cube_eval", description="Held-out metrics of a cube_train run and its baselines.")
@@ -134,7 +142,9 @@ def eval_main(argv=None):
     print(f"wrote {args.run}/{name}.json" + (f" and {args.save_predictions}/" if args.save_predictions else ""))
 
 # %% ../nbs/10_cli.ipynb #d075e06a
-def bank_decoder(source: str | None, ds, teacher):
+def bank_decoder(source: str | None,  # a Q&A file, a corpus name or a .txt file, None: the run's answers
+                 ds,  # the run's dataset
+                 teacher):  # the run's `TeacherEncoder` (embeds a bank from a file)
     "A phrase bank: the run dataset's answers, or the answers of a Q&A file or corpus (every line of a .txt file)."
     from cube_nb.evaluation import PhraseBankDecoder
     from cube_nb.data import load_records
@@ -144,7 +154,7 @@ def bank_decoder(source: str | None, ds, teacher):
     return PhraseBankDecoder(texts, teacher.encode_cached(texts))
 
 @one_line_errors
-def ask_main(argv=None):
+def ask_main(argv=None):  # the arguments, None: the command line's
     "Top-k answers from the phrase bank for a question, the cube's and the identity's, hubness-corrected by default."
     import hashlib
     from cube_nb.teachers import TeacherEncoder
@@ -172,7 +182,7 @@ def ask_main(argv=None):
 
 # %% ../nbs/10_cli.ipynb #650732ba
 @one_line_errors
-def export_main(argv=None):
+def export_main(argv=None):  # the arguments, None: the command line's
     "Write a run folder as a sentence-transformers model folder: the teacher's modules, then the cube."
     from cube_nb.export import export_run
     p = argparse.ArgumentParser(prog="cube_export", description="Export a trained cube to sentence-transformers.")
@@ -186,7 +196,7 @@ def export_main(argv=None):
 
 # %% ../nbs/10_cli.ipynb #266a9420
 @one_line_errors
-def bench_main(argv=None):
+def bench_main(argv=None):  # the arguments, None: the command line's
     "Lattice throughput, side by side with the per-cell reference."
     from cube_nb.bench import bench_lattice, format_bench, SWEEP_DIMS
     from cube_nb.lattice import LatticeConfig
@@ -259,7 +269,7 @@ def bench_main(argv=None):
 
 # %% ../nbs/10_cli.ipynb #1bc3465d
 @one_line_errors
-def embed_main(argv=None):
+def embed_main(argv=None):  # the arguments, None: the command line's
     "Embed every text of a corpus into the cache; print hits, misses, speed and peak memory."
     import time
     from cube_nb.core import peak_rss_bytes
@@ -288,7 +298,7 @@ def embed_main(argv=None):
 
 # %% ../nbs/10_cli.ipynb #82824d7b
 @one_line_errors
-def seeds_main(argv=None):
+def seeds_main(argv=None):  # the arguments, None: the command line's
     "Train and evaluate a configuration once per seed; print and write the multi-seed table."
     from cube_nb.tuning import seed_runs, seed_table, quality_target
     p = config_parser("cube_seeds", "Multi-seed table (mean ± 95% interval, paired tests) of a configuration.")
@@ -306,7 +316,7 @@ def seeds_main(argv=None):
     print(f"wrote {args.root}/seeds.md and seeds.json")
 
 @one_line_errors
-def tune_main(argv=None):
+def tune_main(argv=None):  # the arguments, None: the command line's
     "Run or resume an Optuna study; write the best configuration."
     import yaml
     from cube_nb.tuning import tune, best_config, DEFAULT_SPACE

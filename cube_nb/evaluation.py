@@ -22,14 +22,17 @@ __all__ = ['LOWER_IS_BETTER', 'Affine64', 'fit_ridge', 'fit_procrustes', 'fit_ba
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 class Affine64(nn.Module):
     "q -> (q - shift) @ W + bias, computed in float64 and returned in float32: the closed-form baselines."
-    def __init__(self, W: torch.Tensor, shift: torch.Tensor | None = None, bias: torch.Tensor | None = None):
+    def __init__(self,
+                 W: torch.Tensor,  # (d, d_out) the linear map
+                 shift: torch.Tensor | None = None,  # (d,) subtracted from the inputs first, None: zeros
+                 bias: torch.Tensor | None = None):  # (d_out,) added last, None: zeros
         super().__init__()
         zeros = lambda n: torch.zeros(n, dtype=torch.float64)
         self.register_buffer("W", W.double())
         self.register_buffer("shift", zeros(len(W)) if shift is None else shift.double())
         self.register_buffer("bias", zeros(W.shape[1]) if bias is None else bias.double())
 
-    def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()
+    def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()  # (B, d) questions
 
 # %% ../nbs/08_evaluation.ipynb #dd69f9ef
 def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
@@ -79,20 +82,30 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     return out
 
 # %% ../nbs/08_evaluation.ipynb #7e3044c2
-def predictors(modules: dict) -> dict:
+def predictors(modules: dict,  # name -> fitted module, as `fit_baselines` returns them
+) -> dict:
     "A predict function per module (evaluation mode, in batches), the MLP's carries its parameter count."
     out = {name: functools.partial(predict, m) for name, m in modules.items()}
     if "mlp" in out: out["mlp"].n_params = sum(p.numel() for p in modules["mlp"].parameters())
     return out
 
 # %% ../nbs/08_evaluation.ipynb #85cebeb8
-def baseline_predictors(train: tuple, val: tuple, cfg: TrainingConfig | None = None, n_params: int | None = None,
-                        log=None, **learner_kw) -> dict:
+def baseline_predictors(train: tuple,  # (questions, answers) the baselines are fitted on
+                        val: tuple,  # (questions, answers) for ridge's λ and the MLP's validation
+                        cfg: TrainingConfig | None = None,  # the run's configuration: the MLP's loop and budget
+                        n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
+                        log=None,  # print-like: progress of the MLP's training
+                        **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
+) -> dict:
     "Predict functions of every baseline, fitted by `fit_baselines` (same arguments)."
     return predictors(fit_baselines(train, val, cfg, n_params, log, **learner_kw))
 
 # %% ../nbs/08_evaluation.ipynb #3c64375e
-def fitted_scorings(f, a: torch.Tensor, train_q: torch.Tensor, corrected=None) -> dict:
+def fitted_scorings(f,  # predict function: questions (n, d) -> predicted answers
+                    a: torch.Tensor,  # (m, d) the candidate answers (the bank)
+                    train_q: torch.Tensor,  # (N, d) training questions: the corrections' statistics
+                    corrected=None,  # a `Scoring`, a tuple of them, or None: plain cosine only
+) -> dict:
     "Plain cosine and each `corrected` scoring (one or a tuple), fitted on `f`'s predictions for `train_q`, by suffix."
     out = {"": Scoring().fit(a)}
     corr = () if corrected is None else corrected if isinstance(corrected, (tuple, list)) else (corrected,)
@@ -140,7 +153,9 @@ def score_all(predictors: dict,  # name -> predict function (questions -> predic
 # %% ../nbs/08_evaluation.ipynb #a527e546
 LOWER_IS_BETTER = ("mean_rank", "N1_skew", "hub_share", "never_top1")
 
-def format_table(scores: dict, cols=("cos", "R1", "R10", "MRR10", "mean_rank")) -> str:
+def format_table(scores: dict,  # mapper -> metrics, as `score_all` returns them
+                 cols=("cos", "R1", "R10", "MRR10", "mean_rank"),  # the metrics to show, in order
+) -> str:
     "A plain-text table: one row per mapper, best value of each column marked with *."
     low = lambda c: c.startswith(LOWER_IS_BETTER)
     best = {c: (min if low(c) else max)(s[c] for s in scores.values()) for c in cols}
@@ -168,7 +183,10 @@ def stored_stats(path: Path,  # a safetensors file written with metadata {"key":
     return None
 
 # %% ../nbs/08_evaluation.ipynb #2ff5f3f3
-def baselines_key(inputs: list, cfg: TrainingConfig | None, n_params: int | None) -> str:
+def baselines_key(inputs: list,  # tensors and lists the baselines are fitted on
+                  cfg: TrainingConfig | None,  # the run's configuration
+                  n_params: int | None,  # the cube's parameter count
+) -> str:
     "A hash of what the baselines are fitted on (tensors or lists), the configuration and the cube's size."
     from cube_nb.core import config_to_dict
     h = hashlib.sha256(json.dumps([config_to_dict(cfg) if cfg else None, n_params], sort_keys=True).encode())
@@ -270,18 +288,23 @@ def evaluate_run(run,  # run folder written by cube_train
         else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
         return metrics
 
-def scoring_info(corrected: Scoring) -> dict:
+def scoring_info(corrected: Scoring,  # the run's hub-corrected scoring
+) -> dict:
     "What each column's ranking is, for metrics.json."
     return {"plain": "cos", "corrected": corrected.label, "suffix": f"_{corrected.name}",
             "statistics": "each mapper's own predictions for the training questions"}
 
-def table_cols(metrics: dict, what: str = "retrieval") -> tuple:
+def table_cols(metrics: dict,  # a run's metrics.json, read
+               what: str = "retrieval",  # retrieval or hubness
+) -> tuple:
     "The columns of the retrieval (or hubness) table of a `metrics.json`: plain, then corrected."
     base = ("R1", "R10", "MRR10", "mean_rank") if what == "retrieval" else ("N1_skew", "hub_share", "never_top1")
     sfx = metrics["test"].get("scoring", {}).get("suffix")  # runs scored before the correction have none
     return (("cos",) if what == "retrieval" else ()) + base + (tuple(c + sfx for c in base) if sfx else ())
 
-def metrics_table(metrics: dict, what: str = "retrieval") -> str:
+def metrics_table(metrics: dict,  # a run's metrics.json, read
+                  what: str = "retrieval",  # retrieval or hubness
+) -> str:
     "The cube and baseline rows of a `metrics.json` as a text table: retrieval or hubness, plain and corrected."
     t = metrics["test"]
     return format_table({"cube": t["cube"], **t["baselines"]}, table_cols(metrics, what))
@@ -311,7 +334,8 @@ def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's pre
             "cube": {"cos": c_cos.tolist(),
                      "rank": c_rank.tolist()}, "identity": {"cos": i_cos.tolist(), "rank": i_rank.tolist()}}
 
-def plot_pair_scores(ea: dict, path=None):
+def plot_pair_scores(ea: dict,  # `error_analysis` output
+                     path=None):  # a .png file to save the figure to, None: only return it
     "Histograms of per-pair cosine and of log rank, cube against identity; saved to `path` if given."
     import matplotlib.pyplot as plt
     import numpy as np
@@ -329,14 +353,19 @@ def plot_pair_scores(ea: dict, path=None):
     return fig
 
 # %% ../nbs/08_evaluation.ipynb #dea83b95
-def hub_counts(mappers: dict, test: tuple, train_q: torch.Tensor, corrected: Scoring | None = None) -> dict:
+def hub_counts(mappers: dict,  # name -> predict function
+               test: tuple,  # (questions, answers): the answers are the candidates
+               train_q: torch.Tensor,  # (N, d) training questions: the correction's statistics
+               corrected: Scoring | None = None,  # also count under this scoring
+) -> dict:
     "N1 counts of each predict function in `mappers` on `test`, per scoring label: {mapper: {label: counts}}."
     q, a = test
     fitted = lambda f: fitted_scorings(f, a, train_q, corrected).values()
     per = lambda f: {s.label: n1_counts(top1(s, f(q)), len(a)) for s in fitted(f)}
     return {name: per(f) for name, f in mappers.items()}
 
-def plot_hubness(counts: dict, path=None):
+def plot_hubness(counts: dict,  # `hub_counts` output
+                 path=None):  # a .png file to save the figure to, None: only return it
     "Histograms of N1 per mapper, one panel per scoring (log scale: the hubs are the rare tall counts)."
     import matplotlib.pyplot as plt
     import numpy as np
@@ -353,12 +382,17 @@ def plot_hubness(counts: dict, path=None):
     return fig
 
 # %% ../nbs/08_evaluation.ipynb #d0404b9d
-def md_table(scores: dict, cols) -> list[str]:
+def md_table(scores: dict,  # mapper -> metrics
+             cols,  # the metrics to show, in order
+) -> list[str]:
     "The lines of a Markdown table: one row per mapper, one column per metric."
     head = ["| mapper | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     return head + [f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in scores.items()]
 
-def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
+def run_report(metrics: dict,  # what `evaluate_run` computed (metrics.json)
+               ds,  # the run's dataset (its split sizes and filter report)
+               ea: dict | None = None,  # `error_analysis` output: its examples go in the report
+) -> str:
     "A Markdown report of a run: data, the held-out table, where the history plot is."
     d, t = metrics["dataset"], metrics["test"]
     rows = {"cube": t["cube"], **t["baselines"]}
@@ -394,7 +428,9 @@ def run_report(metrics: dict, ds, ea: dict | None = None) -> str:
 # %% ../nbs/08_evaluation.ipynb #d8f11ffc
 class PhraseBankDecoder:
     "Nearest texts of a phrase bank for embeddings, ranked by plain cosine or by a hubness-corrected `Scoring`."
-    def __init__(self, texts: list[str], embeddings: torch.Tensor):
+    def __init__(self,
+                 texts: list[str],  # the phrase bank (repeats are kept once)
+                 embeddings: torch.Tensor):  # (n, d) their embeddings, in the same order
         from cube_nb.core import check_tensor
         check(len(texts) > 0, "the phrase bank holds no texts: pass at least one")
         check(len(texts) == len(embeddings),
@@ -419,7 +455,9 @@ class PhraseBankDecoder:
 # %% ../nbs/08_evaluation.ipynb #1adde9ce
 from fastcore.basics import patch
 
-def store_stats(stats: dict, path: Path, key: str):
+def store_stats(stats: dict,  # a scoring's fitted statistics
+                path: Path,  # run folder / bank_stats / <file>.safetensors
+                key: str):  # what they were fitted on (read back only for the same key)
     "Keep `stats` at `path` (in a run folder's bank_stats/) when that folder is free and writable; else warn."
     from cube_nb.core import CubeError, run_lock, save_tensors
     try:
@@ -446,7 +484,10 @@ def use(self: PhraseBankDecoder,
 
 # %% ../nbs/08_evaluation.ipynb #80da3096
 @patch
-def decode(self: PhraseBankDecoder, e: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
+def decode(self: PhraseBankDecoder,
+           e: torch.Tensor,  # (B, d) predicted embeddings, or one (d,) vector
+           k: int = 5,  # texts per row
+) -> list[list[tuple[str, float]]]:
     "Top-`k` (text, score) for each row of `e` (B, d) or one (d,) vector; the score is cosine unless `use` set another."
     from cube_nb.core import check_tensor
     check(isinstance(k, int) and k >= 1, f"k={k} must be a positive integer: the number of answers to return")

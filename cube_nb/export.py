@@ -26,10 +26,14 @@ class CubeModule(Module):
         self.model_config = model_config
         self.cube = (cube or CubeModel(config_from_dict(ModelConfig, model_config))).eval()
 
-    def forward(self, features: dict, **kwargs) -> dict:
+    def forward(self,
+                features: dict,  # sentence-transformers' features: its sentence_embedding goes through the cube
+                **kwargs) -> dict:
         return {**features, "sentence_embedding": self.cube(features["sentence_embedding"])}
 
-    def save(self, output_path: str, *args, **kwargs):
+    def save(self,
+             output_path: str,  # the module's folder inside the saved sentence-transformers model
+             *args, **kwargs):  # what sentence-transformers passes besides (unused)
         self.save_config(output_path)
         save_tensors(self.cube.state_dict(), Path(output_path) / "model.safetensors")
 

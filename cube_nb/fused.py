@@ -289,7 +289,9 @@ def interpreting() -> bool:
     "Whether Triton runs kernels in its CPU interpreter (TRITON_INTERPRET=1 when Triton was imported)."
     return triton is not None and bool(triton.knobs.runtime.interpret)
 
-def fused_reason(cfg, state: torch.Tensor) -> str | None:
+def fused_reason(cfg,  # a `LatticeConfig`
+                 state: torch.Tensor,  # (B, C, D, H, W): its device, dtype and size decide
+) -> str | None:
     "None when the Triton engine can step `state` for a `LatticeConfig` `cfg`; else why not."
     if triton is None: return "Triton is not installed (pip install triton; it ships with PyTorch's CUDA wheels)"
     dev = state.device.type
@@ -307,7 +309,10 @@ def fused_reason(cfg, state: torch.Tensor) -> str | None:
         return f"autocast to {torch.get_autocast_dtype(dev)} is not in the kernels (bfloat16 is)"
     return None
 
-def fused_step(rule, state: torch.Tensor, ext: torch.Tensor, boundary: str,
+def fused_step(rule,  # the lattice's `CellRule`
+               state: torch.Tensor,  # (B, C, D, H, W) cell states
+               ext: torch.Tensor,  # (B, 1, D, H, W) external input
+               boundary: str,  # walls, periodic or reflecting
                fire: torch.Tensor | None = None,  # each cell's update multiplier (B, D, H, W, 1)
 ) -> torch.Tensor:
     "One step of `rule` (a `CellRule`) on `state` (B, C, D, H, W), `ext` (B, 1, D, H, W) with the Triton kernels."
@@ -322,8 +327,13 @@ def fused_step(rule, state: torch.Tensor, ext: torch.Tensor, boundary: str,
 register_engine("triton", fused_reason, fused_step)  # every Lattice3D finds it (01_lattice's fast_engine)
 
 # %% ../nbs/01b_fused.ipynb #1b0d0c2f
-def engine_diffs(cfg, batch: int = 3, device: str = "cpu", amp: bool = False, seed: int = 0) -> dict:
-    "Max |Triton on `device` − PyTorch on the CPU| / max |PyTorch| of a lattice's output and of each gradient, for `LatticeConfig` `cfg`."
+def engine_diffs(cfg,  # a `LatticeConfig`
+                 batch: int = 3,  # inputs
+                 device: str = "cpu",  # where Triton runs (cpu: its interpreter)
+                 amp: bool = False,  # bf16 autocast on CUDA
+                 seed: int = 0,  # seeds the weights and the inputs
+) -> dict:
+    "Max |Triton on `device` − PyTorch on the CPU| / max |PyTorch| of the lattice's output and of each gradient."
     import dataclasses
     from cube_nb.lattice import Lattice3D
     torch.manual_seed(seed)

@@ -35,7 +35,7 @@ class LatticeConfig:
     coverage: float = 0.125  # fraction of face cells used by 'proportional' and 'random' placement
     inject: Literal["every_step", "once"] = "every_step"  # feed the external input at every step or only the first
     skip: bool = True  # face I/O: add the input to the output face's readout (False: everything read out has crossed the lattice)
-    activation: Literal["gelu", "relu", "tanh"] = "gelu"
+    activation: Literal["gelu", "relu", "tanh"] = "gelu"  # the cell MLP's nonlinearity
     learned_init: bool = True  # learned per-cell initial values of channels 1..C-1 (gives cells a position)
     grad_checkpoint: bool = False  # recompute steps in backward: keep one state per segment instead of every step's activations
     checkpoint_segment: int = 1  # with grad_checkpoint: steps recomputed together (memory: steps/segment states + one segment's activations)
@@ -63,18 +63,22 @@ class LatticeConfig:
                   f"the output face (z={D - 1}); got steps={self.steps}: set steps={D - 1} or more, or use io='volume'")
 
 # %% ../nbs/01_lattice.ipynb #d572ebc7
-def neighbour_offsets(n: int) -> list[tuple[int, int, int]]:
+def neighbour_offsets(n: int,  # 6 (faces) or 26 (faces, edges, corners)
+) -> list[tuple[int, int, int]]:
     "The offsets of the 6 (von Neumann) or 26 (Moore) neighbours of a cell."
     moore = [(z, y, x) for z in (-1, 0, 1) for y in (-1, 0, 1) for x in (-1, 0, 1) if (z, y, x) != (0, 0, 0)]
     return moore if n == 26 else [o for o in moore if sum(map(abs, o)) == 1]
 
-def tap_index(offset) -> int:
+def tap_index(offset,  # (dz, dy, dx), each in -1, 0, 1
+) -> int:
     "Position of `offset` in a flattened 3×3×3 kernel."
     dz, dy, dx = offset
     return (dz + 1) * 9 + (dy + 1) * 3 + (dx + 1)
 
 # %% ../nbs/01_lattice.ipynb #a3aebb35
-def pad_boundary(x: torch.Tensor, boundary: str) -> torch.Tensor:
+def pad_boundary(x: torch.Tensor,  # (B, C, D, H, W) states
+                 boundary: str,  # walls, periodic or reflecting
+) -> torch.Tensor:
     "Pad dims 1-3 of a channels-last `x` (B, D, H, W, C) by one ghost cell per side, as `boundary` says."
     if boundary == "walls": return F.pad(x, (0, 0, 1, 1, 1, 1, 1, 1))  # one op; its backward is one slice
     for d in (1, 2, 3):
@@ -84,7 +88,9 @@ def pad_boundary(x: torch.Tensor, boundary: str) -> torch.Tensor:
         x = torch.cat([lo, x, hi], d)
     return x
 
-def shifted_views(padded: torch.Tensor, offsets) -> list[torch.Tensor]:
+def shifted_views(padded: torch.Tensor,  # (B, C, D+2, H+2, W+2) from `pad_boundary`
+                  offsets,  # the (dz, dy, dx) of each view
+) -> list[torch.Tensor]:
     "For each offset (dz, dy, dx), the view of `padded` (B, D+2, H+2, W+2, C) holding every cell's neighbour there."
     D, H, W = (s - 2 for s in padded.shape[1:4])
     return [padded[:, 1 + dz:1 + dz + D, 1 + dy:1 + dy + H, 1 + dx:1 + dx + W] for dz, dy, dx in offsets]
@@ -106,7 +112,8 @@ class GatherTaps(torch.autograd.Function):
         return gp.to(g.dtype), g[..., n * C:], None
 
 # %% ../nbs/01_lattice.ipynb #17b32fb8
-def neighbour_counts(cfg: LatticeConfig) -> torch.Tensor:
+def neighbour_counts(cfg: LatticeConfig,  # dims, neighbourhood and boundary decide
+) -> torch.Tensor:
     "Neighbours each cell sees, shape (D, H, W): fewer at walls, the full count when periodic or reflecting."
     ones = pad_boundary(torch.ones(1, *cfg.dims, 1), cfg.boundary)
     return sum(shifted_views(ones, neighbour_offsets(cfg.neighbourhood)))[0, ..., 0].round().long()
@@ -116,8 +123,12 @@ _ACT = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh}
 
 class CellRule(nn.Module):
     "The MLP every cell runs: [own state, neighbour states, external input] -> hidden -> state change."
-    def __init__(self, channels: int, hidden: int, neighbourhood: int = 6, ext_channels: int = 1,
-                 activation: str = "gelu"):
+    def __init__(self,
+                 channels: int,  # C: state channels per cell
+                 hidden: int,  # width of the MLP's hidden layer
+                 neighbourhood: int = 6,  # 6 (faces) or 26 (faces, edges, corners)
+                 ext_channels: int = 1,  # channels of the external input each cell sees
+                 activation: str = "gelu"):  # gelu, relu or tanh
         super().__init__()
         self.C, self.E, self.act, self.activation = channels, ext_channels, _ACT[activation], activation
         self.offsets = [(0, 0, 0)] + neighbour_offsets(neighbourhood)  # tap 0 is the cell itself
@@ -140,7 +151,10 @@ def first_layer(self: CellRule) -> torch.Tensor:
     return torch.cat([self.w_state.permute(2, 1, 0).reshape(-1, self.w_state.shape[0]), self.w_ext.T])
 
 @patch
-def forward(self: CellRule, padded: torch.Tensor, ext: torch.Tensor) -> torch.Tensor:
+def forward(self: CellRule,
+            padded: torch.Tensor,  # (B, D+2, H+2, W+2, C) channels-last state with its boundary
+            ext: torch.Tensor,  # (B, D, H, W, E) external input
+) -> torch.Tensor:
     "State change (B, D, H, W, C) of every cell from the channels-last `padded` state and `ext` (B, D, H, W, E)."
     dev = padded.device.type
     if torch.is_autocast_enabled(dev):  # gather rows in the autocast dtype: half the bytes written, read and kept
@@ -161,7 +175,12 @@ def kernel(self: CellRule) -> torch.Tensor:
     return k.view(hid, self.C + self.E, 3, 3, 3)
 
 # %% ../nbs/01_lattice.ipynb #6d5c86b6
-def face_points(placement: str, H: int, W: int, coverage: float = 0.125, seed: int = 0) -> torch.Tensor:
+def face_points(placement: str,  # full_face, proportional, random, corners or corners_center
+                H: int,  # the face's height
+                W: int,  # the face's width
+                coverage: float = 0.125,  # proportional and random: the fraction of face cells
+                seed: int = 0,  # random: seeds the choice
+) -> torch.Tensor:
     "Sorted flat indices (into an H×W face) of the receptor cells for `placement`."
     n = max(1, round(coverage * H * W))
     if placement == "full_face": return torch.arange(H * W)
@@ -180,7 +199,7 @@ def face_points(placement: str, H: int, W: int, coverage: float = 0.125, seed: i
 # %% ../nbs/01_lattice.ipynb #d0035bbe
 class Lattice3D(nn.Module):
     "A batched 3D neural cellular automaton with one shared cell rule."
-    def __init__(self, cfg: LatticeConfig = None):
+    def __init__(self, cfg: LatticeConfig = None):  # size, rule, I/O and engine, None: the defaults
         super().__init__()
         self.cfg = cfg = cfg or LatticeConfig()
         self.rule = CellRule(cfg.channels, cfg.hidden, cfg.neighbourhood, 1, cfg.activation)
@@ -203,7 +222,9 @@ class Lattice3D(nn.Module):
 
 # %% ../nbs/01_lattice.ipynb #cd64174a
 @patch
-def start(self: Lattice3D, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def start(self: Lattice3D,
+          x: torch.Tensor,  # (B, *in_shape) inputs
+) -> tuple[torch.Tensor, torch.Tensor]:
     "Initial state (B, C, D, H, W) and external input (B, 1, D, H, W) for inputs `x` of shape (B, *in_shape)."
     cfg, (D, H, W) = self.cfg, self.cfg.dims
     check_tensor(x, "lattice input")
@@ -221,7 +242,8 @@ def start(self: Lattice3D, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return torch.cat([ext, rest], 1).contiguous(memory_format=cl), ext.contiguous(memory_format=cl)
 
 # %% ../nbs/01_lattice.ipynb #be4746a9
-def fast_engine(name: str) -> tuple:
+def fast_engine(name: str,  # a registered engine, e.g. triton
+) -> tuple:
     "(why_not, step) of engine `name`; the library's own ('triton', 01b_fused) registers itself on first use."
     if name not in FAST_ENGINES: importlib.import_module("cube_nb.fused")  # it calls core's register_engine
     check(name in FAST_ENGINES, f"no lattice engine {name!r} is registered: register it with register_engine")
@@ -229,7 +251,9 @@ def fast_engine(name: str) -> tuple:
 
 # %% ../nbs/01_lattice.ipynb #fae836a1
 @patch
-def engine_for(self: Lattice3D, state: torch.Tensor) -> str:
+def engine_for(self: Lattice3D,
+               state: torch.Tensor,  # (B, C, D, H, W): its device, dtype and size decide
+) -> str:
     "'triton' or 'torch': the engine that steps `state` under `cfg.engine` (an error when 'triton' cannot)."
     if self.cfg.engine == "torch": return "torch"
     why = fast_engine("triton")[0](self.cfg, state)
@@ -238,7 +262,10 @@ def engine_for(self: Lattice3D, state: torch.Tensor) -> str:
     return "torch" if why else "triton"
 
 @patch
-def step(self: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> torch.Tensor:
+def step(self: Lattice3D,
+         state: torch.Tensor,  # (B, C, D, H, W) cell states
+         ext: torch.Tensor,  # (B, 1, D, H, W) external input (zeros where no receptor is)
+) -> torch.Tensor:
     "One synchronous update of every cell: state + Δ (Δ times the fire mask when `fire_rate` < 1)."
     B, C, D, H, W = state.shape
     fr, fire = self.cfg.fire_rate, None
@@ -253,7 +280,11 @@ def step(self: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> torch.Tenso
     return (s + delta).permute(0, 4, 1, 2, 3)
 
 @patch
-def run(self: Lattice3D, state, ext, steps: int, keep: bool = False):
+def run(self: Lattice3D,
+        state,  # (B, C, D, H, W) start state, from `start`
+        ext,  # (B, 1, D, H, W) external input, from `start`
+        steps: int,  # synchronous updates to make
+        keep: bool = False):  # return every state, not only the last
     "Run `steps` steps; return the final state, or every state (steps+1 of them) with `keep`."
     if self.cfg.grad_checkpoint and torch.is_grad_enabled() and not keep:
         k = self.cfg.checkpoint_segment
@@ -267,7 +298,11 @@ def run(self: Lattice3D, state, ext, steps: int, keep: bool = False):
     return states if keep else state
 
 @patch
-def segment(self: Lattice3D, state, ext, t: int, n: int):
+def segment(self: Lattice3D,
+            state,  # (B, C, D, H, W) the state before step `t`
+            ext,  # (B, 1, D, H, W) external input
+            t: int,  # index of the first step (0: the input may be injected once, here)
+            n: int):  # steps to make
     "Steps t … t + n − 1 (the external input enters at the first step only with inject='once')."
     for i in range(t, t + n):
         inp = ext if (i == 0 or self.cfg.inject == "every_step") else torch.zeros_like(ext)
@@ -276,14 +311,20 @@ def segment(self: Lattice3D, state, ext, t: int, n: int):
 
 # %% ../nbs/01_lattice.ipynb #f86155f5
 @patch
-def readout(self: Lattice3D, state: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def readout(self: Lattice3D,
+            state: torch.Tensor,  # (B, C, D, H, W) final state
+            x: torch.Tensor,  # (B, *in_shape) the inputs (face I/O with `skip` adds them)
+) -> torch.Tensor:
     "Channel 0 of the whole volume, or of the output face's receptors (plus the input with `skip`)."
     if self.cfg.io == "volume": return state[:, 0]
     out = state[:, 0, -1].flatten(1)[:, self.points]
     return out + x if self.cfg.skip else out
 
 @patch
-def forward(self: Lattice3D, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+def forward(self: Lattice3D,
+            x: torch.Tensor,  # (B, *in_shape) inputs
+            steps: int | None = None,  # None: `cfg.steps`
+) -> torch.Tensor:
     "Transform inputs `x` (B, *in_shape) into outputs of the same shape."
     steps = self.cfg.steps if steps is None else steps
     check(self.cfg.io == "volume" or steps >= self.cfg.dims[0] - 1,
@@ -293,7 +334,10 @@ def forward(self: Lattice3D, x: torch.Tensor, steps: int | None = None) -> torch
     return self.readout(self.run(state, ext, steps), x)
 
 # %% ../nbs/01_lattice.ipynb #f98e0b8a
-def reference_step(lat: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> torch.Tensor:
+def reference_step(lat: Lattice3D,  # its rule and configuration
+                   state: torch.Tensor,  # (B, C, D, H, W) cell states (small: it loops over cells)
+                   ext: torch.Tensor,  # (B, 1, D, H, W) external input
+) -> torch.Tensor:
     "One lattice step computed per cell with Python loops (slow; a specification and a benchmark baseline)."
     r, (D, H, W), bnd = lat.rule, lat.cfg.dims, lat.cfg.boundary
     W1 = torch.cat([r.w_state.permute(0, 2, 1).reshape(r.w_state.shape[0], -1), r.w_ext], 1)
@@ -313,7 +357,11 @@ def reference_step(lat: Lattice3D, state: torch.Tensor, ext: torch.Tensor) -> to
     return out
 
 # %% ../nbs/01_lattice.ipynb #c2a45f16
-def plot_states(states: list, sample: int = 0, channel: int = 0, every: int = 1, title: str | None = None):
+def plot_states(states: list,  # (B, C, D, H, W) states, e.g. `Lattice3D.run(..., keep=True)`
+                sample: int = 0,  # which batch row
+                channel: int = 0,  # which state channel (0: the signal that is read out)
+                every: int = 1,  # show every n-th step
+                title: str | None = None):  # the figure's title
     "Grid of z-slices (columns) across steps (rows) of `states` from `Lattice3D.run(..., keep=True)`."
     import matplotlib.pyplot as plt
     rows = list(range(0, len(states), every))
@@ -333,7 +381,8 @@ def plot_states(states: list, sample: int = 0, channel: int = 0, every: int = 1,
     return fig
 
 # %% ../nbs/01_lattice.ipynb #26fd949a
-def plot_lattice(cfg: LatticeConfig | None = None, ax=None):
+def plot_lattice(cfg: LatticeConfig | None = None,  # None: the default lattice
+                 ax=None):  # a 3D matplotlib axis to draw on, None: a new figure
     "A 3D voxel figure of the lattice with its input and output receptors."
     import matplotlib.pyplot as plt
     cfg = cfg or LatticeConfig(io="face")

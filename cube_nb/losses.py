@@ -93,8 +93,14 @@ def curriculum_weights(difficulty: torch.Tensor,  # (n,) one per training pair, 
 # %% ../nbs/06_losses.ipynb #455ae53d
 class NegativeSampler:
     "Real-answer negatives for each training pair: random, or hard (nearest answers in teacher space)."
-    def __init__(self, answers: torch.Tensor, groups: list, k: int = 4, mode: str = "random", pool: int = 64,
-                 seed: int = 0, chunk: int = 2048):
+    def __init__(self,
+                 answers: torch.Tensor,  # (N, d) the training answers
+                 groups: list,  # per answer: its group (a negative never comes from the pair's own)
+                 k: int = 4,  # negatives per pair
+                 mode: str = "random",  # random, or hard: from the `pool` nearest answers in teacher space
+                 pool: int = 64,  # hard mode: nearest answers to draw from
+                 seed: int = 0,  # seeds the draws
+                 chunk: int = 2048):  # hard mode: answers per matrix product when finding neighbours
         check(mode in ("random", "hard"), f"negative mode={mode!r} is not known: use random or hard")
         check(k >= 1 and len(answers) > 1, f"need k >= 1 and at least 2 answers, got k={k}, {len(answers)} answers")
         self.answers, self.k, self.mode = answers, k, mode
@@ -115,7 +121,9 @@ class NegativeSampler:
 
 # %% ../nbs/06_losses.ipynb #865b01da
 @patch
-def sample(self: NegativeSampler, idx: torch.Tensor) -> torch.Tensor:
+def sample(self: NegativeSampler,
+           idx: torch.Tensor,  # (B,) indices of the batch's training pairs
+) -> torch.Tensor:
     "Negatives (B, k, d) for the training pairs `idx`, none from a pair's own group."
     B = len(idx)
     if self.mode == "hard":
@@ -140,7 +148,7 @@ class LossConfig:
     temperature: float = 0.05  # InfoNCE temperature
     margin: float = 0.2  # triplet margin in cosine distance
     negatives: int = 0  # sampled real-answer negatives per pair (0: in-batch only)
-    negative_mode: Literal["random", "hard"] = "random"
+    negative_mode: Literal["random", "hard"] = "random"  # hard: drawn from each answer's nearest answers
     reconstruction: float = 0.1  # surface-only cubes: weight of the adapter's reconstruction loss (AdapterCubeTrainer)
     uncertainty: bool = False  # learn the weights of the active objectives
     curriculum: bool = False  # easy -> hard by measured teacher cos(Q, A)
@@ -162,14 +170,19 @@ class LossConfig:
 # %% ../nbs/06_losses.ipynb #45cf59aa
 class CombinedLoss(nn.Module):
     "The weighted (or uncertainty-weighted) sum of the exported objectives; `parts` holds the last value of each."
-    def __init__(self, cfg: LossConfig = None):
+    def __init__(self, cfg: LossConfig = None):  # the objectives' weights, None: the defaults
         super().__init__()
         self.cfg = cfg = cfg or LossConfig()
         self.parts = {}
         self.active = [k for k in cfg.objectives if getattr(cfg, k) > 0]
         self.log_vars = nn.Parameter(torch.zeros(len(self.active))) if cfg.uncertainty else None
 
-    def terms(self, pred, target, negatives=None, weights=None) -> dict:
+    def terms(self,
+              pred,  # (B, d) predictions
+              target,  # (B, d) true targets
+              negatives=None,  # (B, k, d) sampled real answers, or None
+              weights=None,  # (B,) per-pair weights, or None
+    ) -> dict:
         "Each active objective on one batch; `negatives` (B, k, d) real answers, `weights` (B,) per pair."
         c, out = self.cfg, {}
         if c.cosine: out["cosine"] = cosine_loss(pred, target, weights)

@@ -29,7 +29,7 @@ class ModelConfig:
     mode: Literal["reshape", "surface_only"] = "reshape"  # a ProcessingMode value
     reshaper: str = "linear"  # EmbeddingReshaper strategy: linear, adaptive or semantic (reshape mode)
     adapter: str = "learned_linear"  # UniversalEmbeddingAdapter strategy (surface_only mode)
-    lattice: LatticeConfig = field(default_factory=LatticeConfig)
+    lattice: LatticeConfig = field(default_factory=LatticeConfig)  # the cube itself (its io follows `mode`)
     out_dim: int | None = None  # the output teacher's size when it differs from dim (a cross-teacher map; surface_only)
 
     def __post_init__(self):
@@ -50,7 +50,7 @@ class ModelConfig:
 # %% ../nbs/03a_model.ipynb #8d281ecd
 class CubeModel(nn.Module):
     "Teacher embedding (B, d) -> lattice -> teacher embedding (B, d), or (B, out_dim) of another teacher."
-    def __init__(self, cfg: ModelConfig = None):
+    def __init__(self, cfg: ModelConfig = None):  # mode, teacher size, lattice, None: the defaults
         super().__init__()
         self.cfg = cfg = cfg or ModelConfig()
         self.lattice = Lattice3D(cfg.lattice)
@@ -63,7 +63,9 @@ class CubeModel(nn.Module):
         "The adapter that reads the output face: the input's own, or the output teacher's."
         return getattr(self, "out_adapter", None) or self.adapter
 
-    def fit_layout(self, x: torch.Tensor, y: torch.Tensor | None = None):
+    def fit_layout(self,
+                   x: torch.Tensor,  # (N, dim) training inputs
+                   y: torch.Tensor | None = None):  # (N, out_dim) training targets (the output adapter's start)
         "Fit the reshaper's layout (reshape mode) or start the adapters at the principal directions of inputs `x` (and targets `y`)."
         if self.cfg.mode == "reshape":
             self.reshaper.fit(x)
@@ -76,7 +78,9 @@ class CubeModel(nn.Module):
             self.out_adapter.fit_pca(y)
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,  # (B, dim) teacher embeddings
+    ) -> torch.Tensor:
         check_tensor(x, "embeddings", ndim=2, last=self.cfg.dim)
         if self.cfg.mode == "reshape": return self.reshaper.from_grid(self.lattice(self.reshaper.to_grid(x)))
         return self.decoder.decode(self.lattice(self.adapter.encode(x)))
@@ -91,14 +95,17 @@ class CubeModel(nn.Module):
 # %% ../nbs/03a_model.ipynb #7b7dbd48
 class ResidualMLP(nn.Module):
     "x + W2·gelu(W1·x), the output layer zero so it starts as the identity; a plain MLP when `out_dim` differs."
-    def __init__(self, dim: int, hidden: int, out_dim: int | None = None):
+    def __init__(self,
+                 dim: int,  # input width
+                 hidden: int,  # hidden width (`mlp_hidden_for` matches a parameter count)
+                 out_dim: int | None = None):  # output width, None: `dim`, with the residual connection
         super().__init__()
         self.skip = (out_dim or dim) == dim
         self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim or dim))
         if self.skip:
             nn.init.zeros_(self.net[2].weight)
             nn.init.zeros_(self.net[2].bias)
-    def forward(self, x): return x + self.net(x) if self.skip else self.net(x)
+    def forward(self, x): return x + self.net(x) if self.skip else self.net(x)  # (B, dim) inputs
 
 def mlp_hidden_for(dim: int,  # input width
                    n_params: int,  # the parameter count to reach (e.g. the cube's)

@@ -12,8 +12,11 @@ from .evaluation import fit_ridge
 __all__ = ['align', 'agreement_weights', 'ensemble_targets']
 
 # %% ../nbs/11_teachers.ipynb #890da727
-def align(src_train: torch.Tensor, dst_train: torch.Tensor, src_val: torch.Tensor, dst_val: torch.Tensor):
-    "A ridge map from one teacher's space into another's, fitted on the same training texts (λ on validation); a predict function."
+def align(src_train: torch.Tensor,  # (N, d_src) training texts in the source teacher's space
+          dst_train: torch.Tensor,  # (N, d_dst) the same texts in the destination teacher's space
+          src_val: torch.Tensor,  # (n, d_src) validation texts (they choose ridge's λ)
+          dst_val: torch.Tensor):  # (n, d_dst) the same validation texts
+    "A ridge map from one teacher's space into another's (λ chosen on validation), as a predict function."
     for name, a, b in (("training", src_train, dst_train), ("validation", src_val, dst_val)):
         check_tensor(a, f"{name} source embeddings", ndim=2)
         check_tensor(b, f"{name} destination embeddings", ndim=2)
@@ -22,7 +25,10 @@ def align(src_train: torch.Tensor, dst_train: torch.Tensor, src_val: torch.Tenso
     return fit_ridge(src_train, dst_train, src_val, dst_val)[0]
 
 # %% ../nbs/11_teachers.ipynb #1f097302
-def agreement_weights(a: torch.Tensor, b: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
+def agreement_weights(a: torch.Tensor,  # (N, d) one teacher's targets
+                      b: torch.Tensor,  # (N, d) another's, mapped into the same space
+                      floor: float = 0.05,  # the lowest weight before scaling
+) -> torch.Tensor:
     "Per-pair weights max(cos(aᵢ, bᵢ), floor), scaled to mean 1: how much two teachers' targets (in one space) agree."
     check(0 < floor <= 1, f"floor={floor} must be in (0, 1]")
     check(a.shape == b.shape, f"targets of shapes {tuple(a.shape)} and {tuple(b.shape)}: map both into one space "
@@ -30,7 +36,8 @@ def agreement_weights(a: torch.Tensor, b: torch.Tensor, floor: float = 0.05) -> 
     c = F.cosine_similarity(a.double(), b.double(), dim=1).clamp(min=floor)
     return (c / c.mean()).float()
 
-def ensemble_targets(targets: list[torch.Tensor]) -> torch.Tensor:
+def ensemble_targets(targets: list[torch.Tensor],  # (N, d) each, in one space
+) -> torch.Tensor:
     "The normalised mean of unit-normalised targets that are already in one space."
     check(len(targets) >= 1 and all(t.shape == targets[0].shape for t in targets),
           "pass targets of one shape (map them into one space first)")

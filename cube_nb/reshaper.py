@@ -28,7 +28,10 @@ def suggest_grid(d: int,  # the embedding width to place
     return best[1]
 
 # %% ../nbs/02_reshaper.ipynb #0d0230f6
-def snake_path(D: int, H: int, W: int) -> list[int]:
+def snake_path(D: int,  # depth of the grid
+               H: int,  # height
+               W: int,  # width
+) -> list[int]:
     "Flat indices of a D×H×W grid in an order where consecutive cells share a face."
     out = []
     for z in range(D):
@@ -43,7 +46,10 @@ Strategy = Literal["linear", "adaptive", "semantic"]
 
 class EmbeddingReshaper(nn.Module):
     "Exactly invertible map between embeddings (B, d) and grids (B, D, H, W)."
-    def __init__(self, dim: int, grid: tuple[int, int, int] | None = None, strategy: Strategy = "linear"):
+    def __init__(self,
+                 dim: int,  # embedding width d
+                 grid: tuple[int, int, int] | None = None,  # (D, H, W) with D·H·W >= d, None: `suggest_grid(dim)`
+                 strategy: Strategy = "linear"):  # linear, adaptive or semantic: how dimensions are placed
         super().__init__()
         check(isinstance(dim, int) and dim > 0, f"dim={dim} must be a positive integer (the teacher's embedding size)")
         grid = tuple(grid) if grid is not None else suggest_grid(dim)
@@ -69,7 +75,9 @@ class EmbeddingReshaper(nn.Module):
 from fastcore.basics import patch
 
 @patch
-def to_grid(self: EmbeddingReshaper, x: torch.Tensor) -> torch.Tensor:
+def to_grid(self: EmbeddingReshaper,
+            x: torch.Tensor,  # (B, d) embeddings
+) -> torch.Tensor:
     "Embeddings (B, d) -> grids (B, D, H, W)."
     check(capturing() or bool(self.fitted),  # no host read while a CUDA graph is captured
           f"the {self.strategy!r} reshaper has not been fitted: call reshaper.fit(train_embeddings) first")
@@ -77,7 +85,9 @@ def to_grid(self: EmbeddingReshaper, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_zeros(x.shape[0], 1)], 1)[:, self.order].view(-1, *self.grid)
 
 @patch
-def from_grid(self: EmbeddingReshaper, g: torch.Tensor) -> torch.Tensor:
+def from_grid(self: EmbeddingReshaper,
+              g: torch.Tensor,  # (B, D, H, W) grids
+) -> torch.Tensor:
     "Grids (B, D, H, W) -> embeddings (B, d); padding cells are dropped."
     check(tuple(g.shape[1:]) == self.grid,
           f"grid batch has shape {tuple(g.shape)}, expected (B, {', '.join(map(str, self.grid))})")
@@ -101,7 +111,8 @@ def _cluster_order(x: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/02_reshaper.ipynb #972c1d56
 @patch
-def fit(self: EmbeddingReshaper, x: torch.Tensor):
+def fit(self: EmbeddingReshaper,
+        x: torch.Tensor):  # (N, d) training embeddings
     "Fix the layout from training embeddings `x` (N, d); a no-op for `linear`."
     check_tensor(x, "embeddings", ndim=2, last=self.dim)
     check(x.shape[0] >= 2, f"fit needs at least 2 embeddings, got {x.shape[0]}")
@@ -120,7 +131,9 @@ def fit(self: EmbeddingReshaper, x: torch.Tensor):
     return self
 
 # %% ../nbs/02_reshaper.ipynb #af56cc7e
-def neighbour_correlation(r: EmbeddingReshaper, x: torch.Tensor) -> float:
+def neighbour_correlation(r: EmbeddingReshaper,  # a fitted reshaper
+                          x: torch.Tensor,  # (N, d) embeddings to correlate
+) -> float:
     "Mean |Pearson correlation| between dimensions in face-adjacent cells of the grid."
     c = np.abs(np.nan_to_num(np.corrcoef(x.double().cpu().numpy(), rowvar=False)))
     idx = r.order.view(r.grid).cpu().numpy()
@@ -132,7 +145,11 @@ def neighbour_correlation(r: EmbeddingReshaper, x: torch.Tensor) -> float:
     return float(np.concatenate(vals).mean())
 
 # %% ../nbs/02_reshaper.ipynb #63894a5c
-def semantic_preservation(a: torch.Tensor, b: torch.Tensor, max_pairs: int = 200_000, seed: int = 0) -> dict:
+def semantic_preservation(a: torch.Tensor,  # (N, d) embeddings
+                          b: torch.Tensor,  # (N, d) their transforms
+                          max_pairs: int = 200_000,  # pairs of rows sampled for the rank correlations
+                          seed: int = 0,  # seeds that sample
+) -> dict:
     "Cosine, Pearson and Spearman agreement between embeddings `a` and their transforms `b` (N, d)."
     from scipy.stats import pearsonr, spearmanr
     check(a.shape == b.shape and a.ndim == 2,
@@ -147,7 +164,8 @@ def semantic_preservation(a: torch.Tensor, b: torch.Tensor, max_pairs: int = 200
 
 # %% ../nbs/02_reshaper.ipynb #bd5aed03
 @patch
-def save(self: EmbeddingReshaper, path):
+def save(self: EmbeddingReshaper,
+         path):  # a .safetensors file
     "Save the layout to a safetensors file (atomically)."
     return save_tensors({"order": self.order}, path,
                         metadata={"dim": str(self.dim), "grid": ",".join(map(str, self.grid)),

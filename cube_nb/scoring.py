@@ -12,7 +12,8 @@ __all__ = ['SCORINGS', 'unit', 'knn_mean', 'Scoring', 'per_candidate', 'CSLS', '
            'n1_counts', 'hubness']
 
 # %% ../nbs/06a_scoring.ipynb #c825ad97
-def unit(x: torch.Tensor) -> torch.Tensor:
+def unit(x: torch.Tensor,  # (n, d) rows
+) -> torch.Tensor:
     "Rows of `x` as float64 unit vectors."
     return F.normalize(x.double(), dim=1)
 
@@ -40,11 +41,16 @@ class Scoring:
         check_tensor(train_preds, "train_preds", ndim=2, last=bank.shape[1])
         return self.set_stats(self.bank_stats(unit(train_preds), chunk))
 
-    def bank_stats(self, train: torch.Tensor, chunk: int) -> dict: return {}
-    def set_stats(self, stats: dict):
+    def bank_stats(self,
+                   train: torch.Tensor,  # (N, d) unit training predictions
+                   chunk: int,  # bank rows per matrix product
+    ) -> dict: return {}
+    def set_stats(self, stats: dict):  # name -> tensor, as `bank_stats` returns them
         self.stats = stats
         return self
-    def with_stats(self, bank: torch.Tensor, stats: dict):
+    def with_stats(self,
+                   bank: torch.Tensor,  # (M, d) candidate embeddings
+                   stats: dict):  # the statistics `fit` read earlier for this bank
         "Hold `bank` and statistics stored earlier, without fitting again."
         self.bank = unit(bank)
         return self.set_stats(stats)
@@ -56,7 +62,11 @@ class Scoring:
     def __repr__(self): return self.label
 
 # %% ../nbs/06a_scoring.ipynb #dd8485d8
-def per_candidate(bank: torch.Tensor, train: torch.Tensor, f, chunk: int = 1024) -> torch.Tensor:
+def per_candidate(bank: torch.Tensor,  # (M, d) unit candidates
+                  train: torch.Tensor,  # (N, d) unit training predictions
+                  f,  # (rows, N) cosines -> (rows,) one statistic per candidate
+                  chunk: int = 1024,  # candidates per matrix product
+) -> torch.Tensor:
     "`f` applied to each candidate's cosines with every training prediction (rows of `bank @ train.T`, in blocks)."
     return torch.cat([f(bank[i:i + chunk] @ train.T) for i in range(0, len(bank), chunk)])
 

