@@ -328,16 +328,19 @@ class EmbeddingMetrics(Callback):
                  scorings=()):  # also rank by these (names in `SCORINGS`, e.g. "csls"): val_R1_csls, ...
         self.ks, self.scorings = tuple(ks), tuple(scorings)
         for name in self.scorings: scoring(name)  # an unknown name fails here, not after the first epoch
-    def after_validate(self):
+    def compute(self) -> dict:
+        "The metrics of the model as it is now."
         l = self.learn
         pv, yv = predict(l.model, l.val[0]).to(l.device), l.val[1].to(l.device)  # scored on the GPU if any
-        with torch.no_grad(): l.metrics = {"val_loss": float(l.loss_fn(pv, yv))}
+        with torch.no_grad(): out = {"val_loss": float(l.loss_fn(pv, yv))}
         m = retrieval_metrics(pv, yv, ks=self.ks)
-        l.metrics.update(val_cos=m["cos"], **{f"val_R{k}": m[f"R{k}"] for k in self.ks})
+        out.update(val_cos=m["cos"], **{f"val_R{k}": m[f"R{k}"] for k in self.ks})
         tp = predict(l.model, l.train[0]).to(l.device) if self.scorings else None
         for name in self.scorings:
             m = retrieval_metrics(pv, yv, ks=self.ks, score=scoring(name, n=min(len(yv), len(tp))).fit(yv, tp))
-            l.metrics.update({f"val_R{k}_{name}": m[f"R{k}"] for k in self.ks})
+            out.update({f"val_R{k}_{name}": m[f"R{k}"] for k in self.ks})
+        return out
+    def after_validate(self): self.learn.metrics = self.compute()
 
 # %% ../nbs/07_training.ipynb #48d88ec3
 def mechanics(l: Learner,  # reads its configuration, data, device and world size
@@ -358,6 +361,11 @@ def mechanics(l: Learner,  # reads its configuration, data, device and world siz
     return cbs
 
 # %% ../nbs/07_training.ipynb #a8d9c451
+@patch
+def validate(self: Learner) -> dict:
+    "The validation metrics of the model as it is now, without the events (its `EmbeddingMetrics`' `compute`)."
+    return next(c for c in self.cbs if isinstance(c, EmbeddingMetrics)).compute()
+
 @patch
 def fit(self: Learner):
     "Train from the current state (fresh, or restored from a checkpoint) to `cfg.epochs`."
