@@ -98,7 +98,8 @@ class UniversalEmbeddingAdapter(nn.Module):
         g = torch.Generator().manual_seed(seed)
         self.enc = _path(strategy, in_dim, out_dim, g, hidden, tokens)
         self.dec = _path(strategy, out_dim, in_dim, g, hidden, tokens)
-        with torch.no_grad():  # decode starts as the transpose of encode's linear path: the best inverse of a projection
+        # decode starts as the transpose of encode's linear path: the best inverse of a projection
+        with torch.no_grad():
             for e, d in zip(self._linears(self.enc), reversed(self._linears(self.dec))): d.weight.copy_(e.weight.T)
 
     @staticmethod
@@ -114,7 +115,8 @@ class UniversalEmbeddingAdapter(nn.Module):
         return (1 - F.cosine_similarity(self.decode(self.encode(e)), e.detach(), dim=-1)).mean()
     @property
     def n_params(self): return sum(p.numel() for p in self.parameters())
-    def __repr__(self): return f"UniversalEmbeddingAdapter({self.in_dim} <-> {self.out_dim}, {self.strategy}, {self.n_params:,} params)"
+    def __repr__(self):
+        return f"UniversalEmbeddingAdapter({self.in_dim} <-> {self.out_dim}, {self.strategy}, {self.n_params:,} params)"
 
 # %% ../nbs/03_adapters.ipynb #d1b90c90
 @patch

@@ -261,7 +261,8 @@ def bench_main(argv=None):  # the arguments, None: the command line's
                                        min_time=0.2, threads=args.threads)
     else:
         get_device(args.device)
-        over = {k: v for k, v in (("dims", tuple(args.dims) if args.dims else None), ("channels", args.channels)) if v is not None}
+        given = (("dims", tuple(args.dims) if args.dims else None), ("channels", args.channels))
+        over = {k: v for k, v in given if v is not None}
         res = bench_lattice(LatticeConfig(**over), batch=args.batch, threads=args.threads, device=args.device,
                             amp=args.bf16)
     print(format_bench(res))
@@ -294,7 +295,8 @@ def embed_main(argv=None):  # the arguments, None: the command line's
     sec = time.perf_counter() - t0
     s = cache.stats
     print(f"{args.data}: {len(texts):,} distinct texts, {s['hits']:,} cached, {s['misses']:,} embedded in {sec:.1f}s"
-          + (f" ({s['misses'] / sec:,.0f} texts/s)" if s["misses"] else "") + f"; peak memory {peak_rss_bytes() / 2**30:.2f} GiB; cache {cache.folder}")
+          + (f" ({s['misses'] / sec:,.0f} texts/s)" if s["misses"] else "")
+          + f"; peak memory {peak_rss_bytes() / 2**30:.2f} GiB; cache {cache.folder}")
 
 # %% ../nbs/10_cli.ipynb #82824d7b
 @one_line_errors

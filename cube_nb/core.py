@@ -295,7 +295,8 @@ def config_from_dict(cls,  # a config dataclass
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(d) - set(names), key=str)  # YAML keys may be numbers too
-    shown = ", ".join(str(k).encode("unicode_escape").decode() for k in unknown)  # a key with a newline stays on one line
+    # a key with a newline stays on one line
+    shown = ", ".join(str(k).encode("unicode_escape").decode() for k in unknown)
     check(not unknown, f"{where}: unknown key(s) {shown}: valid keys are {', '.join(names)}")
     kw = {}
     for k, v in d.items():
@@ -325,7 +326,7 @@ def save_config(cfg,  # a config dataclass instance
 
 def load_config(cls,  # a config dataclass, e.g. `TrainingConfig`
                 path):  # a .yaml file
-    "Read a YAML file into dataclass `cls`, with one-line errors for a missing file, bad YAML, unknown keys or bad values."
+    "Read a YAML file into dataclass `cls`; one-line errors for a missing file, bad YAML, unknown keys, bad values."
     path = Path(path)
     check(path.is_file(), f"config file {path} does not exist: check the path")
     try: d = yaml.safe_load(path.read_text(encoding="utf-8"))

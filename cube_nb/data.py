@@ -183,7 +183,9 @@ def read_records(path,  # a .jsonl, .csv, .txt or .json file
         check(task == "dialogue", f"{p}: .json files hold conversations (dialogue data): use task='dialogue'")
         try: data = json.loads(text)
         except json.JSONDecodeError as e: raise CubeError(f"{p}:{e.lineno} is not valid JSON: fix the file") from None
-        ok = isinstance(data, (list, dict)) and all(isinstance(c, list) and all(isinstance(t, str) for t in c) for c in (data.values() if isinstance(data, dict) else data))
+        convs = data.values() if isinstance(data, dict) else data
+        ok = isinstance(data, (list, dict)) and all(isinstance(c, list) and all(isinstance(t, str) for t in c)
+                                                    for c in convs)
         check(ok, f"{p}: a .json file must be a list of conversations, each a list of turn strings")
         recs = conversation_records(data, context_window)
         check(recs, f"{p} holds no conversation with two or more turns")
@@ -417,7 +419,8 @@ class DialogueDataset(torch.utils.data.Dataset):
 
     def __len__(self): return len(self.records)
     def __getitem__(self, i): return self.q[i], self.a[i]
-    def __repr__(self): return f"{type(self).__name__}({self.source!r}, {len(self):,} pairs, d={self.q.shape[1]}, {self.sizes})"
+    def __repr__(self):
+        return f"{type(self).__name__}({self.source!r}, {len(self):,} pairs, d={self.q.shape[1]}, {self.sizes})"
 
     @property
     def difficulty(self) -> torch.Tensor: return 1 - self.qa_cos
@@ -444,7 +447,7 @@ class DialogueDataset(torch.utils.data.Dataset):
                   name: str,  # train, val or test
                   task: str | None = None,  # mixed data: only this task's pairs
     ) -> dict:
-        "Per-pair training inputs of one split, as the trainer takes them: `groups` (negatives), `difficulty` (curriculum), `sample_weights`."
+        "Per-pair training inputs of one split for the trainer: `groups`, `difficulty` (curriculum), `sample_weights`."
         rows = self.rows(name, task)
         idx = torch.tensor(rows, dtype=torch.long)
         return {"groups": [self.records[i]["group"] for i in rows], "difficulty": self.difficulty[idx],
@@ -466,7 +469,8 @@ def stats(self: DialogueDataset) -> dict:
     return {**self.sizes, "pairs": len(self), "qa_cos_mean": float(c.mean()),
             "qa_cos_std": float(c.std()) if len(c) > 1 else 0.0,
             "qa_cos_p10": float(c.quantile(0.1)), "qa_cos_p90": float(c.quantile(0.9)),
-            "answer_duplicate_rate": 1 - len({r["a"] for r in self.records}) / max(1, len(self)), "dropped": dict(self.report)}
+            "answer_duplicate_rate": 1 - len({r["a"] for r in self.records}) / max(1, len(self)),
+            "dropped": dict(self.report)}
 
 @patch
 def get_dataloader(self: DialogueDataset,
@@ -478,8 +482,9 @@ def get_dataloader(self: DialogueDataset,
     check(batch_size >= 1, f"batch_size={batch_size} must be >= 1")
     x, y = self.part(split)
     shuffle = split == "train" if shuffle is None else shuffle
+    gen = torch.Generator().manual_seed(seed) if shuffle else None
     return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
-                                       generator=torch.Generator().manual_seed(seed) if shuffle else None, collate_fn=self._collate(split))
+                                       generator=gen, collate_fn=self._collate(split))
 
 @patch
 def _collate(self: DialogueDataset, split: str):
@@ -679,7 +684,7 @@ def bench_data(source: str = "chitchat",  # a corpus name or a file
                n_texts: int = 1000,  # texts embedded by each backend
                seed: int = 0,  # seeds the sample of texts
 ) -> dict:
-    "Teacher texts/s (PyTorch and ONNX Runtime side by side), warm-cache vectors/s and warm dataset build seconds for `source`."
+    "Teacher texts/s (PyTorch and ONNX Runtime side by side), warm-cache vectors/s, warm dataset build seconds."
     import time
     from cube_nb.teachers import TeacherEncoder
     t = _teacher(teacher)

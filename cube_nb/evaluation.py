@@ -330,9 +330,10 @@ def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's pre
                      "cube_rank": int(c_rank[j]), "identity_rank": int(i_rank[j])}
     order = sorted(range(len(gain)), key=lambda j: gain[j])
     return {"wins": sum(g > 0 for g in gain), "ties": sum(g == 0 for g in gain), "losses": sum(g < 0 for g in gain),
-            "best": [row(j) for j in reversed(order[-n:]) if gain[j] > 0], "worst": [row(j) for j in order[:n] if gain[j] < 0],
-            "cube": {"cos": c_cos.tolist(),
-                     "rank": c_rank.tolist()}, "identity": {"cos": i_cos.tolist(), "rank": i_rank.tolist()}}
+            "best": [row(j) for j in reversed(order[-n:]) if gain[j] > 0],
+            "worst": [row(j) for j in order[:n] if gain[j] < 0],
+            "cube": {"cos": c_cos.tolist(), "rank": c_rank.tolist()},
+            "identity": {"cos": i_cos.tolist(), "rank": i_rank.tolist()}}
 
 def plot_pair_scores(ea: dict,  # `error_analysis` output
                      path=None):  # a .png file to save the figure to, None: only return it

@@ -34,11 +34,11 @@ class LatticeConfig:
     placement: Placement = "full_face"  # where the receptors sit on the faces (face I/O only)
     coverage: float = 0.125  # fraction of face cells used by 'proportional' and 'random' placement
     inject: Literal["every_step", "once"] = "every_step"  # feed the external input at every step or only the first
-    skip: bool = True  # face I/O: add the input to the output face's readout (False: everything read out has crossed the lattice)
+    skip: bool = True  # face I/O: add the input to the readout (False: all that is read out has crossed the lattice)
     activation: Literal["gelu", "relu", "tanh"] = "gelu"  # the cell MLP's nonlinearity
     learned_init: bool = True  # learned per-cell initial values of channels 1..C-1 (gives cells a position)
-    grad_checkpoint: bool = False  # recompute steps in backward: keep one state per segment instead of every step's activations
-    checkpoint_segment: int = 1  # with grad_checkpoint: steps recomputed together (memory: steps/segment states + one segment's activations)
+    grad_checkpoint: bool = False  # recompute steps in backward: one state per segment kept, not every activation
+    checkpoint_segment: int = 1  # grad_checkpoint: steps recomputed together (steps/segment states kept)
     seed: int = 0  # seed for 'random' placement
     engine: Literal["auto", "torch", "triton"] = "auto"  # auto: Triton (01b_fused) where it covers the config
 

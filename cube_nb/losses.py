@@ -57,7 +57,7 @@ def triplet_loss(pred: torch.Tensor,  # (B, d) predictions
                  negative: torch.Tensor,  # (B, d) or (B, k, d) wrong targets
                  margin: float = 0.2,  # how much closer the positive must be, in 1 − cos
 ) -> torch.Tensor:
-    "Mean of max(0, d(pred, positive) − d(pred, negative) + margin), d = 1 − cos; `negative` is (B, d) or (B, k, d)."
+    "Mean of max(0, d(pred, positive) − d(pred, negative) + margin), d = 1 − cos, `negative` (B, d) or (B, k, d)."
     dp = 1 - F.cosine_similarity(pred, positive.detach(), dim=-1)
     if negative.ndim == 3: dn = 1 - F.cosine_similarity(pred[:, None], negative.detach(), dim=-1)  # (B, k)
     else: dn = (1 - F.cosine_similarity(pred, negative.detach(), dim=-1))[:, None]

@@ -56,7 +56,8 @@ class CubeModel(nn.Module):
         self.lattice = Lattice3D(cfg.lattice)
         if cfg.mode == "reshape": self.reshaper = EmbeddingReshaper(cfg.dim, cfg.lattice.dims, cfg.reshaper)
         else: self.adapter = UniversalEmbeddingAdapter(cfg.dim, self.lattice.in_shape[0], cfg.adapter)
-        if cfg.target_dim != cfg.dim: self.out_adapter = UniversalEmbeddingAdapter(cfg.target_dim, self.lattice.in_shape[0], cfg.adapter)
+        if cfg.target_dim != cfg.dim:
+            self.out_adapter = UniversalEmbeddingAdapter(cfg.target_dim, self.lattice.in_shape[0], cfg.adapter)
 
     @property
     def decoder(self) -> UniversalEmbeddingAdapter:
@@ -66,7 +67,7 @@ class CubeModel(nn.Module):
     def fit_layout(self,
                    x: torch.Tensor,  # (N, dim) training inputs
                    y: torch.Tensor | None = None):  # (N, out_dim) training targets (the output adapter's start)
-        "Fit the reshaper's layout (reshape mode) or start the adapters at the principal directions of inputs `x` (and targets `y`)."
+        "Fit the reshaper's layout (reshape mode), or start the adapters at the principal directions of `x` (and `y`)."
         if self.cfg.mode == "reshape":
             self.reshaper.fit(x)
             return self
@@ -90,7 +91,8 @@ class CubeModel(nn.Module):
 
     def __repr__(self):
         out = f" -> {self.out_adapter!r}" if hasattr(self, "out_adapter") else ""
-        return f"CubeModel({self.cfg.mode}: {getattr(self, 'reshaper', None) or self.adapter!r} -> {self.lattice!r}{out})"
+        ends = getattr(self, "reshaper", None) or self.adapter
+        return f"CubeModel({self.cfg.mode}: {ends!r} -> {self.lattice!r}{out})"
 
 # %% ../nbs/03a_model.ipynb #7b7dbd48
 class ResidualMLP(nn.Module):

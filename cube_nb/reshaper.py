@@ -69,7 +69,9 @@ class EmbeddingReshaper(nn.Module):
         "For each embedding dimension, the flat index of its cell."
         return torch.argsort(self.order, stable=True)[:self.dim]  # padding cells (order == dim) sort last; no host sync
 
-    def __repr__(self): return f"EmbeddingReshaper(d={self.dim} -> {'×'.join(map(str, self.grid))}, {self.strategy}, padding={self.padding})"
+    def __repr__(self):
+        grid = "×".join(map(str, self.grid))
+        return f"EmbeddingReshaper(d={self.dim} -> {grid}, {self.strategy}, padding={self.padding})"
 
 # %% ../nbs/02_reshaper.ipynb #ec8f8412
 from fastcore.basics import patch

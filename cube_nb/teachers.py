@@ -177,7 +177,9 @@ class TeacherEncoder:
         if self.dim is None: self.load()
         if backend == "onnx": self.session = onnx_session(self)
 
-    def __repr__(self): return f"TeacherEncoder({self.name!r}, d={self.dim}, {self.pooling} pooling, normalize={self.normalize}, backend={self.backend})"
+    def __repr__(self):
+        return (f"TeacherEncoder({self.name!r}, d={self.dim}, {self.pooling} pooling, normalize={self.normalize}, "
+                f"backend={self.backend})")
 
 # %% ../nbs/04_teachers.ipynb #cc4f21b2
 from fastcore.basics import patch
@@ -219,7 +221,7 @@ def _encode_batch(self: TeacherEncoder, texts: list[str], backend: str | None = 
     else:
         tok = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                              return_tensors="pt").to(self.device)
-        with torch.no_grad(): h = self.model(**tok).last_hidden_state.float()  # pool in fp32 whatever the model's precision
+        with torch.no_grad(): h = self.model(**tok).last_hidden_state.float()  # pooled in fp32, whatever the model's
         mask = tok["attention_mask"]
     e = mean_pool(h, mask) if self.pooling == "mean" else h[:, 0]
     return (F.normalize(e, dim=-1) if self.normalize else e).float().cpu()
@@ -265,7 +267,8 @@ def weights_sha256(folder: Path,  # a model folder
     "sha256 over the weight files of a model folder."
     files = weight_files(folder)
     key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    if key not in _SHA_MEMO: _SHA_MEMO[key] = hashlib.sha256("".join(_file_sha256(f) for f in files).encode()).hexdigest()
+    if key not in _SHA_MEMO:
+        _SHA_MEMO[key] = hashlib.sha256("".join(_file_sha256(f) for f in files).encode()).hexdigest()
     return _SHA_MEMO[key]
 
 @patch(as_prop=True)
@@ -299,7 +302,9 @@ class EmbeddingCache:
         self.hits = self.misses = 0
         self._index, self._vecs, self._seen = {}, [], set()
 
-    def __repr__(self): return f"EmbeddingCache({self.folder}, {len(self._index):,} vectors loaded, hits={self.hits}, misses={self.misses})"
+    def __repr__(self):
+        return (f"EmbeddingCache({self.folder}, {len(self._index):,} vectors loaded, "
+                f"hits={self.hits}, misses={self.misses})")
 
 # %% ../nbs/04_teachers.ipynb #43a429bc
 def _checksum(keys: torch.Tensor, vecs: torch.Tensor) -> str:
@@ -451,7 +456,8 @@ def export_onnx(teacher: TeacherEncoder,  # the teacher to export
 def onnx_session(teacher: TeacherEncoder):  # the teacher to run
     "An ONNX Runtime session for `teacher`: exported once into the cache, checked against PyTorch every time it loads."
     try: import onnxruntime as ort
-    except ImportError: raise CubeError("backend='onnx' needs onnxruntime and onnx: pip install onnxruntime onnx") from None
+    except ImportError:
+        raise CubeError("backend='onnx' needs onnxruntime and onnx: pip install onnxruntime onnx") from None
     path, err = onnx_path(teacher), float("inf")
     for _ in range(2):
         if not path.is_file(): export_onnx(teacher, path)

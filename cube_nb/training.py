@@ -100,7 +100,7 @@ def init_distributed(device: str = "cpu",  # cpu (gloo) or cuda (NCCL, one GPU p
 
 @contextmanager
 def distributed(device: str = "cpu"):  # as for `init_distributed`
-    "Inside: this process has joined torchrun's process group (a no-op outside torchrun); yields its device, and leaves the group it joined."
+    "Inside: this process is in torchrun's process group (a no-op outside torchrun), yields its device, leaves after."
     import torch.distributed as dist
     joined = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     dev = init_distributed(device)
@@ -199,11 +199,13 @@ class Learner:
         self.loss_fn = CombinedLoss(cfg.loss)
         self.rank, self.world = dist_info()
         self.device = get_device(cfg.device)
-        if self.device.type == "cuda" and self.world > 1: self.device = torch.device("cuda", torch.cuda.current_device())
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.n_batches = math.ceil(len(train[0]) / cfg.batch_size)
         self.epoch = self.step = self.iter = 0  # epochs done, optimiser steps done, batch index within the epoch
         self.history, self.stop, self.running = [], False, [0.0, 0]  # running: (sum of train losses, pairs) this epoch
-        self.best = self.sched = self._sched_state = None  # set by BestWeightsCB / SchedulerCB, or restored from a checkpoint
+        # set by BestWeightsCB / SchedulerCB, or restored from a checkpoint
+        self.best = self.sched = self._sched_state = None
         self.grad_norm, self.interrupted = float("nan"), False
         self.net, self.forward_context = model, nullcontext  # what a batch goes through, and how: callbacks change them
         std = mechanics(self, groups, difficulty, sample_weights)
@@ -420,7 +422,9 @@ class SchedulerCB(Callback):
         if c.schedule == "plateau": l.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(l.opt, factor=0.5, patience=1)
         elif c.schedule == "cosine":
             total, warm = c.epochs * l.n_batches, max(1, int(c.warmup * c.epochs * l.n_batches))
-            f = lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, total - warm))))
+            def f(s):  # linear warmup, then cosine decay to 0
+                if s < warm: return (s + 1) / warm
+                return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, total - warm))))
             l.sched = torch.optim.lr_scheduler.LambdaLR(l.opt, f)
         else: l.sched = None
         if l._sched_state and l.sched: l.sched.load_state_dict(l._sched_state)
@@ -603,12 +607,13 @@ class AdapterReconstructionCB(Callback):
     def __init__(self, weight: float = 0.1): self.weight = weight  # the reconstruction loss's weight
     def after_loss(self):
         l, m = self.learn, self.learn.model
-        if hasattr(m, "out_adapter"): l.reconstruction = (m.adapter.reconstruction_loss(l.xb) + m.out_adapter.reconstruction_loss(l.yb)) / 2
+        if hasattr(m, "out_adapter"):
+            l.reconstruction = (m.adapter.reconstruction_loss(l.xb) + m.out_adapter.reconstruction_loss(l.yb)) / 2
         else: l.reconstruction = m.adapter.reconstruction_loss(torch.cat([l.xb, l.yb]))
         l.loss = l.loss + self.weight * l.reconstruction
 
 class AdapterCubeTrainer(CubeTrainer):
-    "A `CubeTrainer` for surface-only cubes: adapter and lattice trained jointly, with the adapter's reconstruction loss."
+    "A `CubeTrainer` for surface-only cubes: adapter and lattice trained together, plus the adapter's reconstruction."
     def __init__(self,
                  model,  # a `CubeModel` with mode='surface_only'
                  train,  # (inputs, targets) to fit
@@ -688,7 +693,7 @@ def load_checkpoint(self: Learner,
         self.loss_fn.load_state_dict(t["loss"])
         self._sched_state = t["sched"]
         if t["best"] is not None: self.best = t["best"]
-        self.epoch, self.iter, self.step, self.history, self.running = state["epoch"], state["iter"], state["step"], state["history"], state["running"]
+        for k in ("epoch", "iter", "step", "history", "running"): setattr(self, k, state[k])
         return d
     raise CubeError(f"every checkpoint in {folder} is damaged: start the run again without --resume")
 

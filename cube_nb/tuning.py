@@ -39,7 +39,7 @@ def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by
               root="runs/seeds",  # one run folder per seed under it (seed-N), finished ones are reused
               log: Callable | None = None,  # print-like progress
 ) -> list[dict]:
-    "Metrics of `cfg` trained and evaluated once per seed (weights and split both follow the seed); finished seeds are reused."
+    "Metrics of `cfg` trained and evaluated once per seed (weights and split follow the seed); finished seeds reused."
     out = []
     for s in seeds:
         c, run = with_overrides(cfg, {"seed": s, "data.seed": s}), Path(root) / f"seed-{s}"
@@ -199,10 +199,10 @@ def val_score(run,  # a run folder (its history.csv)
             "value": {"cos": cos, "R1": r1, "cos+R1": cos + r1}[objective]}
 
 # %% ../nbs/09_tuning.ipynb #84d1968e
-HEARTBEAT = 10  # seconds between a running trial's heartbeats; one silent for 6 of them is failed as left behind by a killed search
+HEARTBEAT = 10  # seconds between a running trial's heartbeats: one silent for 6 of them was left by a killed search
 
 def _open_study(storage: str, study_name: str, tries: int = 5):
-    "Create or load the study, with heartbeats (a process tells another's running trial, kept, from one whose process died, failed)."
+    "Create or load the study, with heartbeats (a running trial whose process died is failed, a live one kept)."
     import optuna, sqlalchemy, time, warnings
     for k in range(tries):
         try:
@@ -211,7 +211,7 @@ def _open_study(storage: str, study_name: str, tries: int = 5):
                                       optuna.exceptions.ExperimentalWarning)  # Optuna marks heartbeats experimental
                 rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT, grace_period=6 * HEARTBEAT)
             return optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True)
-        except sqlalchemy.exc.IntegrityError:  # workers started together all create the tables; one wins, the rest load them
+        except sqlalchemy.exc.IntegrityError:  # workers started together all create the tables: one wins, the rest load
             if k == tries - 1: raise CubeError(f"Optuna storage {storage}: its tables could not be created ({tries} "
                                                "tries while other workers created them): start the workers again")
             time.sleep(0.5 * (k + 1))
@@ -229,7 +229,7 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
          seed: int = 0,  # seeds the sampler
          worker: int = 0,  # this process's number among those searching one study (its own sampler seed)
          log: Callable | None = None):  # print-like: a line per trial
-    "Run (or resume, or join) an Optuna study over `space` until it holds `n_trials` finished trials; returns the study."
+    "Run (or resume, or join) an Optuna study over `space` until it holds `n_trials` finished trials, and return it."
     import optuna
     from optuna.trial import TrialState
     space = check_space(space or DEFAULT_SPACE, cfg)
@@ -243,7 +243,8 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
           f"worker={worker} must be an integer >= 0: give each process that searches one study its own number")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(storage, study_name)
-    s0 = seed + 7919 * worker + len(study.get_trials(deepcopy=False))  # a resumed search or another worker must not redraw the same points
+    # a resumed search or another worker must not redraw the same points
+    s0 = seed + 7919 * worker + len(study.get_trials(deepcopy=False))
     if sampler == "grid":
         study.sampler = optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()}, seed=s0)
     else: study.sampler = optuna.samplers.TPESampler(seed=s0)
