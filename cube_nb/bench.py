@@ -63,6 +63,7 @@ def run_engine(l: Lattice3D,  # the lattice (its configuration and rule)
             st = st + F.conv3d(h, r.w2[..., None, None, None], r.b2)
     return l.readout(st, x)
 
+# %% ../nbs/03b_benchmark.ipynb #534948eb
 def bench_engine(cfg: LatticeConfig,  # the lattice to time
                  batch: int,  # inputs per iteration
                  engine: str,  # as for `run_engine`
@@ -127,6 +128,7 @@ def bench_lattice(cfg: LatticeConfig | None = None,  # the lattice to time, None
             "engine": best["engine"], "device": device, "device_name": name, "peak_mem_bytes": best["peak_mem_bytes"],
             "threads": torch.get_num_threads()}
 
+# %% ../nbs/03b_benchmark.ipynb #050a9c2e
 def format_bench(res: dict,  # `bench_lattice` output
 ) -> str:
     "The benchmark rows and ratios as text."
@@ -166,6 +168,7 @@ def bench_sweep(cells: int,  # cells per batch, about: the batch is cells // lat
                 rows.append({"engine": e, "oom": True, "dims": list(dims), "batch": batch})
     return rows
 
+# %% ../nbs/03b_benchmark.ipynb #35e4580a
 def plot_sweep(sweeps: dict,  # label (e.g. 'H100 bf16') -> `bench_sweep` rows
                ax=None):  # a matplotlib axis to draw on, None: a new figure
     "Cell-steps/s against lattice cells, a line per (label, engine); `sweeps`: label (e.g. 'H100 bf16') -> rows."

@@ -49,6 +49,7 @@ def training_config(args):  # parsed by a `config_parser` parser
         if getattr(args, arg) is not None: d["data"][key] = getattr(args, arg)
     return config_from_dict(TrainingConfig, d)
 
+# %% ../nbs/10_cli.ipynb #1f834b62
 def add_task(p: argparse.ArgumentParser,  # the parser to add the options to
              choices=("dialogue", "autoencoder", "mixed"),  # the tasks the command takes
              default: str | None = None):  # None: the configuration's
@@ -57,6 +58,7 @@ def add_task(p: argparse.ArgumentParser,  # the parser to add the options to
                    help="question -> answer, text -> same text, or both (weighted by data.mix)")
     p.add_argument("--mode", choices=choices, dest="old_mode", help=argparse.SUPPRESS)
 
+# %% ../nbs/10_cli.ipynb #d99b877e
 def task_arg(args,  # parsed by a parser with `add_task`
 ) -> str | None:
     "The --task value; --mode, its old name, still works and warns."
@@ -65,6 +67,7 @@ def task_arg(args,  # parsed by a parser with `add_task`
                   stacklevel=2)
     return args.old_mode
 
+# %% ../nbs/10_cli.ipynb #94ff5270
 def config_parser(prog: str,  # the command's name
                   description: str,  # what --help says it does
 ) -> argparse.ArgumentParser:
@@ -79,6 +82,7 @@ def config_parser(prog: str,  # the command's name
     p.add_argument("--device")
     return p
 
+# %% ../nbs/10_cli.ipynb #5a8bb8ab
 @one_line_errors
 def train_main(argv=None):  # the arguments, None: the command line's
     "Train a cube; write the run folder."
@@ -106,6 +110,7 @@ def scoring_args(p: argparse.ArgumentParser,  # the parser to add the options to
     p.add_argument("--temperature", type=float, default=0.05, help="inverted-softmax temperature (default 0.05)")
     return p
 
+# %% ../nbs/10_cli.ipynb #e28801f9
 def scoring_from(args,  # parsed by a parser with `scoring_args`
                  n: int | None = None):  # the fewest rows on either side: CSLS's k is at most this
     "The `Scoring` that --scoring, --k and --temperature name; without --k, CSLS takes 10 neighbours (at most `n`)."
@@ -114,6 +119,7 @@ def scoring_from(args,  # parsed by a parser with `scoring_args`
     check(args.scoring in args.scoring_choices, f"--scoring {args.scoring} is not known here: use one of {known}")
     return scoring(args.scoring, k=args.csls_k, temperature=args.temperature, n=n)
 
+# %% ../nbs/10_cli.ipynb #a861785b
 @one_line_errors
 def eval_main(argv=None):  # the arguments, None: the command line's
     "Score a run on its held-out test split next to the baselines, ranked plain and corrected; write metrics.json."
@@ -153,6 +159,7 @@ def bank_decoder(source: str | None,  # a Q&A file, a corpus name or a .txt file
     check(texts, f"the bank {source} holds no texts: pass a file with at least one answer")
     return PhraseBankDecoder(texts, teacher.encode_cached(texts))
 
+# %% ../nbs/10_cli.ipynb #b0dc53db
 @one_line_errors
 def ask_main(argv=None):  # the arguments, None: the command line's
     "Top-k answers from the phrase bank for a question, the cube's and the identity's, hubness-corrected by default."
@@ -317,6 +324,7 @@ def seeds_main(argv=None):  # the arguments, None: the command line's
                  json.dumps({"seeds": args.seeds, "metrics": ms, "target": quality_target(ms)}, indent=1))
     print(f"wrote {args.root}/seeds.md and seeds.json")
 
+# %% ../nbs/10_cli.ipynb #e21ba15a
 @one_line_errors
 def tune_main(argv=None):  # the arguments, None: the command line's
     "Run or resume an Optuna study; write the best configuration."

@@ -29,6 +29,7 @@ def capturing() -> bool:
     "Whether a CUDA graph is being captured on the current stream (reading a value would break the capture)."
     return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
 
+# %% ../nbs/00_core.ipynb #61d1a2b4
 @functools.cache
 def literal_fields(cls) -> dict:
     "The fields of dataclass `cls` whose type hint is a `Literal`, with their allowed values (None too if Optional)."
@@ -39,6 +40,7 @@ def literal_fields(cls) -> dict:
         if lits: out[name] = tuple(v for a in lits for v in typing.get_args(a)) + (None,) * (type(None) in args)
     return out
 
+# %% ../nbs/00_core.ipynb #c053057c
 def check_literals(cfg):  # a dataclass instance
     "Every `Literal` field of dataclass `cfg` holds one of its values; one message names the field and the choices."
     for name, allowed in literal_fields(type(cfg)).items():
@@ -46,6 +48,7 @@ def check_literals(cfg):  # a dataclass instance
         choices = [str(a) for a in allowed if a is not None]
         check(v in allowed, f"{name}={v!r} is not known: use {', '.join(choices[:-1])} or {choices[-1]}")
 
+# %% ../nbs/00_core.ipynb #e49ab4df
 def check_tensor(x,  # the value to check
                  name: str,  # what it is, as the message names it
                  ndim: int | None = None,  # the dimensions it must have, None: any
@@ -70,6 +73,7 @@ def deterministic_kernels():
     os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"  # what inductor's config reads when it is first imported
     torch._C._set_deterministic_algorithms(True, warn_only=True)
 
+# %% ../nbs/00_core.ipynb #ccd0b6fc
 def set_seed(seed: int,  # one seed for Python's, NumPy's and torch's generators
              deterministic: bool = True):  # ask torch for deterministic kernels (warns where there are none)
     "Seed Python, NumPy and torch; with `deterministic`, ask torch for deterministic kernels."
@@ -134,6 +138,7 @@ def save_tensors(tensors: dict,  # name -> tensor (moved to the CPU and made con
     from safetensors.torch import save
     return atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata))
 
+# %% ../nbs/00_core.ipynb #214bba6f
 def load_tensors(path,  # a .safetensors file
 ) -> dict:
     "Load a safetensors file, with a one-line error if it is missing or damaged."
@@ -153,6 +158,7 @@ def fmt_seconds(s: float,  # seconds (nan: unknown)
     s = int(round(s))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
+# %% ../nbs/00_core.ipynb #06338db1
 def progress_line(what: str,  # what is progressing
                   done: int,  # units done
                   total: int,  # units in all
@@ -170,6 +176,7 @@ def cache_root() -> Path:
     "`$CUBE_NB_CACHE`, else `~/.cache/cube_nb`: the root of everything the library caches."
     return Path(os.environ.get("CUBE_NB_CACHE", Path.home() / ".cache" / "cube_nb"))
 
+# %% ../nbs/00_core.ipynb #1f06811c
 FAST_ENGINES = {}  # lattice engine plug-ins: name -> (why_not(cfg, state) -> str | None, step(rule, state, ...))
 
 def register_engine(name: str,  # as `LatticeConfig.engine` names it
@@ -178,6 +185,7 @@ def register_engine(name: str,  # as `LatticeConfig.engine` names it
     "Make a fused lattice engine available to every lattice: `why_not(cfg, state)` says when it cannot run."
     FAST_ENGINES[name] = (why_not, step)
 
+# %% ../nbs/00_core.ipynb #ec9a52d6
 def peak_rss_bytes() -> int:
     "Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."
     import resource
@@ -319,11 +327,13 @@ def config_to_dict(cfg,  # a config dataclass instance
         return v
     return {f.name: plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
 
+# %% ../nbs/00_core.ipynb #de0962f6
 def save_config(cfg,  # a config dataclass instance
                 path):  # the .yaml file to replace
     "Write a dataclass config to YAML atomically."
     return atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
+# %% ../nbs/00_core.ipynb #e4cc7d71
 def load_config(cls,  # a config dataclass, e.g. `TrainingConfig`
                 path):  # a .yaml file
     "Read a YAML file into dataclass `cls`; one-line errors for a missing file, bad YAML, unknown keys, bad values."

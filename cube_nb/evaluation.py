@@ -288,12 +288,14 @@ def evaluate_run(run,  # run folder written by cube_train
         else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
         return metrics
 
+# %% ../nbs/08_evaluation.ipynb #d2a58e49
 def scoring_info(corrected: Scoring,  # the run's hub-corrected scoring
 ) -> dict:
     "What each column's ranking is, for metrics.json."
     return {"plain": "cos", "corrected": corrected.label, "suffix": f"_{corrected.name}",
             "statistics": "each mapper's own predictions for the training questions"}
 
+# %% ../nbs/08_evaluation.ipynb #a61933e6
 def table_cols(metrics: dict,  # a run's metrics.json, read
                what: str = "retrieval",  # retrieval or hubness
 ) -> tuple:
@@ -302,6 +304,7 @@ def table_cols(metrics: dict,  # a run's metrics.json, read
     sfx = metrics["test"].get("scoring", {}).get("suffix")  # runs scored before the correction have none
     return (("cos",) if what == "retrieval" else ()) + base + (tuple(c + sfx for c in base) if sfx else ())
 
+# %% ../nbs/08_evaluation.ipynb #b6bb8ef2
 def metrics_table(metrics: dict,  # a run's metrics.json, read
                   what: str = "retrieval",  # retrieval or hubness
 ) -> str:
@@ -335,6 +338,7 @@ def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's pre
             "cube": {"cos": c_cos.tolist(), "rank": c_rank.tolist()},
             "identity": {"cos": i_cos.tolist(), "rank": i_rank.tolist()}}
 
+# %% ../nbs/08_evaluation.ipynb #8218212e
 def plot_pair_scores(ea: dict,  # `error_analysis` output
                      path=None):  # a .png file to save the figure to, None: only return it
     "Histograms of per-pair cosine and of log rank, cube against identity; saved to `path` if given."
@@ -365,6 +369,7 @@ def hub_counts(mappers: dict,  # name -> predict function
     per = lambda f: {s.label: n1_counts(top1(s, f(q)), len(a)) for s in fitted(f)}
     return {name: per(f) for name, f in mappers.items()}
 
+# %% ../nbs/08_evaluation.ipynb #354de75c
 def plot_hubness(counts: dict,  # `hub_counts` output
                  path=None):  # a .png file to save the figure to, None: only return it
     "Histograms of N1 per mapper, one panel per scoring (log scale: the hubs are the rare tall counts)."
@@ -390,6 +395,7 @@ def md_table(scores: dict,  # mapper -> metrics
     head = ["| mapper | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     return head + [f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in scores.items()]
 
+# %% ../nbs/08_evaluation.ipynb #14de7084
 def run_report(metrics: dict,  # what `evaluate_run` computed (metrics.json)
                ds,  # the run's dataset (its split sizes and filter report)
                ea: dict | None = None,  # `error_analysis` output: its examples go in the report
@@ -466,6 +472,7 @@ def store_stats(stats: dict,  # a scoring's fitted statistics
             save_tensors(stats, path, {"key": key})
     except CubeError as e: warnings.warn(f"bank statistics not stored: {e}")
 
+# %% ../nbs/08_evaluation.ipynb #a236b5eb
 @patch
 def use(self: PhraseBankDecoder,
         score: Scoring,  # how to rank, e.g. scoring("csls", k=10)

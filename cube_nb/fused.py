@@ -290,6 +290,7 @@ def interpreting() -> bool:
     "Whether Triton runs kernels in its CPU interpreter (TRITON_INTERPRET=1 when Triton was imported)."
     return triton is not None and bool(triton.knobs.runtime.interpret)
 
+# %% ../nbs/01b_fused.ipynb #057cfc68
 def fused_reason(cfg,  # a `LatticeConfig`
                  state: torch.Tensor,  # (B, C, D, H, W): its device, dtype and size decide
 ) -> str | None:
@@ -311,6 +312,7 @@ def fused_reason(cfg,  # a `LatticeConfig`
         return f"autocast to {torch.get_autocast_dtype(dev)} is not in the kernels (bfloat16 is)"
     return None
 
+# %% ../nbs/01b_fused.ipynb #864d5f0e
 def fused_step(rule,  # the lattice's `CellRule`
                state: torch.Tensor,  # (B, C, D, H, W) cell states
                ext: torch.Tensor,  # (B, 1, D, H, W) external input

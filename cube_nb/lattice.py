@@ -69,6 +69,7 @@ def neighbour_offsets(n: int,  # 6 (faces) or 26 (faces, edges, corners)
     moore = [(z, y, x) for z in (-1, 0, 1) for y in (-1, 0, 1) for x in (-1, 0, 1) if (z, y, x) != (0, 0, 0)]
     return moore if n == 26 else [o for o in moore if sum(map(abs, o)) == 1]
 
+# %% ../nbs/01_lattice.ipynb #dd036824
 def tap_index(offset,  # (dz, dy, dx), each in -1, 0, 1
 ) -> int:
     "Position of `offset` in a flattened 3×3×3 kernel."
@@ -88,6 +89,7 @@ def pad_boundary(x: torch.Tensor,  # (B, C, D, H, W) states
         x = torch.cat([lo, x, hi], d)
     return x
 
+# %% ../nbs/01_lattice.ipynb #0bde0093
 def shifted_views(padded: torch.Tensor,  # (B, C, D+2, H+2, W+2) from `pad_boundary`
                   offsets,  # the (dz, dy, dx) of each view
 ) -> list[torch.Tensor]:
@@ -150,6 +152,7 @@ def first_layer(self: CellRule) -> torch.Tensor:
     "First-layer weights as a (taps·C + E, hidden) matrix, rows in the order of the gathered features."
     return torch.cat([self.w_state.permute(2, 1, 0).reshape(-1, self.w_state.shape[0]), self.w_ext.T])
 
+# %% ../nbs/01_lattice.ipynb #e506567d
 @patch
 def forward(self: CellRule,
             padded: torch.Tensor,  # (B, D+2, H+2, W+2, C) channels-last state with its boundary
@@ -261,6 +264,7 @@ def engine_for(self: Lattice3D,
         raise CubeError(f"engine='triton' cannot run: {why}; use engine='auto' (falls back to PyTorch) or 'torch'")
     return "torch" if why else "triton"
 
+# %% ../nbs/01_lattice.ipynb #d814110d
 @patch
 def step(self: Lattice3D,
          state: torch.Tensor,  # (B, C, D, H, W) cell states
@@ -279,6 +283,7 @@ def step(self: Lattice3D,
     if fire is not None: delta = delta * fire.to(delta)
     return (s + delta).permute(0, 4, 1, 2, 3)
 
+# %% ../nbs/01_lattice.ipynb #6e0f5b0f
 @patch
 def run(self: Lattice3D,
         state,  # (B, C, D, H, W) start state, from `start`
@@ -297,6 +302,7 @@ def run(self: Lattice3D,
         if keep: states.append(state)
     return states if keep else state
 
+# %% ../nbs/01_lattice.ipynb #cff72e81
 @patch
 def segment(self: Lattice3D,
             state,  # (B, C, D, H, W) the state before step `t`
@@ -320,6 +326,7 @@ def readout(self: Lattice3D,
     out = state[:, 0, -1].flatten(1)[:, self.points]
     return out + x if self.cfg.skip else out
 
+# %% ../nbs/01_lattice.ipynb #57939712
 @patch
 def forward(self: Lattice3D,
             x: torch.Tensor,  # (B, *in_shape) inputs

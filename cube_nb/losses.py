@@ -23,6 +23,7 @@ def wmean(v: torch.Tensor,  # (B,) per-pair values
     w = torch.ones_like(v) if weights is None else weights
     return (v * w).sum() / w.sum().clamp(min=1e-12)
 
+# %% ../nbs/06_losses.ipynb #f1a23ca8
 def cosine_loss(pred: torch.Tensor,  # (B, d) predictions
                 target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
                 weights: torch.Tensor | None = None,  # (B,) per-pair weights, None: equal
@@ -30,6 +31,7 @@ def cosine_loss(pred: torch.Tensor,  # (B, d) predictions
     "Mean of 1 − cos(pred, target) over the batch (weighted by `weights`); the target is treated as fixed."
     return wmean(1 - F.cosine_similarity(pred, target.detach(), dim=-1), weights)
 
+# %% ../nbs/06_losses.ipynb #ef8ca429
 def mse_loss(pred: torch.Tensor,  # (B, d) predictions
              target: torch.Tensor,  # (B, d) targets (no gradient flows into them)
              weights: torch.Tensor | None = None,  # (B,) per-pair weights, None: equal
@@ -221,6 +223,7 @@ def pair_scores(pred: torch.Tensor,  # (N, d) predictions
         ranks.append((s >= o[:, None]).sum(1))  # 1 = best; ties count against the true answer
     return torch.cat(own), torch.cat(ranks)
 
+# %% ../nbs/06_losses.ipynb #9e36acd4
 def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
                       target: torch.Tensor,  # (n, d) their true targets, which are also the candidates
                       ks=(1, 5, 10),  # the R@k columns

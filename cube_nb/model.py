@@ -23,6 +23,7 @@ class ProcessingMode(str, Enum):
     RESHAPE = "reshape"  # the whole embedding onto the whole volume, through the reshaper
     SURFACE_ONLY = "surface_only"  # an adapter onto the input face's receptors, back from the output face's
 
+# %% ../nbs/03a_model.ipynb #d9bd156a
 @dataclass
 class ModelConfig:
     dim: int = 384  # teacher embedding size at both ends
@@ -109,6 +110,7 @@ class ResidualMLP(nn.Module):
             nn.init.zeros_(self.net[2].bias)
     def forward(self, x): return x + self.net(x) if self.skip else self.net(x)  # (B, dim) inputs
 
+# %% ../nbs/03a_model.ipynb #a125a556
 def mlp_hidden_for(dim: int,  # input width
                    n_params: int,  # the parameter count to reach (e.g. the cube's)
                    out_dim: int | None = None,  # output width, None: `dim`

@@ -36,6 +36,7 @@ def agreement_weights(a: torch.Tensor,  # (N, d) one teacher's targets
     c = F.cosine_similarity(a.double(), b.double(), dim=1).clamp(min=floor)
     return (c / c.mean()).float()
 
+# %% ../nbs/11_teachers.ipynb #9b9177c2
 def ensemble_targets(targets: list[torch.Tensor],  # (N, d) each, in one space
 ) -> torch.Tensor:
     "The normalised mean of unit-normalised targets that are already in one space."

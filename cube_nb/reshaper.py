@@ -86,6 +86,7 @@ def to_grid(self: EmbeddingReshaper,
     check_tensor(x, "embeddings", ndim=2, last=self.dim)
     return torch.cat([x, x.new_zeros(x.shape[0], 1)], 1)[:, self.order].view(-1, *self.grid)
 
+# %% ../nbs/02_reshaper.ipynb #286542f1
 @patch
 def from_grid(self: EmbeddingReshaper,
               g: torch.Tensor,  # (B, D, H, W) grids
@@ -173,6 +174,7 @@ def save(self: EmbeddingReshaper,
                         metadata={"dim": str(self.dim), "grid": ",".join(map(str, self.grid)),
                                   "strategy": self.strategy})
 
+# %% ../nbs/02_reshaper.ipynb #46d45081
 @patch(cls_method=True)
 def load(cls: EmbeddingReshaper, path):
     "Load a reshaper saved with `save`."

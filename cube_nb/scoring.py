@@ -17,6 +17,7 @@ def unit(x: torch.Tensor,  # (n, d) rows
     "Rows of `x` as float64 unit vectors."
     return F.normalize(x.double(), dim=1)
 
+# %% ../nbs/06a_scoring.ipynb #aa2481e7
 def knn_mean(sim: torch.Tensor,  # (n, m) similarities
              k: int,  # neighbours per row (at most m)
 ) -> torch.Tensor:
@@ -133,6 +134,7 @@ def top1(score: Scoring,  # a fitted scoring of the candidates
     "Index of each prediction's best candidate under `score`."
     return torch.cat([score(p[i:i + chunk]).argmax(1) for i in range(0, len(p), chunk)])
 
+# %% ../nbs/06a_scoring.ipynb #704064d9
 def n1_counts(top: torch.Tensor,  # (n,) each query's top-1 candidate, from `top1`
               n_candidates: int,  # the bank's size: the counts' length
 ) -> torch.Tensor:

