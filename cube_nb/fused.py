@@ -61,6 +61,8 @@ if triton is not None:
         xx, vx = _axis_reader(x, tl.load(off_ptr + 3 * t + 2), W, (j >> 2) & 1)
         return ((b * D + zz) * H + yy) * W + xx, ok & vz & vy & vx
 
+# %% ../nbs/01b_fused.ipynb #88df00c5
+if triton is not None:
     @triton.jit
     def _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
                     C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
@@ -95,6 +97,8 @@ if triton is not None:
             h = 2. / (1. + tl.exp(-2. * pre)) - 1.
             return h, 1. - h * h
 
+# %% ../nbs/01b_fused.ipynb #89ea4118
+if triton is not None:
     @triton.jit(do_not_specialize=["N"])  # a short last batch reuses the compiled kernel
     def _fwd(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr, off_ptr, f_ptr, out_ptr, N, D: tl.constexpr, H: tl.constexpr,
              W: tl.constexpr, C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
@@ -120,6 +124,8 @@ if triton is not None:
             delta = delta * tl.load(f_ptr + p, mask=ok, other=0.)[:, None]
         tl.store(out_ptr + p[:, None] * C + c[None, :], s0 + delta, mask=m2)
 
+# %% ../nbs/01b_fused.ipynb #d5b17971
+if triton is not None:
     @triton.jit(do_not_specialize=["N", "G"])
     def _bwd_h(s_ptr, e_ptr, w1_ptr, b1_ptr, w2_ptr, off_ptr, f_ptr, g_ptr, gp_ptr, part_ptr, N, G,
                D: tl.constexpr, H: tl.constexpr, W: tl.constexpr, PER: tl.constexpr, C: tl.constexpr,
@@ -199,6 +205,8 @@ if triton is not None:
         tl.store(row + o + 2 * HID + c[:, None] * HID + k[None, :], gw2, mask=cm[:, None] & km[None, :])
         tl.store(row + o + 2 * HID + C * HID + c, tl.sum(gb2, 0), mask=cm)
 
+# %% ../nbs/01b_fused.ipynb #58d4ac72
+if triton is not None:
     @triton.jit(do_not_specialize=["N"])
     def _bwd_s(g_ptr, gp_ptr, w1_ptr, off_ptr, gs_ptr, ge_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
                C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
