@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os
 import torch
-from .core import cache_root, register_engine
+from .core import CubeError, cache_root, register_engine
 os.environ.setdefault("TRITON_CACHE_DIR", str(cache_root() / "triton"))  # compiled kernels: with the project's cache
 try:
     import triton, triton.language as tl
@@ -242,7 +242,8 @@ _ACT_CODE = {"gelu": 0, "relu": 1, "tanh": 2}
 ON_CHIP = 200 * 1024  # bytes of gradient accumulators backward 1 may keep per program (an H200 has 227 KiB)
 BWD_PER = 16  # blocks of cells per backward-1 program: fixed, so that G, not the kernel, changes with the batch
 BLOCKS = {("fwd", False): (64, 4), ("bwd_h", False): (64, 4), ("bwd_s", False): (64, 4),
-          ("fwd", True): (128, 4), ("bwd_h", True): (32, 2), ("bwd_s", True): (128, 4)}
+          ("fwd", True): (128, 4), ("bwd_h", True): (32, 2), ("bwd_s", True): (128, 4),
+          ("bwd_h", False, 27): (32, 2)}  # 27 taps of fp32 tiles: 64 cells need more shared memory than an H200 has
 
 _BND_CODE = {"walls": 0, "periodic": 1, "reflecting": 2}
 
@@ -252,9 +253,17 @@ def _block(n: int) -> int:
 
 def _meta(kernel: str, s: torch.Tensor, w1: torch.Tensor, nt: int, boundary: str, bf16: bool) -> dict:
     p2 = _block
-    bm, warps = BLOCKS[kernel, bf16]
+    bm, warps = BLOCKS.get((kernel, bf16, nt), BLOCKS[kernel, bf16])  # an entry for this many taps, if any
     return dict(C=s.shape[-1], HID=w1.shape[1], NT=nt, BM=bm, num_warps=warps, BC=p2(s.shape[-1]), BH=p2(w1.shape[1]),
                 BND=_BND_CODE[boundary], BF16=bf16)
+
+def _launch(kernel, grid: tuple, *args, **meta):
+    "Run `kernel` on `grid`; a kernel that needs more on-chip memory than the GPU has fails with a one-line error."
+    try: kernel[grid](*args, **meta)
+    except triton.runtime.errors.OutOfResources as e:
+        raise CubeError(f"the fused lattice kernels need {e.required:,} bytes of {e.name} at channels={meta['C']}, "
+                        f"hidden={meta['HID']}, {meta['NT']} taps and this GPU has {e.limit:,}: set lattice.engine="
+                        "'torch' (or use fewer channels, a narrower hidden layer, 6 neighbours)") from None
 
 class FusedStep(torch.autograd.Function):
     "One lattice step on channels-last state (B, D, H, W, C), input and fire mask (B, D, H, W, 1) with the kernels."
@@ -265,8 +274,8 @@ class FusedStep(torch.autograd.Function):
         m = _meta("fwd", s, w1, offs.shape[0], boundary, bf16)
         out = torch.empty_like(s)
         f = e if fire is None else fire.contiguous()  # not read without FIRE
-        _fwd[(triton.cdiv(N, m["BM"]),)](s, e, w1, b1, w2, b2, offs, f, out, N, D, H, W, ACT=_ACT_CODE[act],
-                                         FIRE=fire is not None, **m)
+        _launch(_fwd, (triton.cdiv(N, m["BM"]),), s, e, w1, b1, w2, b2, offs, f, out, N, D, H, W,
+                ACT=_ACT_CODE[act], FIRE=fire is not None, **m)
         ctx.save_for_backward(s, e, w1, b1, w2, offs, f)
         ctx.args = (boundary, act, bf16, fire is not None)
         return out
@@ -284,11 +293,11 @@ class FusedStep(torch.autograd.Function):
         gp = torch.empty(N, HID, device=s.device, dtype=torch.bfloat16 if bf16 else torch.float32)
         part = torch.empty(G, (NT + 1) * C * HID + 2 * HID + C, device=s.device, dtype=torch.float32)
         g = g.contiguous()
-        _bwd_h[(G,)](s, e, w1, b1, w2, offs, f, g, gp, part, N, G, D, H, W, PER=BWD_PER,
-                     NTP=1 if NT == 7 else triton.next_power_of_2(NT), ACT=_ACT_CODE[act], FIRE=fire, **m)
+        _launch(_bwd_h, (G,), s, e, w1, b1, w2, offs, f, g, gp, part, N, G, D, H, W, PER=BWD_PER,
+                NTP=1 if NT == 7 else triton.next_power_of_2(NT), ACT=_ACT_CODE[act], FIRE=fire, **m)
         gs, ge = torch.empty_like(s), torch.empty_like(e)
         m = _meta("bwd_s", s, w1, NT, boundary, bf16)
-        _bwd_s[(triton.cdiv(N, m["BM"]),)](g, gp, w1, offs, gs, ge, N, D, H, W, **m)
+        _launch(_bwd_s, (triton.cdiv(N, m["BM"]),), g, gp, w1, offs, gs, ge, N, D, H, W, **m)
         gw1, gwe, gb1, gw2, gb2 = part.sum(0).split([NT * C * HID, HID, HID, C * HID, C])
         return (gs, ge, torch.cat([gw1.view(NT * C, HID), gwe[None]]).to(w1.dtype), gb1.to(b1.dtype),
                 gw2.view(C, HID).to(w2.dtype), gb2.to(b1.dtype), None, None, None, None, None)

@@ -11,6 +11,20 @@ from cube_nb.losses import LossConfig
 assert torch.cuda.is_available()
 print(torch.__version__, torch.cuda.get_device_name())
 
+
+def lattice_memory(cfg: LatticeConfig) -> dict:
+    "Seconds and peak GPU memory of one bf16 forward and backward of lattice `cfg` on 4096 inputs."
+    import time
+    l = Lattice3D(cfg).cuda()
+    x = torch.randn(4096, *l.in_shape, device="cuda")
+    torch.cuda.reset_peak_memory_stats()
+    t = time.time()
+    with torch.autocast("cuda", dtype=torch.bfloat16): y = l(x)
+    y.float().square().mean().backward()
+    torch.cuda.synchronize()
+    return {"seconds": time.time() - t, "peak_mem_bytes": torch.cuda.max_memory_allocated()}
+
+
 if sys.argv[1:2] == ["teacher"]:  # python3 tools/gpu_check.py teacher FOLDER: the teacher in fp32 / fp16 / bf16 on the GPU
     import time
     from cube_nb.teachers import TeacherEncoder
@@ -112,17 +126,9 @@ if sys.argv[1:2] == ["fused"]:  # python3 tools/gpu_check.py fused [tune]: the T
         print(format_bench(res), flush=True)
         out["bench"].append(res)
     for eng, ck, seg in (("triton", False, 1), ("triton", True, 1)):
-        def one():
-            l = Lattice3D(LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, engine=eng, grad_checkpoint=ck,
-                                        checkpoint_segment=seg)).cuda()
-            x = torch.randn(4096, 16, 16, 16, device="cuda")
-            torch.cuda.reset_peak_memory_stats()
-            t = time.time()
-            with torch.autocast("cuda", dtype=torch.bfloat16): y = l(x)
-            y.float().square().mean().backward()
-            torch.cuda.synchronize()
-            return {"seconds": time.time() - t, "peak_mem_bytes": torch.cuda.max_memory_allocated()}
-        try: r = one()
+        cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, engine=eng, grad_checkpoint=ck,
+                            checkpoint_segment=seg)
+        try: r = lattice_memory(cfg)
         except torch.OutOfMemoryError as e: r = {"oom": str(e)[:100]}
         torch.cuda.empty_cache()
         r.update(engine=eng, grad_checkpoint=ck)
@@ -173,18 +179,9 @@ def guarded(fn):
 def memory_runs(results, segments=(1, 2, 4)):
     "Batch 4096 x 16^3 cells x 32 steps, bf16, one forward + backward with the PyTorch engine: per-step and segment checkpointing, and none."
     for seg in (*segments, None):
-        def one():
-            cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=seg is not None,
-                                checkpoint_segment=seg or 1, engine="torch")
-            l = Lattice3D(cfg).cuda()
-            x = torch.randn(4096, 16, 16, 16, device="cuda")
-            torch.cuda.reset_peak_memory_stats()
-            t = time.time()
-            with torch.autocast("cuda", dtype=torch.bfloat16): y = l(x)
-            y.float().square().mean().backward()
-            torch.cuda.synchronize()
-            return {"seconds": time.time() - t, "peak_mem_bytes": torch.cuda.max_memory_allocated()}
-        r = guarded(one)
+        cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=seg is not None,
+                            checkpoint_segment=seg or 1, engine="torch")
+        r = guarded(lambda: lattice_memory(cfg))
         r["checkpoint_segment"] = seg
         print("memory b4096 16^3 32 steps bf16", r, flush=True)
         results["memory"].append(r)
