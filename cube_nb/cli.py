@@ -11,8 +11,8 @@ from .core import CubeError, atomic_write, check, config_from_dict, config_to_di
 
 # %% auto #0
 __all__ = ['one_line_errors', 'training_config', 'add_task', 'task_arg', 'config_parser', 'train_main', 'scoring_args',
-           'scoring_from', 'eval_main', 'bank_decoder', 'ask_main', 'export_main', 'bench_main', 'embed_main',
-           'seeds_main', 'tune_main']
+           'scoring_from', 'run_parser', 'eval_main', 'bank_decoder', 'ask_main', 'export_main', 'bench_main',
+           'embed_main', 'seeds_main', 'tune_main']
 
 # %% ../nbs/10_cli.ipynb #c2807645
 def _interrupt(sig, frame): raise KeyboardInterrupt  # SIGTERM (a scheduler's stop) ends a command as Ctrl-C does
@@ -119,13 +119,21 @@ def scoring_from(args,  # parsed by a parser with `scoring_args`
     check(args.scoring in args.scoring_choices, f"--scoring {args.scoring} is not known here: use one of {known}")
     return scoring(args.scoring, k=args.csls_k, temperature=args.temperature, n=n)
 
+# %% ../nbs/10_cli.ipynb #4ea6a33e
+def run_parser(prog: str,  # the command's name
+               description: str,  # what --help says it does
+) -> argparse.ArgumentParser:
+    "A parser with --run, the run folder the command reads (cube_eval, cube_ask, cube_export)."
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--run", required=True, help="run folder written by cube_train")
+    return p
+
 # %% ../nbs/10_cli.ipynb #a861785b
 @one_line_errors
 def eval_main(argv=None):  # the arguments, None: the command line's
     "Score a run on its held-out test split next to the baselines, ranked plain and corrected; write metrics.json."
     from cube_nb.evaluation import evaluate_run, metrics_table
-    p = argparse.ArgumentParser(prog="cube_eval", description="Held-out metrics of a cube_train run and its baselines.")
-    p.add_argument("--run", required=True, help="run folder written by cube_train")
+    p = run_parser("cube_eval", "Held-out metrics of a cube_train run and its baselines.")
     p.add_argument("--data", help="evaluate on every pair of this file (or corpus) instead of the run's test split")
     p.add_argument("--save-predictions", metavar="DIR",
                    help="write test_pairs.jsonl and predictions.npy (cube outputs, same order) into DIR")
@@ -166,8 +174,7 @@ def ask_main(argv=None):  # the arguments, None: the command line's
     import hashlib
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.training import load_run, predict
-    p = argparse.ArgumentParser(prog="cube_ask", description="Answer a question with a trained cube and a phrase bank.")
-    p.add_argument("--run", required=True, help="run folder written by cube_train")
+    p = run_parser("cube_ask", "Answer a question with a trained cube and a phrase bank.")
     p.add_argument("question", help="the question text")
     p.add_argument("-k", dest="top", type=int, default=3, help="answers to show (default 3)")
     p.add_argument("--bank", help="answers of this Q&A file or corpus (or lines of a .txt file) instead of the run's")
@@ -192,8 +199,7 @@ def ask_main(argv=None):  # the arguments, None: the command line's
 def export_main(argv=None):  # the arguments, None: the command line's
     "Write a run folder as a sentence-transformers model folder: the teacher's modules, then the cube."
     from cube_nb.export import export_run
-    p = argparse.ArgumentParser(prog="cube_export", description="Export a trained cube to sentence-transformers.")
-    p.add_argument("--run", required=True, help="run folder written by cube_train")
+    p = run_parser("cube_export", "Export a trained cube to sentence-transformers.")
     p.add_argument("--out", required=True, help="the sentence-transformers folder to write")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     args = p.parse_args(argv)
