@@ -336,7 +336,7 @@ def save_config(cfg,  # a config dataclass instance
 # %% ../nbs/00_core.ipynb #e4cc7d71
 def load_config(cls,  # a config dataclass, e.g. `TrainingConfig`
                 path):  # a .yaml file
-    "Read a YAML file into dataclass `cls`; one-line errors for a missing file, bad YAML, unknown keys, bad values."
+    "Read a YAML file into dataclass `cls`: one-line errors for a missing file, bad YAML, unknown keys, bad values."
     path = Path(path)
     check(path.is_file(), f"config file {path} does not exist: check the path")
     try: d = yaml.safe_load(path.read_text(encoding="utf-8"))

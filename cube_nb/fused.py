@@ -258,7 +258,7 @@ def _meta(kernel: str, s: torch.Tensor, w1: torch.Tensor, nt: int, boundary: str
                 BND=_BND_CODE[boundary], BF16=bf16)
 
 def _launch(kernel, grid: tuple, *args, **meta):
-    "Run `kernel` on `grid`; a kernel that needs more on-chip memory than the GPU has fails with a one-line error."
+    "Run `kernel` on `grid`: one that needs more on-chip memory than the GPU has fails with a one-line error."
     try: kernel[grid](*args, **meta)
     except triton.runtime.errors.OutOfResources as e:
         raise CubeError(f"the fused lattice kernels need {e.required:,} bytes of {e.name} at channels={meta['C']}, "

@@ -39,7 +39,7 @@ def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by
               root="runs/seeds",  # one run folder per seed under it (seed-N), finished ones are reused
               log: Callable | None = None,  # print-like progress
 ) -> list[dict]:
-    "Metrics of `cfg` trained and evaluated once per seed (weights and split follow the seed); finished seeds reused."
+    "Metrics of `cfg` trained and evaluated once per seed (weights and split follow the seed), finished seeds reused."
     out = []
     for s in seeds:
         c, run = with_overrides(cfg, {"seed": s, "data.seed": s}), Path(root) / f"seed-{s}"
