@@ -116,7 +116,8 @@ class UniversalEmbeddingAdapter(nn.Module):
     @property
     def n_params(self): return sum(p.numel() for p in self.parameters())
     def __repr__(self):
-        return f"UniversalEmbeddingAdapter({self.in_dim} <-> {self.out_dim}, {self.strategy}, {self.n_params:,} params)"
+        sizes = f"{self.in_dim} <-> {self.out_dim}"
+        return f"UniversalEmbeddingAdapter({sizes}, {self.strategy}, {self.n_params:,} params)"
 
 # %% ../nbs/03_adapters.ipynb #d1b90c90
 @patch

@@ -143,10 +143,10 @@ def eval_main(argv=None):  # the arguments, None: the command line's
     m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected, log=print)
     d, sc = m["dataset"], m["test"]["scoring"]
     where = f"all {d['n_eval']} pairs of {args.data}" if args.data else f"held-out test of {d['source']}"
-    print(f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), teacher "
-          f"{m['teacher']}; "
-          f"scored on {where}, retrieval among {m['test']['candidates']} answers; "
-          f"cube {m['params']['cube']:,} params, mlp {m['params']['mlp']:,}")
+    print("; ".join([f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), "
+                     f"teacher {m['teacher']}",
+                     f"scored on {where}, retrieval among {m['test']['candidates']} answers",
+                     f"cube {m['params']['cube']:,} params, mlp {m['params']['mlp']:,}"]))
     print(f"columns ending in {sc['suffix']} rank by {sc['corrected']} (statistics from {sc['statistics']}); "
           "the others by plain cosine")
     print(metrics_table(m))
@@ -307,9 +307,9 @@ def embed_main(argv=None):  # the arguments, None: the command line's
     t.encode_cached(texts, cache, progress=sys.stderr.isatty())
     sec = time.perf_counter() - t0
     s = cache.stats
-    print(f"{args.data}: {len(texts):,} distinct texts, {s['hits']:,} cached, {s['misses']:,} embedded in {sec:.1f}s"
-          + (f" ({s['misses'] / sec:,.0f} texts/s)" if s["misses"] else "")
-          + f"; peak memory {peak_rss_bytes() / 2**30:.2f} GiB; cache {cache.folder}")
+    rate = f" ({s['misses'] / sec:,.0f} texts/s)" if s["misses"] else ""
+    done = f"{args.data}: {len(texts):,} distinct texts, {s['hits']:,} cached, {s['misses']:,} embedded in {sec:.1f}s"
+    print("; ".join([done + rate, f"peak memory {peak_rss_bytes() / 2**30:.2f} GiB", f"cache {cache.folder}"]))
 
 # %% ../nbs/10_cli.ipynb #82824d7b
 @one_line_errors

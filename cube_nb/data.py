@@ -407,8 +407,8 @@ class DatasetConfig:
         check(self.expand >= 0 and self.context_window >= 0 and self.noise_std >= 0,
               "expand, context_window and noise_std must be >= 0")
         check(len(self.split) == 3 and all(f >= 0 for f in self.split) and abs(sum(self.split) - 1) < 1e-6,
-              f"split={tuple(self.split)} must be three fractions (train, val, test) >= 0 that sum to 1, e.g. (0.7, "
-              "0.1, 0.2)")
+              f"split={tuple(self.split)} must be three fractions (train, val, test) >= 0 that sum to 1, "
+              "e.g. (0.7, 0.1, 0.2)")
 
 # %% ../nbs/05_data.ipynb #87aa779f
 class DialogueDataset(torch.utils.data.Dataset):
@@ -456,7 +456,7 @@ class DialogueDataset(torch.utils.data.Dataset):
                   name: str,  # train, val or test
                   task: str | None = None,  # mixed data: only this task's pairs
     ) -> dict:
-        "Per-pair training inputs of one split for the trainer: `groups`, `difficulty` (curriculum), `sample_weights`."
+        "Per-pair training inputs of one split for the trainer: `groups`, `difficulty`, `sample_weights`."
         rows = self.rows(name, task)
         idx = torch.tensor(rows, dtype=torch.long)
         return {"groups": [self.records[i]["group"] for i in rows], "difficulty": self.difficulty[idx],

@@ -54,8 +54,8 @@ def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
                    y: torch.Tensor,  # training targets (n, d_out)
 ) -> Affine64:
     "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as an `Affine64`."
-    u, _, vt = torch.linalg.svd(x.double().T @ y.double(),
-                                full_matrices=False)  # (d_in, d_out) with orthonormal rows or columns
+    # (d_in, d_out) with orthonormal rows or columns
+    u, _, vt = torch.linalg.svd(x.double().T @ y.double(), full_matrices=False)
     return Affine64(u @ vt)
 
 # %% ../nbs/08_evaluation.ipynb #1b5daaac

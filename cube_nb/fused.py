@@ -67,7 +67,7 @@ if triton is not None:
     def _hidden_pre(s_ptr, e_ptr, w1_ptr, b1_ptr, off_ptr, p, ok, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
                     C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
                     BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
-        "The first layer's pre-activation (BM, BH) for cells `p`: each tap's tile times its block of W1, + input, bias."
+        "The first layer's pre-activation (BM, BH) for cells `p`: each tap's tile @ its block of W1, + input, bias."
         dt = tl.bfloat16 if BF16 else tl.float32
         b, z, y, x = _coords(p, D, H, W)
         c = tl.arange(0, BC)
@@ -211,7 +211,7 @@ if triton is not None:
     def _bwd_s(g_ptr, gp_ptr, w1_ptr, off_ptr, gs_ptr, ge_ptr, N, D: tl.constexpr, H: tl.constexpr, W: tl.constexpr,
                C: tl.constexpr, HID: tl.constexpr, NT: tl.constexpr, BM: tl.constexpr, BC: tl.constexpr,
                BH: tl.constexpr, BND: tl.constexpr, BF16: tl.constexpr):
-        "Backward 2: g + Σ_t g_pre[q − o_t] @ W1[t]ᵀ for each cell q (a gather, no atomics), input grad g_pre[q]·w_ext."
+        "Backward 2: the state's gradient g + Σ_t g_pre[q − o_t] @ W1[t]ᵀ (a gather), the input's g_pre[q]·w_ext."
         dt = tl.bfloat16 if BF16 else tl.float32
         q = tl.program_id(0) * BM + tl.arange(0, BM)
         ok = q < N

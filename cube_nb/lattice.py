@@ -108,8 +108,8 @@ class GatherTaps(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         C, n = ctx.shape[-1], len(ctx.offsets)
-        gp = g.new_zeros(ctx.shape,
-                         dtype=torch.promote_types(g.dtype, torch.float32))  # the taps' sum in fp32 even for bf16 rows
+        # the taps' sum in fp32 even for bf16 rows
+        gp = g.new_zeros(ctx.shape, dtype=torch.promote_types(g.dtype, torch.float32))
         for t, view in enumerate(shifted_views(gp, ctx.offsets)): view.add_(g[..., t * C:(t + 1) * C])
         return gp.to(g.dtype), g[..., n * C:], None
 
@@ -135,8 +135,8 @@ class CellRule(nn.Module):
         self.C, self.E, self.act, self.activation = channels, ext_channels, _ACT[activation], activation
         self.offsets = [(0, 0, 0)] + neighbour_offsets(neighbourhood)  # tap 0 is the cell itself
         self.register_buffer("taps", torch.tensor([tap_index(o) for o in self.offsets]), persistent=False)
-        self.register_buffer("offs", torch.tensor(self.offsets, dtype=torch.int32),
-                             persistent=False)  # for the fused kernels
+        offs = torch.tensor(self.offsets, dtype=torch.int32)  # for the fused kernels
+        self.register_buffer("offs", offs, persistent=False)
         fan_in = len(self.offsets) * channels + ext_channels
         self.w_state = nn.Parameter(torch.randn(hidden, channels, len(self.offsets)) / math.sqrt(fan_in))
         self.w_ext = nn.Parameter(torch.randn(hidden, ext_channels) / math.sqrt(fan_in))
@@ -219,8 +219,7 @@ class Lattice3D(nn.Module):
     def __repr__(self):
         c = self.cfg
         return (f"Lattice3D({'×'.join(map(str, c.dims))}, C={c.channels}, hidden={c.hidden}, n={c.neighbourhood}, "
-                f"{c.boundary}, "
-                f"steps={c.steps}, io={c.io}{'' if c.skip else ', no skip'}, "
+                f"{c.boundary}, steps={c.steps}, io={c.io}{'' if c.skip else ', no skip'}, "
                 f"params={sum(p.numel() for p in self.parameters()):,})")
 
 # %% ../nbs/01_lattice.ipynb #cd64174a

@@ -68,7 +68,7 @@ class CubeModel(nn.Module):
     def fit_layout(self,
                    x: torch.Tensor,  # (N, dim) training inputs
                    y: torch.Tensor | None = None):  # (N, out_dim) training targets (the output adapter's start)
-        "Fit the reshaper's layout (reshape mode), or start the adapters at the principal directions of `x` (and `y`)."
+        "Fit the reshaper's layout (reshape mode), or start the adapters at the principal directions of `x`, `y`."
         if self.cfg.mode == "reshape":
             self.reshaper.fit(x)
             return self

@@ -90,7 +90,7 @@ class CSLS(Scoring):
 
 # %% ../nbs/06a_scoring.ipynb #5645100d
 class InvertedSoftmax(Scoring):
-    "Inverted softmax (Smith et al. 2017): cos(p, a)/T − log mean_p′ exp(cos(p′, a)/T) over training predictions p′."
+    "Inverted softmax (Smith et al. 2017): cos(p, a)/T − log mean_p′ exp(cos(p′, a)/T), p′ training predictions."
     name = "isoftmax"
     def __init__(self, temperature: float = 0.05):  # T; 1/T is Smith et al.'s inverse temperature β
         check(isinstance(temperature, (int, float)) and temperature > 0, f"temperature={temperature!r} must be > 0")

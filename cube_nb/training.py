@@ -217,7 +217,7 @@ class Learner:
         self.best = self.sched = self._sched_state = None
         self.grad_norm, self.interrupted = float("nan"), False
         self.net, self.forward_context = model, nullcontext  # what a batch goes through, and how: callbacks change them
-        std = mechanics(self, groups, difficulty, sample_weights)
+        cbs, std = list(cbs), mechanics(self, groups, difficulty, sample_weights)
         std = [c for c in std if not any(type(c) is type(m) for m in cbs)]  # yours replaces the standard one
         self.cbs = sorted([*std, *cbs], key=lambda c: c.order)
         for c in self.cbs: c.learn = self
@@ -940,7 +940,7 @@ def bench_epoch(cfg: TrainingConfig | None = None,  # the configuration to time,
                 n: int = 20_000,  # synthetic training pairs
                 seed: int = 0,  # seeds the pairs and the weights
 ) -> dict:
-    "Seconds for one training epoch over `n` pairs (plus validation on 5% more) and peak RSS, all ranks under torchrun."
+    "Seconds for one training epoch over `n` pairs (plus validation on 5% more), peak RSS, all ranks under torchrun."
     cfg = dataclasses.replace(cfg or TrainingConfig(), epochs=1)
     g = torch.Generator().manual_seed(seed)
     x = F.normalize(torch.randn(n + n // 20, cfg.model.dim, generator=g), dim=1)
