@@ -32,8 +32,8 @@ def one_line_errors(main):  # a console script's main function
             print(f"error: {e.strerror or e}{where}: free disk space, check permissions, or choose another folder; "
                   "files written before are intact", file=sys.stderr)
             sys.exit(2)
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+        except KeyboardInterrupt as e:  # its message, where one was given, says what was kept
+            print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
             sys.exit(130)
     return wrapper
 
@@ -335,7 +335,7 @@ def seeds_main(argv=None):  # the arguments, None: the command line's
 def tune_main(argv=None):  # the arguments, None: the command line's
     "Run or resume an Optuna study; write the best configuration."
     import yaml
-    from cube_nb.tuning import tune, best_config, DEFAULT_SPACE
+    from cube_nb.tuning import tune, best_config, DEFAULT_SPACE, DB_WAIT, GRACE, HEARTBEAT
     p = config_parser("cube_tune", "Search cube configurations with Optuna, scored on the validation split.")
     p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold")
     p.add_argument("--space", help="YAML search space: dotted field -> [log|float|int, low, high] or [cat, [choices]]")
@@ -347,8 +347,14 @@ def tune_main(argv=None):  # the arguments, None: the command line's
     p.add_argument("--root", default="runs/tune")
     p.add_argument("--worker", type=int, default=0,
                    help="this process's number among several searching one --storage study (each its own)")
+    p.add_argument("--heartbeat", type=int, default=HEARTBEAT,
+                   help=f"seconds between a trial's heartbeats: one silent for {GRACE} of them is run again (default "
+                        f"{HEARTBEAT})")
+    p.add_argument("--db-wait", type=float, default=DB_WAIT,
+                   help=f"seconds to wait for a database that does not answer (default {DB_WAIT:.0f})")
     args = p.parse_args(argv)
     check(args.trials >= 1, f"--trials {args.trials} must be >= 1")
+    check(args.heartbeat >= 1 and args.db_wait >= 0, "--heartbeat must be >= 1 and --db-wait >= 0 (seconds)")
     space = DEFAULT_SPACE
     if args.space:
         check(Path(args.space).is_file(), f"search space file {args.space} does not exist: check the path")
@@ -356,11 +362,11 @@ def tune_main(argv=None):  # the arguments, None: the command line's
         check(isinstance(space, dict) and space, f"{args.space} must map dotted field names to search ranges")
     cfg = training_config(args)
     study = tune(cfg, space, args.trials, args.storage, args.study, args.sampler, args.root, args.objective,
-                 worker=args.worker, log=print)
+                 worker=args.worker, heartbeat=args.heartbeat, wait=args.db_wait, log=print)
     best = best_config(study, cfg)
     save_config(best, Path(args.root) / "best.yaml")
-    t = study.best_trial
-    print(f"best of {len(study.trials)} trials: #{t.number} value {t.value:.4f} (val cos "
+    t, done = study.best_trial, sum(t.state.name == "COMPLETE" for t in study.trials)
+    print(f"best of {done} finished trials: #{t.number} value {t.value:.4f} (val cos "
           f"{t.user_attrs['val_cos']:.3f}, R1 {t.user_attrs['val_R1']:.3f}) {t.params}")
     print(f"wrote {args.root}/best.yaml: train it with cube_train --config {args.root}/best.yaml, or measure it with "
           f"cube_seeds --config {args.root}/best.yaml")

@@ -27,8 +27,8 @@ __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 
            'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
            'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
            'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
-           'history_csv', 'plot_history', 'config_diff', 'run_training', 'check_not_training', 'load_run',
-           'StepClockCB', 'bench_epoch']
+           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'check_not_training',
+           'load_run', 'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -812,6 +812,10 @@ def config_diff(a,  # a config dataclass instance
     fa, fb = _flat(config_to_dict(a)), _flat(config_to_dict(b))
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
+# %% ../nbs/07_training.ipynb #1903acbe
+class RunInterrupted(CubeError):
+    "Training stopped by Ctrl-C or SIGTERM after saving a checkpoint (a `CubeError`: one line, and the fix)."
+
 # %% ../nbs/07_training.ipynb #5387515a
 def run_training(cfg: TrainingConfig,  # what to train, on what data, for how long
                  out,  # the run folder: config, split, weights, checkpoints, history
@@ -879,7 +883,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     t0 = time.perf_counter()
     hist = learn.fit()
     if learn.interrupted:
-        raise CubeError(f"interrupted at step {learn.step}, checkpoint saved in {out / 'checkpoint'}: run the same "
+        raise RunInterrupted(f"interrupted at step {learn.step}, checkpoint saved in {out / 'checkpoint'}: run the same "
                         "command with --resume to continue")
     timing = {"embed": t_embed, "train": time.perf_counter() - t0, "processes": world}
     if rank == 0:

@@ -4,18 +4,21 @@
 
 # %% ../nbs/09_tuning.ipynb #f8e9ca97
 from __future__ import annotations
-import csv, json, math
+import csv, json, math, os, socket
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
-import numpy as np
+import numpy as np, optuna
 from .core import CubeError, check, config_from_dict, config_to_dict, load_config
-from .training import TrainingConfig, run_training, config_diff
+from .training import TrainingConfig, RunInterrupted, run_training, config_diff
 from .evaluation import evaluate_run
 
 # %% auto #0
-__all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'with_overrides', 'seed_runs', 'interval', 'seed_values', 'paired_test', 'best_baseline',
-           'seed_table', 'quality_target', 'check_space', 'suggest', 'val_score', 'tune', 'best_config',
-           'loss_frontier', 'target_box', 'plot_frontier']
+__all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'GRACE', 'DB_WAIT', 'with_overrides', 'seed_runs', 'interval', 'seed_values',
+           'paired_test', 'best_baseline', 'seed_table', 'quality_target', 'check_space', 'suggest', 'val_score',
+           'db_away', 'with_db', 'creation_lock', 'open_study', 'tune', 'best_config', 'loss_frontier', 'target_box',
+           'plot_frontier']
 
 # %% ../nbs/09_tuning.ipynb #0829acfa
 def with_overrides(cfg: TrainingConfig,  # the configuration to start from (not changed)
@@ -203,25 +206,143 @@ def val_score(run,  # a run folder (its history.csv)
     return {"val_cos": cos, "val_R1": r1, "epoch": int(best["epoch"]),
             "value": {"cos": cos, "R1": r1, "cos+R1": cos + r1}[objective]}
 
-# %% ../nbs/09_tuning.ipynb #84d1968e
-HEARTBEAT = 10  # seconds between a running trial's heartbeats: one silent for 6 of them was left by a killed search
+# %% ../nbs/09_tuning.ipynb #dbe00f28
+HEARTBEAT = 10  # seconds between a running trial's heartbeats
+GRACE = 6  # heartbeats a trial may miss before it counts as dead (its worker killed): it is failed and run again
+DB_WAIT = 60.0  # seconds a worker waits for a database that does not answer before it gives up
+_REFUSED = ("password authentication failed", "does not exist", "no password supplied",
+            "unable to open database file", "permission denied")  # the database answered no: waiting will not help
 
-def _open_study(storage: str, study_name: str, tries: int = 5):
-    "Create or load the study, with heartbeats (a running trial whose process died is failed, a live one kept)."
-    import optuna, sqlalchemy, time, warnings
-    for k in range(tries):
+def _shown(url: str) -> str:  # an SQLAlchemy URL
+    "The URL with its password hidden, for messages."
+    import sqlalchemy
+    try: return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception: return url
+
+def _db_error(e: BaseException | None):  # an exception from a storage call
+    "The SQLAlchemy database error behind `e` (raised from it, or while handling it), or None."
+    import sqlalchemy
+    while e is not None and not isinstance(e, sqlalchemy.exc.DBAPIError): e = e.__cause__ or e.__context__
+    return e
+
+def db_away(e: BaseException) -> bool:  # an exception from a storage call
+    "Whether `e` says the database is unreachable for now (down, restarting, connection lost): worth waiting for."
+    import sqlalchemy
+    d = _db_error(e)
+    lost = isinstance(d, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError))
+    return (lost or getattr(d, "connection_invalidated", False)) and not any(s in str(d) for s in _REFUSED)
+
+# %% ../nbs/09_tuning.ipynb #a19cf7dc
+def with_db(fn: Callable,  # a call that reads or writes the storage
+            url: str,  # the storage's URL, for messages
+            wait: float = DB_WAIT,  # seconds to wait for an unreachable database before giving up
+            log: Callable | None = None,  # print-like: one line when the waiting starts
+):
+    "`fn()`, called again while the database is away (down or restarting), for up to `wait` seconds."
+    import time
+    t0, said = time.monotonic(), False
+    while True:
+        try: return fn()
+        except Exception as e:
+            d = _db_error(e)
+            if d is None: raise
+            msg = str(d.orig if d.orig is not None else d).strip().splitlines()[0][:160]
+            if not db_away(e):
+                raise CubeError(f"Optuna storage {_shown(url)} refused ({msg}): check the user, password and "
+                                "database name in the URL (createdb makes a new database)") from None
+            if time.monotonic() - t0 > wait:
+                raise CubeError(f"the database at {_shown(url)} did not answer for {wait:.0f} s ({msg}): start "
+                                "it, check the URL, or wait longer (--db-wait)") from None
+            if not said and log: log(f"waiting up to {wait:.0f} s for the database at {_shown(url)} ({msg})")
+            said = True
+            time.sleep(0.5)
+
+# %% ../nbs/09_tuning.ipynb #47fe0d60
+@contextmanager
+def creation_lock(url: str):  # the storage's SQLAlchemy URL
+    "One process at a time creates tables and studies: a PostgreSQL advisory lock, or a lock file beside SQLite's."
+    import sqlalchemy
+    u = sqlalchemy.engine.make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
+        from filelock import FileLock
+        with FileLock(u.database + ".lock"): yield
+    elif u.get_backend_name() == "postgresql":
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore",
-                                      optuna.exceptions.ExperimentalWarning)  # Optuna marks heartbeats experimental
-                rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT, grace_period=6 * HEARTBEAT)
-            return optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True)
-        except sqlalchemy.exc.IntegrityError:  # workers started together all create the tables: one wins, the rest load
-            if k == tries - 1: raise CubeError(f"Optuna storage {storage}: its tables could not be created ({tries} "
-                                               "tries while other workers created them): start the workers again")
-            time.sleep(0.5 * (k + 1))
-        except Exception as e: raise CubeError(f"Optuna storage {storage} could not be opened ({type(e).__name__}: "
-                                               f"{str(e)[:120]}): check the URL") from None
+            with engine.connect() as c:  # the lock is the connection's: it goes when the connection closes
+                c.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
+                yield
+        finally: engine.dispose()
+    else: yield
+
+_LOCK_KEY = 0x637562655F6E62  # "cube_nb": the advisory lock's number, the same for every worker
+
+# %% ../nbs/09_tuning.ipynb #1cbca507
+class _Storage(optuna.storages.RDBStorage):
+    "Optuna's RDBStorage with a heartbeat that outlives an outage: a beat the database misses is sent at the next."
+    def record_heartbeat(self, trial_id: int):
+        try: super().record_heartbeat(trial_id)
+        except Exception as e:
+            if not db_away(e): raise
+
+def _check_search(study, search: dict, url: str):
+    "Refuse a stored study of this name that maximises something else or searches another space; record a new one's."
+    from optuna.study import StudyDirection
+    name = f"study {study.study_name!r} in {_shown(url)}"
+    check(study.direction == StudyDirection.MAXIMIZE,
+          f"{name} minimises its objective, cube_tune maximises: name another study (--study)")
+    had = study.user_attrs.get("cube_tune")
+    if had is None: study.set_user_attr("cube_tune", search)
+    diff = [k for k in search if had is not None and had.get(k) != search[k]]
+    check(not diff, f"{name} was started with another {' and '.join(diff)} ({json.dumps(had)}): "
+                    "search it with the same --space and --objective, or name a new study (--study)")
+
+def open_study(storage: str,  # an SQLAlchemy URL (sqlite, postgresql)
+               study_name: str,  # the study in that database: the same name joins it
+               space: dict,  # the search space: a study already stored must have the same
+               objective: str = "cos+R1",  # the validation score: a study already stored must have the same
+               heartbeat: int = HEARTBEAT,  # seconds between a running trial's heartbeats
+               wait: float = DB_WAIT,  # seconds to wait for an unreachable database
+               log: Callable | None = None):  # print-like: one line when it waits for the database
+    "Create or join a study, one process at a time: a dead worker's trial is failed after `GRACE` heartbeats."
+    import sqlalchemy, warnings
+    search = json.loads(json.dumps({"space": space, "objective": objective}))
+    def create():
+        with creation_lock(storage), warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are experimental
+            RETRY = optuna.storages.RetryHeartbeatStaleTrialCallback(3)  # a dead worker's trial: queued, 3 times
+            rdb = _Storage(
+                storage, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=heartbeat,
+                grace_period=GRACE * heartbeat, heartbeat_stale_trial_callback=RETRY)
+            study = optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True)
+            _check_search(study, search, storage)
+            return study
+    try: return with_db(create, storage, wait, log)
+    except (sqlalchemy.exc.ArgumentError, ImportError) as e:
+        raise CubeError(f"Optuna storage {_shown(storage)} could not be opened ({type(e).__name__}: "
+                        f"{str(e)[:120]}): check the URL") from None
+
+# %% ../nbs/09_tuning.ipynb #84d1968e
+def _census(study) -> dict:
+    "How many trials of the study are in each state, after failing (and queueing again) those of dead workers."
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    return Counter(t.state.name for t in study.get_trials(deepcopy=False))
+
+def _requeue(study, trial, failed: bool = False):
+    "Fail `trial` if it still runs and queue its parameters to run again; `failed`: Optuna failed it here (Ctrl-C)."
+    from optuna.trial import TrialState
+    if trial is None: return None
+    s = study._storage
+    # already finished: stored before the connection went, or failed (and queued) by a worker that found it silent
+    try: failed = s.set_trial_state_values(trial._trial_id, TrialState.FAIL) or failed
+    except optuna.exceptions.UpdateFinishedTrialError: pass
+    t = s.get_trial(trial._trial_id)
+    if not (failed and t.state == TrialState.FAIL): return None
+    s.get_heartbeat_stale_trial_callback()(study, t)
+    return t.number
 
 def tune(cfg: TrainingConfig,  # the configuration each trial changes
          space: dict | None = None,  # the search space, None: `DEFAULT_SPACE`
@@ -233,10 +354,11 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
          objective: str = "cos+R1",  # the validation score maximised: cos, R1 or cos+R1
          seed: int = 0,  # seeds the sampler
          worker: int = 0,  # this process's number among those searching one study (its own sampler seed)
+         heartbeat: int = HEARTBEAT,  # seconds between heartbeats: a trial silent for `GRACE` of them is run again
+         wait: float = DB_WAIT,  # seconds to wait for an unreachable database before giving up
          log: Callable | None = None):  # print-like: a line per trial
-    "Run (or resume, or join) an Optuna study over `space` until it holds `n_trials` finished trials, and return it."
-    import optuna
-    from optuna.trial import TrialState
+    "Run (or resume, or join) an Optuna study over `space` until it holds exactly `n_trials` finished trials."
+    import time
     space = check_space(space or DEFAULT_SPACE, cfg)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -246,28 +368,47 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
           "the grid sampler needs every search space entry as ['cat', [choices]]")
     check(isinstance(worker, int) and worker >= 0,
           f"worker={worker} must be an integer >= 0: give each process that searches one study its own number")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _open_study(storage, study_name)
+    check(isinstance(heartbeat, int) and heartbeat >= 1, f"heartbeat={heartbeat} must be whole seconds >= 1")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported here, in one line
+    study = open_study(storage, study_name, space, objective, heartbeat, wait, log)
+    db = lambda fn: with_db(fn, storage, wait, log)
     # a resumed search or another worker must not redraw the same points
-    s0 = seed + 7919 * worker + len(study.get_trials(deepcopy=False))
+    s0 = seed + 7919 * worker + len(db(lambda: study.get_trials(deepcopy=False)))
     if sampler == "grid":
         study.sampler = optuna.samplers.GridSampler({k: list(s[1]) for k, s in space.items()}, seed=s0)
     else: study.sampler = optuna.samplers.TPESampler(seed=s0)
+    now = {}  # the trial this worker runs
 
     def run_trial(trial):
+        now["trial"] = trial
+        ahead = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
+                 or (t.state.name == "RUNNING" and t.number < trial.number)]
+        if len(ahead) >= n_trials: raise optuna.TrialPruned("the study's other trials finish it")  # a race lost
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         over = suggest(trial, space)
-        c = with_overrides(cfg, over)
         run = root / f"trial-{trial.number}"
-        run_training(c, run, force=True, log=None)
+        run_training(with_overrides(cfg, over), run, force=True, log=None)
         s = val_score(run, objective)
         for k in ("val_cos", "val_R1", "epoch"): trial.set_user_attr(k, s[k])
         if log: log(f"trial {trial.number}: {s['value']:.4f} (val cos {s['val_cos']:.3f}, R1 {s['val_R1']:.3f}) {over}")
         return s["value"]
 
-    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    if n_trials > done:  # every worker stops once the study holds n_trials finished trials, whoever finished them
-        study.optimize(run_trial, n_trials=n_trials - done,
-                       callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))])
+    while True:  # every worker stops once the study holds n_trials finished trials, whoever finished them
+        n = db(lambda: _census(study))
+        if n["COMPLETE"] >= n_trials or getattr(study.sampler, "is_exhausted", lambda s: False)(study): break
+        if n["COMPLETE"] + n["RUNNING"] >= n_trials:  # the trials in flight finish it, unless their workers die
+            time.sleep(min(heartbeat, 2))
+            continue
+        now.clear()
+        try: study.optimize(run_trial, n_trials=1)
+        except (KeyboardInterrupt, RunInterrupted):
+            k = db(lambda: _requeue(study, now.get("trial"), failed=True))
+            raise KeyboardInterrupt(f"trial {k} marked failed and queued to run again: the study stays usable"
+                                    if k is not None else "the study stays usable") from None
+        except Exception as e:
+            if not db_away(e): raise
+            k = db(lambda: _requeue(study, now.get("trial")))  # waits for the database to come back
+            if log and k is not None: log(f"trial {k}: its result could not be stored, queued to run again")
     return study
 
 # %% ../nbs/09_tuning.ipynb #2f3740e3

@@ -176,7 +176,7 @@ def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
     for n in (1, 2):  # the second call resumes the study in study.db and adds one trial
         r = run("cube_tune", "--config", tiny, "--space", space, "--trials", n, "--root", tmp_path / "tune")
         assert r.returncode == 0, r.stderr
-        assert f"best of {n} trials" in r.stdout
+        assert f"best of {n} finished trials" in r.stdout
     assert (tmp_path / "tune" / "study.db").is_file()
     r = run("cube_train", "--config", tmp_path / "tune" / "best.yaml", "--out", tmp_path / "best")
     assert r.returncode == 0, r.stderr
