@@ -115,10 +115,11 @@ def finished(procs):
 
 
 def test_killed_worker_costs_only_its_trials(pg, qa_file, tmp_path):
-    """Three workers; the third killed with SIGKILL mid-trial, started again, and killed again: the study ends with
-    exactly --trials finished trials, the two killed trials failed, and each killed trial's parameters run again."""
+    """Three workers; the third killed with SIGKILL mid-trial, started again, and killed again, then one stopped with
+    SIGTERM: the study ends with exactly --trials finished trials, the three stopped trials failed, and each stopped
+    trial's parameters run again, once."""
     import optuna
-    url, n = pg.new_db("kills"), 8
+    url, n = pg.new_db("kills"), 10
     args = tune_args(tmp_path, qa_file, url, "k", n, epochs=4)
     live = [cli("cube_tune", *args, "--worker", w, "--root", tmp_path / f"w{w}", wait=False) for w in (0, 1)]
     killed = []
@@ -127,6 +128,12 @@ def test_killed_worker_costs_only_its_trials(pg, qa_file, tmp_path):
         killed.append(running_trial_of(url, "k", victim.pid))
         victim.kill()
         victim.communicate()
+    stopped = cli("cube_tune", *args, "--worker", 3, "--root", tmp_path / "term", wait=False)  # a scheduler's stop
+    killed.append(running_trial_of(url, "k", stopped.pid))
+    stopped.terminate()
+    out, err = stopped.communicate(timeout=120)
+    assert stopped.returncode == 130 and err.strip() == (f"interrupted: trial {killed[-1]} marked failed and queued to "
+                                                        "run again: the study stays usable"), err
     finished(live)
     trials = optuna.load_study(study_name="k", storage=url).trials
     states = Counter(t.state.name for t in trials)
