@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse, copy, dataclasses, json, os, signal, sys, warnings
 from pathlib import Path
 from functools import wraps
-from .core import CubeError, atomic_write, check, config_from_dict, config_to_dict, get_device, load_config, save_config
+from .core import CubeError, atomic_write, check, config_to_dict, get_device, load_config, save_config
+from .core import parse_overrides, with_overrides
 
 # %% auto #0
-__all__ = ['one_line_errors', 'training_config', 'add_task', 'task_arg', 'config_parser', 'train_main', 'scoring_args',
-           'scoring_from', 'run_parser', 'eval_main', 'bank_decoder', 'ask_main', 'export_main', 'bench_main',
-           'embed_main', 'seeds_main', 'tune_main']
+__all__ = ['NAMED', 'one_line_errors', 'training_config', 'effective_config', 'add_overrides', 'add_task', 'task_arg',
+           'config_parser', 'train_main', 'scoring_args', 'scoring_from', 'run_parser', 'eval_main', 'bank_decoder',
+           'ask_main', 'export_main', 'bench_main', 'embed_main', 'seeds_main', 'tune_main']
 
 # %% ../nbs/10_cli.ipynb #c2807645
 def _interrupt(sig, frame): raise KeyboardInterrupt  # SIGTERM (a scheduler's stop) ends a command as Ctrl-C does
@@ -38,16 +39,43 @@ def one_line_errors(main):  # a console script's main function
     return wrapper
 
 # %% ../nbs/10_cli.ipynb #69313348
+NAMED = {"epochs": "epochs", "seed": "seed", "device": "device", "data": "data.source", "teacher": "data.teacher",
+         "task": "data.task"}  # the named options and the fields they set (--seed sets data.seed too)
+
 def training_config(args):  # parsed by a `config_parser` parser
-    "The `TrainingConfig` from defaults, an optional YAML file and command-line overrides."
+    "The `TrainingConfig` from defaults, an optional YAML file, `field=value` overrides and the named options."
     from cube_nb.training import TrainingConfig
-    d = config_to_dict(load_config(TrainingConfig, args.config) if args.config else TrainingConfig())
-    for k in ("epochs", "seed", "device"):
-        if getattr(args, k) is not None: d[k] = getattr(args, k)
     args.task = task_arg(args)
-    for arg, key in (("data", "source"), ("teacher", "teacher"), ("task", "task"), ("seed", "seed")):
-        if getattr(args, arg) is not None: d["data"][key] = getattr(args, arg)
-    return config_from_dict(TrainingConfig, d)
+    named = {f: getattr(args, a) for a, f in NAMED.items() if getattr(args, a) is not None}
+    if args.seed is not None: named["data.seed"] = args.seed
+    return effective_config(load_config(TrainingConfig, args.config) if args.config else TrainingConfig(), args, named)
+
+# %% ../nbs/10_cli.ipynb #42ebcc22
+def effective_config(cfg,  # the configuration from defaults or the --config file
+                     args,  # parsed by a parser with `add_overrides`
+                     named: dict | None = None,  # dotted field -> value of the named options given, applied last
+):
+    "`cfg` with the `field=value` words, then the named options; with --print-config, print it as YAML and exit."
+    import yaml
+    over = parse_overrides(args.overrides)
+    for k, v in (named or {}).items():
+        if k in over and over[k] != v: warnings.warn(f"{k} is given twice ({k}={over[k]!r}, then an option's {v!r}): "
+                                                     "the last wins")
+        over[k] = v
+    cfg = with_overrides(cfg, over)
+    if args.print_config:
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+        sys.exit(0)
+    return cfg
+
+# %% ../nbs/10_cli.ipynb #878d2390
+def add_overrides(p: argparse.ArgumentParser,  # the parser to add them to
+                  what: str = ""):  # when they apply, for --help (e.g. "with --suite train: ")
+    "The `field=value` words (any TrainingConfig field by its dotted name) and --print-config."
+    p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE",
+                   help=f"{what}set any TrainingConfig field by its dotted name, read as YAML: loss.infonce=1 "
+                        "model.lattice.dims=[8,8,6] (after --config, before the named options)")
+    p.add_argument("--print-config", action="store_true", help="print the effective configuration as YAML and exit")
 
 # %% ../nbs/10_cli.ipynb #1f834b62
 def add_task(p: argparse.ArgumentParser,  # the parser to add the options to
@@ -80,6 +108,7 @@ def config_parser(prog: str,  # the command's name
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device")
+    add_overrides(p)
     return p
 
 # %% ../nbs/10_cli.ipynb #5a8bb8ab
@@ -92,7 +121,7 @@ def train_main(argv=None):  # the arguments, None: the command line's
     p.add_argument("--force", action="store_true", help="replace a run already in --out")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest intact checkpoint")
     p.add_argument("--log", choices=["tensorboard"], help="also write TensorBoard logs into OUT/tensorboard")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)  # FIELD=VALUE words anywhere
     cfg = training_config(args)
     timing = run_training(cfg, args.out, force=args.force, resume=args.resume, tensorboard=args.log == "tensorboard")
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one line from rank 0
@@ -229,8 +258,12 @@ def bench_main(argv=None):  # the arguments, None: the command line's
     p.add_argument("--sweep", action="store_true",
                    help="throughput against lattice size (8×8×6 … 32³) for ours and the depthwise-conv NCA")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for every engine (CUDA only)")
-    args = p.parse_args(argv)
+    p.add_argument("--config", help="with --suite train: YAML file of TrainingConfig fields")
+    add_overrides(p, "with --suite train: ")
+    args = p.parse_intermixed_args(argv)
     check(args.batch >= 1, f"--batch {args.batch} must be >= 1")
+    check(args.suite == "train" or not (args.config or args.overrides or args.print_config),
+          "--config, FIELD=VALUE words and --print-config only apply with --suite train")
     if args.suite == "data":
         from cube_nb.data import bench_data
         res = bench_data(args.data, n_texts=200 if args.quick else 2000)
@@ -244,7 +277,8 @@ def bench_main(argv=None):  # the arguments, None: the command line's
         return
     if args.suite == "train":
         from cube_nb.training import bench_epoch, TrainingConfig
-        cfg = TrainingConfig(device=args.device, batch_size=args.batch)
+        base = load_config(TrainingConfig, args.config) if args.config else TrainingConfig()
+        cfg = effective_config(with_overrides(base, {"device": args.device, "batch_size": args.batch}), args)
         n = args.pairs or (1000 if args.quick else 20_000)
         res = bench_epoch(cfg, n=n)
         if int(os.environ.get("RANK", "0")): return  # under torchrun, rank 0 reports
@@ -312,14 +346,21 @@ def embed_main(argv=None):  # the arguments, None: the command line's
     print("; ".join([done + rate, f"peak memory {peak_rss_bytes() / 2**30:.2f} GiB", f"cache {cache.folder}"]))
 
 # %% ../nbs/10_cli.ipynb #82824d7b
+def _seed(word: str) -> int:
+    "A --seeds entry; a FIELD=VALUE word there was meant as an override."
+    if "=" in word: raise argparse.ArgumentTypeError(f"{word!r}: put FIELD=VALUE words before --seeds (it takes every "
+                                                     "word after it)")
+    try: return int(word)
+    except ValueError: raise argparse.ArgumentTypeError(f"invalid int value: {word!r}") from None
+
 @one_line_errors
 def seeds_main(argv=None):  # the arguments, None: the command line's
     "Train and evaluate a configuration once per seed; print and write the multi-seed table."
     from cube_nb.tuning import seed_runs, seed_table, quality_target
     p = config_parser("cube_seeds", "Multi-seed table (mean ± 95% interval, paired tests) of a configuration.")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2])
     p.add_argument("--root", default="runs/seeds", help="folder of the per-seed runs")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)  # FIELD=VALUE words anywhere
     check(len(args.seeds) == len(set(args.seeds)) and min(args.seeds) >= 0,
           f"--seeds {args.seeds} must be distinct and >= 0")
     ms = seed_runs(training_config(args), args.seeds, args.root, log=print)
@@ -352,7 +393,7 @@ def tune_main(argv=None):  # the arguments, None: the command line's
                         f"{HEARTBEAT})")
     p.add_argument("--db-wait", type=float, default=DB_WAIT,
                    help=f"seconds to wait for a database that does not answer (default {DB_WAIT:.0f})")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)  # FIELD=VALUE words anywhere
     check(args.trials >= 1, f"--trials {args.trials} must be >= 1")
     check(args.heartbeat >= 1 and args.db_wait >= 0, "--heartbeat must be >= 1 and --db-wait >= 0 (seconds)")
     space = DEFAULT_SPACE

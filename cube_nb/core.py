@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_core.ipynb #1f15a9a0
 from __future__ import annotations
-import os, sys, random, tempfile, dataclasses, functools, typing, types, contextlib, json, socket, time, warnings
+import os, sys, random, re, tempfile, dataclasses, difflib, functools, typing, types, contextlib, json, socket, time
+import warnings
 from pathlib import Path
 import numpy as np, torch, yaml
 
@@ -12,7 +13,8 @@ import numpy as np, torch, yaml
 __all__ = ['FAST_ENGINES', 'LOCK_FILE', 'CubeError', 'check', 'capturing', 'literal_fields', 'check_literals', 'check_tensor',
            'deterministic_kernels', 'set_seed', 'get_device', 'atomic_write', 'save_png', 'save_tensors',
            'load_tensors', 'fmt_seconds', 'progress_line', 'cache_root', 'register_engine', 'peak_rss_bytes',
-           'holder_text', 'lock_holder', 'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config']
+           'holder_text', 'lock_holder', 'run_lock', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
+           'flatten_config', 'parse_overrides', 'with_overrides']
 
 # %% ../nbs/00_core.ipynb #8e30417a
 class CubeError(ValueError):
@@ -260,16 +262,16 @@ def run_lock(folder,  # the run folder (created if missing)
     finally: os.close(fd)  # closing the file releases the lock
 
 # %% ../nbs/00_core.ipynb #2330a877
-def _type_ok(v, tp) -> tuple[bool, object]:
-    "Check `v` against the annotation `tp`; return (ok, converted value)."
+def _type_ok(v, tp, path: str = "") -> tuple[bool, object]:
+    "Check `v` against the annotation `tp`; return (ok, converted value). `path`: the dotted name of `v` and a dot."
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is typing.Any: return True, v
     if dataclasses.is_dataclass(tp):  # a nested config: a mapping becomes that dataclass
         if isinstance(v, tp): return True, v
-        return (True, config_from_dict(tp, v, where=tp.__name__)) if isinstance(v, dict) else (False, v)
+        return (True, config_from_dict(tp, v, path=path)) if isinstance(v, dict) else (False, v)
     if origin in (typing.Union, types.UnionType):
         for a in args:
-            ok, w = _type_ok(v, a)
+            ok, w = _type_ok(v, a, path)
             if ok: return True, w
         return False, v
     if origin is typing.Literal: return v in args, v
@@ -293,8 +295,10 @@ def _type_ok(v, tp) -> tuple[bool, object]:
 # %% ../nbs/00_core.ipynb #ce09ebdf
 def config_from_dict(cls,  # a config dataclass
                      d: dict,  # field -> value, nested configs as dicts
-                     where: str = "config"):  # the dotted path of `d`, as messages name it
+                     where: str = "config",  # what messages call the whole configuration (e.g. its file)
+                     path: str = ""):  # the dotted name of `d` inside it and a dot (nested configs), "" at the top
     "Build dataclass `cls` from `d`, rejecting unknown keys and wrongly typed values with a `CubeError`."
+    where = path[:-1] or where  # a nested config's messages name it by its dotted path: model.lattice
     check(isinstance(d, dict), f"{where} must be a mapping of field: value, got {type(d).__name__}")
     for old, new in getattr(cls, "RENAMED", {}).items():  # a field's old name still loads, and says so
         if old in d and new not in d:
@@ -308,10 +312,13 @@ def config_from_dict(cls,  # a config dataclass
     check(not unknown, f"{where}: unknown key(s) {shown}: valid keys are {', '.join(names)}")
     kw = {}
     for k, v in d.items():
-        ok, w = _type_ok(v, hints[k])
+        ok, w = _type_ok(v, hints[k], f"{path}{k}.")
         check(ok, f"{where}: {k}={v!r} has the wrong type, expected {_tname(hints[k])}")
         kw[k] = w
-    return cls(**kw)
+    try: return cls(**kw)
+    except CubeError as e:  # a range check of a nested config: say where it is
+        if not path: raise
+        raise CubeError(f"{where}: {e}") from None
 
 def _tname(tp):
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
@@ -343,3 +350,51 @@ def load_config(cls,  # a config dataclass, e.g. `TrainingConfig`
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise CubeError(f"{path} is not valid YAML ({type(e).__name__}): fix the syntax") from None
     return config_from_dict(cls, d or {}, where=str(path))
+
+# %% ../nbs/00_core.ipynb #c929ad42
+def flatten_config(d: dict,  # a config as a dict (`config_to_dict`), nested configs as dicts
+                   pre: str = "") -> dict:  # prefix of the keys (for the recursion)
+    "The fields of a nested config dict under dotted names: {'model.lattice.steps': 8, ...}."
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v: out.update(flatten_config(v, f"{pre}{k}."))
+        else: out[f"{pre}{k}"] = v
+    return out
+
+# %% ../nbs/00_core.ipynb #d32e96cf
+def _yaml_value(text: str):
+    "A command-line value read as YAML; 1e-3 (text to YAML 1.1) as a number."
+    try: v = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise CubeError(f"{text!r} is not a YAML value: quote it, or write a list as [a, b]") from None
+    number = isinstance(v, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v.strip())
+    return float(v) if number else v
+
+def parse_overrides(items: list[str],  # command-line words, each `dotted.field=value`
+) -> dict:
+    "Dotted `field=value` words as {field: value}, each value read as YAML; a field given twice warns, the last wins."
+    out = {}
+    for it in items:
+        key, eq, text = it.partition("=")
+        key = key.strip()
+        check(eq and key, f"override {it!r} has no field=value form: write e.g. model.lattice.steps=16")
+        if key in out: warnings.warn(f"{key} is given twice ({key}={out[key]!r}, then {key}={text}): the last wins")
+        out[key] = _yaml_value(text)
+    return out
+
+# %% ../nbs/00_core.ipynb #afcbcd0b
+def with_overrides(cfg,  # a config dataclass instance, e.g. a `TrainingConfig` (not changed)
+                   over: dict,  # dotted field name -> new value
+):
+    "A copy of `cfg` with dotted fields replaced, e.g. {'model.lattice.hidden': 32}, checked as a YAML file is."
+    d = config_to_dict(cfg)
+    for key, v in over.items():
+        *path, leaf = key.split(".")
+        node = d
+        for k in path: node = node.get(k) if isinstance(node, dict) else None
+        if not (isinstance(node, dict) and leaf in node):
+            near = difflib.get_close_matches(key, list(flatten_config(d)), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(near)}?" if near else "--print-config lists every field"
+            raise CubeError(f"{key} is not a field of {type(cfg).__name__}: {hint}")
+        node[leaf] = v
+    return config_from_dict(type(cfg), d)

@@ -14,7 +14,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device
 from .core import atomic_write, save_tensors, load_tensors
-from .core import config_to_dict, save_png, progress_line, peak_rss_bytes
+from .core import config_to_dict, flatten_config, save_png, progress_line, peak_rss_bytes
 from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
 from .scoring import scoring
 from .model import ModelConfig
@@ -798,18 +798,11 @@ def plot_history(hist: list[dict],  # `Learner.history`: one dict per epoch
     return fig
 
 # %% ../nbs/07_training.ipynb #630a15ec
-def _flat(d, pre=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict): out.update(_flat(v, f"{pre}{k}."))
-        else: out[f"{pre}{k}"] = v
-    return out
-
 def config_diff(a,  # a config dataclass instance
                 b,  # another of the same class
 ) -> list[str]:
     "The dotted field names where two configs differ."
-    fa, fb = _flat(config_to_dict(a)), _flat(config_to_dict(b))
+    fa, fb = flatten_config(config_to_dict(a)), flatten_config(config_to_dict(b))
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
 # %% ../nbs/07_training.ipynb #1903acbe

@@ -10,31 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 import numpy as np, optuna
-from .core import CubeError, check, config_from_dict, config_to_dict, load_config
+from .core import CubeError, check, config_from_dict, config_to_dict, load_config, with_overrides
 from .training import TrainingConfig, RunInterrupted, run_training, config_diff
 from .evaluation import evaluate_run
 
 # %% auto #0
-__all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'GRACE', 'DB_WAIT', 'with_overrides', 'seed_runs', 'interval', 'seed_values',
-           'paired_test', 'best_baseline', 'seed_table', 'quality_target', 'check_space', 'suggest', 'val_score',
-           'db_away', 'with_db', 'creation_lock', 'open_study', 'tune', 'best_config', 'loss_frontier', 'target_box',
-           'plot_frontier']
-
-# %% ../nbs/09_tuning.ipynb #0829acfa
-def with_overrides(cfg: TrainingConfig,  # the configuration to start from (not changed)
-                   over: dict,  # dotted field name -> new value
-) -> TrainingConfig:
-    "A copy of `cfg` with dotted fields replaced, e.g. {'model.lattice.hidden': 32, 'loss.infonce': 0.2}; validated."
-    d = config_to_dict(cfg)
-    for key, v in over.items():
-        *path, leaf = key.split(".")
-        node, unknown = d, f"{key!r} is not a field of TrainingConfig: use dotted names such as model.lattice.hidden"
-        for k in path:
-            check(isinstance(node.get(k), dict), unknown)
-            node = node[k]
-        check(leaf in node, unknown)
-        node[leaf] = v
-    return config_from_dict(TrainingConfig, d)
+__all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'GRACE', 'DB_WAIT', 'seed_runs', 'interval', 'seed_values', 'paired_test',
+           'best_baseline', 'seed_table', 'quality_target', 'check_space', 'suggest', 'val_score', 'db_away', 'with_db',
+           'creation_lock', 'open_study', 'tune', 'best_config', 'loss_frontier', 'target_box', 'plot_frontier']
 
 # %% ../nbs/09_tuning.ipynb #8851a7e0
 def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by each of `seeds`

@@ -132,6 +132,15 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("bench-no-cuda", ["cube_bench", "--device", "cuda"], "cuda"),
     ("bench-bad-dims", ["cube_bench", "--dims", "0", "8", "8"], "dims"),
     ("bench-bad-batch", ["cube_bench", "--batch", "0"], "batch"),
+    ("train-override-unknown", ["cube_train", "model.lattice.step=16"], "did you mean model.lattice.steps"),
+    ("train-override-type", ["cube_train", "model.lattice.steps=many"], "model.lattice: steps='many' has the wrong"),
+    ("train-override-range", ["cube_train", "model.lattice.hidden=0"], "model.lattice: hidden=0 must be >= 1"),
+    ("train-override-no-equals", ["cube_train", "model.lattice.steps"], "no field=value form"),
+    ("train-override-keeps-run", ["cube_train", "--out", "run_ok", "--force", "epochs=0"], "epochs=0 must be >= 1"),
+    ("seeds-override-unknown", ["cube_seeds", "loss.infonse=1"], "did you mean loss.infonce"),
+    ("tune-override-type", ["cube_tune", "lr=fast"], "lr='fast' has the wrong type"),
+    ("bench-override-unknown", ["cube_bench", "--suite", "train", "batchsize=8"], "did you mean batch_size"),
+    ("bench-override-not-train", ["cube_bench", "lr=1"], "only apply with --suite train"),
 ]
 
 

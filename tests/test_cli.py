@@ -2,7 +2,7 @@
 by a real `cube_train` process; the commands here call the same entry points in the test process (`run_entry`)."""
 import json
 from pathlib import Path
-import pytest
+import pytest, yaml
 from conftest import TINY, copy_run, qa_jsonl, run_entry as run
 
 
@@ -165,20 +165,39 @@ def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
     "cube_seeds writes a table with intervals; cube_tune runs a study in SQLite, resumes it, and writes a config cube_train takes."
     tiny = tmp_path / "tiny.yaml"
     lattice = "model:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n"
-    tiny.write_text(f"epochs: 1\ndata:\n  source: {qa_file}\n{lattice}")
-    r = run("cube_seeds", "--config", tiny, "--seeds", 0, 1, "--root", tmp_path / "seeds")
+    tiny.write_text(f"epochs: 2\ndata:\n  source: {qa_file}\n{lattice}")
+    r = run("cube_seeds", "--config", tiny, "epochs=1", "--seeds", 0, 1, "--root", tmp_path / "seeds")
     assert r.returncode == 0, r.stderr
+    assert yaml.safe_load((tmp_path / "seeds" / "seed-1" / "config.yaml").read_text())["epochs"] == 1  # the override
     assert "± " in r.stdout and "paired test, cos" in r.stdout and "quality target" in r.stdout
     s = json.loads((tmp_path / "seeds" / "seeds.json").read_text())
     assert s["seeds"] == [0, 1] and len(s["metrics"]) == 2 and set(s["target"]) >= {"cos", "R1", "params", "met"}
     space = tmp_path / "space.yaml"
     space.write_text("lr: [log, 0.001, 0.01]\n")
     for n in (1, 2):  # the second call resumes the study in study.db and adds one trial
-        r = run("cube_tune", "--config", tiny, "--space", space, "--trials", n, "--root", tmp_path / "tune")
+        r = run("cube_tune", "--config", tiny, "--space", space, "--trials", n, "--root", tmp_path / "tune", "epochs=1",
+                "loss.infonce=0.5")
         assert r.returncode == 0, r.stderr
         assert f"best of {n} finished trials" in r.stdout
     assert (tmp_path / "tune" / "study.db").is_file()
+    best = yaml.safe_load((tmp_path / "tune" / "best.yaml").read_text())
+    assert (best["epochs"], best["loss"]["infonce"]) == (1, 0.5)  # the overrides, kept in the best configuration
     r = run("cube_train", "--config", tmp_path / "tune" / "best.yaml", "--out", tmp_path / "best")
     assert r.returncode == 0, r.stderr
     r = run("cube_tune", "--config", tiny, "--space", space, "--sampler", "grid", "--root", tmp_path / "grid")
     assert r.returncode == 2 and "grid sampler needs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_overrides_print_config_and_train(tiny_run, tmp_path):
+    "FIELD=VALUE words among the options: --print-config shows them (a field twice warns, the last wins); runs keep them."
+    r = run("cube_train", "--config", tiny_run.config, "epochs=3", "model.lattice.dims=[8,8,6]", "--seed", 2,
+                  "epochs=2", "loss.infonce=1e-1", "--print-config")
+    c = yaml.safe_load(r.stdout)
+    warned = "warning: epochs is given twice (epochs=3, then epochs=2): the last wins"
+    assert r.returncode == 0 and r.stderr.strip() == warned, r.stderr
+    assert (c["epochs"], c["seed"], c["data"]["seed"], c["loss"]["infonce"], c["model"]["lattice"]["dims"]) == \
+        (2, 2, 2, 0.1, [8, 8, 6])
+    r = run("cube_train", "--config", tiny_run.config, "--out", tmp_path / "run", "epochs=1", "loss.infonce=0.5")
+    assert r.returncode == 0, r.stderr
+    c = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert (c["epochs"], c["loss"]["infonce"]) == (1, 0.5)

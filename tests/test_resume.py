@@ -63,10 +63,12 @@ def test_resume_with_other_config_is_refused(setup):
     d, _ = setup
     out = killed(d, d / "other")
     before = sorted(x.name for x in (out / "checkpoint").iterdir())
-    r = train(d, out, "--resume", "--epochs", "9", "--seed", "1", process=False)
-    errors = [x for x in r.stderr.strip().splitlines() if not x.startswith("warning: took over the lock")]  # killed: -9
-    assert r.returncode == 2 and "data.seed, epochs, seed differ" in r.stderr and len(errors) == 1, r.stderr
-    assert sorted(x.name for x in (out / "checkpoint").iterdir()) == before
+    for extra, words in ((["--epochs", "9", "--seed", "1"], "data.seed, epochs, seed differ"),
+                         (["loss.infonce=0.5", "model.lattice.hidden=4"], "loss.infonce, model.lattice.hidden differ")):
+        r = train(d, out, "--resume", *extra, process=False)
+        errors = [x for x in r.stderr.strip().splitlines() if not x.startswith("warning: took over the lock")]  # -9
+        assert r.returncode == 2 and words in r.stderr and len(errors) == 1, r.stderr
+        assert sorted(x.name for x in (out / "checkpoint").iterdir()) == before
 
 
 def test_all_checkpoints_damaged_is_refused(setup):
