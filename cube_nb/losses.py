@@ -9,11 +9,12 @@ from typing import Literal
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, check_literals
 from fastcore.basics import patch
-import math
+import math, warnings
 
 # %% auto #0
-__all__ = ['wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'diversity_penalty', 'curriculum_weights',
-           'NegativeSampler', 'LossConfig', 'CombinedLoss', 'pair_scores', 'retrieval_metrics']
+__all__ = ['BANK_RULES', 'wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'diversity_penalty',
+           'curriculum_weights', 'NegativeSampler', 'LossConfig', 'CombinedLoss', 'Bank', 'answer_bank',
+           'candidate_ranks', 'pair_scores', 'retrieval_metrics', 'one_of_k']
 
 # %% ../nbs/06_losses.ipynb #e25a4e6f
 def wmean(v: torch.Tensor,  # (B,) per-pair values
@@ -204,36 +205,133 @@ class CombinedLoss(nn.Module):
         if self.log_vars is None: return sum(getattr(self.cfg, k) * v for k, v in t.items())
         return sum(torch.exp(-s) * t[k] + s for k, s in zip(self.active, self.log_vars))
 
-# %% ../nbs/06_losses.ipynb #16015a9c
+# %% ../nbs/06_losses.ipynb #57362a03
+@dataclass
+class Bank:
+    "Who competes in a retrieval: the candidates, each query's true one, and the (query, candidate) pairs left out."
+    cand: torch.Tensor  # (M,) the rows whose targets are the candidates: one per distinct answer text
+    target: torch.Tensor  # (n,) each query's true candidate, an index into `cand`
+    removed: torch.Tensor  # (2, K) (query, candidate) pairs left out: the other answers of the query's group
+    rule: str = "distinct"  # distinct (leak-free) or all (every row a candidate, a tie counts against the true one)
+
+    @property
+    def alone(self) -> torch.Tensor:
+        "Queries with no candidate left but their true one: left out of the retrieval figures."
+        return len(self.cand) - torch.bincount(self.removed[0], minlength=len(self.target)) <= 1
+
+    def drop(self, lo: int, hi: int) -> torch.Tensor | None:
+        "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1; None when there are none."
+        q, c = self.removed
+        sel = (q >= lo) & (q < hi)
+        if not bool(sel.any()): return None
+        m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool)
+        m[q[sel] - lo, c[sel]] = True
+        return m
+
+    def sub(self, rows: torch.Tensor) -> tuple:
+        "(bank, candidates): queries `rows` among the true answers of `rows` only (a 1-of-100 batch), same rule."
+        cols = self.target[rows].unique()
+        pos, col = torch.full((len(self.target),), -1), torch.full((len(self.cand),), -1)
+        pos[rows], col[cols] = torch.arange(len(rows)), torch.arange(len(cols))
+        q, c = self.removed
+        keep = (pos[q] >= 0) & (col[c] >= 0)
+        return Bank(self.cand[cols], col[self.target[rows]], torch.stack([pos[q[keep]], col[c[keep]]]), self.rule), cols
+
+# %% ../nbs/06_losses.ipynb #da56a182
+BANK_RULES = ("distinct", "all")  # leak-free (the default), and every row a candidate (the old rule)
+
+def answer_bank(answers: list | None = None,  # each query's true answer text; None: each row its own candidate
+                groups: list | None = None,  # each query's group (its conversation); None: each its own
+                rule: str = "distinct",  # distinct (leak-free) or all (every row a candidate)
+                n: int | None = None,  # the number of queries, when `answers` is None
+) -> Bank:
+    "The candidates of a retrieval: distinct answer texts, each query's own group's other answers removed."
+    check(rule in BANK_RULES, f"bank rule {rule!r} is not known: use {' or '.join(BANK_RULES)}")
+    n = len(answers) if answers is not None else n
+    if rule == "all" or answers is None:  # no texts: nothing to merge or remove
+        return Bank(torch.arange(n), torch.arange(n), torch.zeros(2, 0, dtype=torch.long), "all")
+    first, rows, target = {}, [], []
+    for i, a in enumerate(answers):
+        if a not in first: first[a], rows = len(first), rows + [i]
+        target.append(first[a])
+    groups = list(range(n)) if groups is None else groups
+    mine = {}  # group -> its answers' candidates
+    for t, g in zip(target, groups): mine.setdefault(g, set()).add(t)
+    pairs = [(i, c) for i, (t, g) in enumerate(zip(target, groups)) for c in sorted(mine[g]) if c != t]
+    removed = torch.tensor(pairs, dtype=torch.long).T if pairs else torch.zeros(2, 0, dtype=torch.long)
+    bank = Bank(torch.tensor(rows), torch.tensor(target), removed.reshape(2, -1))
+    if k := int(bank.alone.sum()):
+        warnings.warn(f"{k} of {n} questions have no candidate left once their group's other answers are removed: "
+                      "they are left out of the retrieval figures")
+    return bank
+
+# %% ../nbs/06_losses.ipynb #6dc7d64e
 @torch.no_grad()
+def candidate_ranks(pred: torch.Tensor,  # (n, d) predictions, one per query of `bank`
+                    cands: torch.Tensor,  # (M, d) the candidates (the targets of `bank.cand`)
+                    bank: Bank,  # each query's true candidate and those left out
+                    score=None,  # a `Scoring` fitted to `cands` (see 06a_scoring); None: plain cosine
+                    chunk: int = 1024,  # prediction rows per matrix product
+) -> torch.Tensor:
+    "Rank (1 = best) of each query's true candidate under `score`, the candidates left out for it excluded."
+    c, out = F.normalize(cands.to(pred.device).double(), dim=1), []
+    for i in range(0, len(pred), chunk):
+        j, drop = min(i + chunk, len(pred)), bank.drop(i, min(i + chunk, len(pred)))
+        drop = drop if drop is None else drop.to(pred.device)
+        s = F.normalize(pred[i:j].double(), dim=1) @ c.T if score is None else score(pred[i:j], drop)
+        if drop is not None: s = s.masked_fill(drop, float("-inf"))
+        o = s[torch.arange(j - i), bank.target[i:j].to(s.device)]
+        out.append((s > o[:, None]).sum(1) + 1 if bank.rule == "distinct" else (s >= o[:, None]).sum(1))
+    return torch.cat(out).cpu()
+
+# %% ../nbs/06_losses.ipynb #16015a9c
 def pair_scores(pred: torch.Tensor,  # (N, d) predictions
-                target: torch.Tensor,  # (N, d) their true targets; all N rows are the candidates
+                target: torch.Tensor,  # (N, d) their true targets; `bank` says which are candidates
                 chunk: int = 1024,  # prediction rows per matrix product
-                score=None):  # a `Scoring` fitted to `target` (see 06a_scoring); None: plain cosine
-    "Per row: cosine to its own target, and the rank (1 = best) of that target among all `target` rows under `score`."
+                score=None,  # a `Scoring` fitted to the candidates (see 06a_scoring); None: plain cosine
+                bank: Bank | None = None):  # the candidates; None: every row (the old rule)
+    "Per row: cosine to its own target, and the rank (1 = best) of its true candidate under `score`."
     check(pred.shape == target.shape and pred.ndim == 2,
           f"pred and target must be (N, d) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
-    p, t = F.normalize(pred.double(), dim=1), F.normalize(target.double(), dim=1)
-    own, ranks = [], []
-    for i in range(0, len(p), chunk):
-        s = p[i:i + chunk] @ t.T if score is None else score(pred[i:i + chunk])
-        o = s[torch.arange(len(s)),
-              torch.arange(i, i + len(s))]  # from the same product, so the own score ties with itself
-        own.append((p[i:i + chunk] * t[i:i + chunk]).sum(1))
-        ranks.append((s >= o[:, None]).sum(1))  # 1 = best; ties count against the true answer
-    return torch.cat(own), torch.cat(ranks)
+    bank = bank if bank is not None else answer_bank(n=len(target))
+    own = F.cosine_similarity(pred.double(), target.to(pred.device).double(), dim=1).cpu()
+    return own, candidate_ranks(pred, target[bank.cand.to(target.device)], bank, score, chunk)
 
 # %% ../nbs/06_losses.ipynb #9e36acd4
 def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
-                      target: torch.Tensor,  # (n, d) their true targets, which are also the candidates
+                      target: torch.Tensor,  # (n, d) their true targets; `bank` says which are candidates
                       ks=(1, 5, 10),  # the R@k columns
                       chunk: int = 1024,  # rows scored at a time (memory)
-                      score=None,  # a fitted `Scoring` to rank by, None: plain cosine
+                      score=None,  # a `Scoring` fitted to the candidates, None: plain cosine
+                      bank: Bank | None = None,  # the candidates (`answer_bank`); None: every row (the old rule)
 ) -> dict:
-    "Mean cosine, and retrieval of each row's own target among all `target` rows by `score`: R@k, MRR@10, mean rank."
-    own, ranks = pair_scores(pred, target, chunk, score)
-    out = {"cos": float(own.mean()), **{f"R{k}": float((ranks <= k).double().mean()) for k in ks}}
-    out["MRR10"] = float(torch.where(ranks <= 10, 1.0 / ranks, torch.zeros_like(ranks, dtype=torch.double)).mean())
-    out["mean_rank"] = float(ranks.double().mean())
-    out["candidates"] = len(target)
+    "Mean cosine, and retrieval of each row's true candidate by `score`: R@k, MRR@10, mean rank, the bank's rule."
+    bank = bank if bank is not None else answer_bank(n=len(target))
+    own, ranks = pair_scores(pred, target, chunk, score, bank)
+    r = ranks[~bank.alone]
+    out = {"cos": float(own.mean()), **{f"R{k}": float((r <= k).double().mean()) for k in ks}}
+    out["MRR10"] = float(torch.where(r <= 10, 1.0 / r, torch.zeros_like(r, dtype=torch.double)).mean())
+    out["mean_rank"] = float(r.double().mean())
+    out.update(candidates=len(bank.cand), bank=bank.rule, skipped=len(ranks) - len(r))
     return out
+
+# %% ../nbs/06_losses.ipynb #f6098f40
+def one_of_k(pred: torch.Tensor,  # (n, d) predictions
+             target: torch.Tensor,  # (n, d) their true targets
+             bank: Bank | None = None,  # the candidates' rule; None: every row (the old rule)
+             score=None,  # a `Scoring` fitted to the whole bank's candidates, None: plain cosine
+             k: int = 100,  # the batch: each query against the answers of k − 1 other queries
+             seed: int = 0,  # shuffles the queries into batches
+) -> dict:
+    "PolyAI's 1-of-100: queries shuffled into batches of `k`, each ranked among its batch's answers (the bank's rule)."
+    bank = bank if bank is not None else answer_bank(n=len(target))
+    size = min(k, len(pred))  # fewer queries than k: one batch of all
+    order = torch.randperm(len(pred), generator=torch.Generator().manual_seed(seed))
+    hits = counted = 0
+    for i in range(0, len(order) - size + 1, size):  # a last batch smaller than `size` is left out
+        rows = order[i:i + size]
+        sub, cols = bank.sub(rows)
+        r = candidate_ranks(pred[rows.to(pred.device)], target[sub.cand.to(target.device)], sub,
+                            score.subset(cols) if score is not None else None)[~sub.alone]
+        hits, counted = hits + int((r == 1).sum()), counted + len(r)
+    return {f"R1_of_{k}": hits / max(counted, 1), "batch": size}

@@ -4,8 +4,10 @@
 
 # %% ../nbs/06a_scoring.ipynb #a338c7e6
 from __future__ import annotations
+import copy
 import torch, torch.nn.functional as F
 from .core import check, check_tensor
+from .losses import Bank
 
 # %% auto #0
 __all__ = ['SCORINGS', 'unit', 'knn_mean', 'Scoring', 'per_candidate', 'CSLS', 'InvertedSoftmax', 'Centred', 'scoring', 'top1',
@@ -21,13 +23,16 @@ def unit(x: torch.Tensor,  # (n, d) rows
 def knn_mean(sim: torch.Tensor,  # (n, m) similarities
              k: int,  # neighbours per row (at most m)
 ) -> torch.Tensor:
-    "Mean of the `k` largest entries in each row of `sim`."
-    return sim.topk(k, dim=1).values.mean(1)
+    "Mean of the `k` largest finite entries in each row of `sim` (a candidate left out of a row is −inf there)."
+    v = sim.topk(min(k, sim.shape[1]), dim=1).values
+    ok = torch.isfinite(v)
+    return torch.where(ok, v, 0).sum(1) / ok.sum(1).clamp(min=1)
 
 # %% ../nbs/06a_scoring.ipynb #9de41ead
 class Scoring:
     "Plain cosine between predictions and a bank of candidates; the subclasses correct it for hubs."
     name = "cos"
+    per_candidate_stats = ()  # the statistics with one value per candidate (a subset of the bank slices them)
     def fit(self,
             bank: torch.Tensor,  # (M, d) candidate embeddings
             train_preds: torch.Tensor | None = None,  # (N, d) the mapper's predictions for training questions
@@ -55,9 +60,16 @@ class Scoring:
         "Hold `bank` and statistics stored earlier, without fitting again."
         self.bank = unit(bank)
         return self.set_stats(stats)
-    def __call__(self, p: torch.Tensor) -> torch.Tensor:
-        "Scores (n, M) of predictions `p` (n, d) against every candidate; higher ranks first."
-        return unit(p) @ self.bank.T
+    def __call__(self,
+                 p: torch.Tensor,  # (n, d) predictions
+                 drop: torch.Tensor | None = None,  # (n, M) candidates left out for each (the caller masks them)
+    ) -> torch.Tensor:
+        "Scores (n, M) of predictions `p` against every candidate; higher ranks first."
+        return unit(p) @ self.bank.T.to(p.device)
+    def subset(self, cols: torch.Tensor):  # candidate indices
+        "This scoring on the candidates `cols` only: their per-candidate statistics, the bank's others kept."
+        stats = {k: v[cols] if k in self.per_candidate_stats else v for k, v in self.stats.items()}
+        return copy.copy(self).with_stats(self.bank[cols], stats)
     @property
     def label(self) -> str: return self.name
     def __repr__(self): return self.label
@@ -75,6 +87,7 @@ def per_candidate(bank: torch.Tensor,  # (M, d) unit candidates
 class CSLS(Scoring):
     "Cross-domain similarity local scaling (Conneau et al. 2018): 2·cos(p, a) − r_P(a) − r_A(p)."
     name = "csls"
+    per_candidate_stats = ("r_train",)
     def __init__(self, k: int = 10):  # neighbours on each side (MUSE's default)
         check(isinstance(k, int) and not isinstance(k, bool) and k >= 1, f"k={k!r} must be a positive integer")
         self.k = k
@@ -82,9 +95,10 @@ class CSLS(Scoring):
         for what, n in (("the bank", len(self.bank)), ("the training predictions", len(train))):
             check(self.k <= n, f"k={self.k} is larger than {what} ({n} rows): use k <= {n}")
         return {"r_train": per_candidate(self.bank, train, lambda s: knn_mean(s, self.k), chunk)}
-    def __call__(self, p):
+    def __call__(self, p, drop=None):  # r_A(p): over the candidates not left out for p
         s = super().__call__(p)
-        return 2 * s - self.stats["r_train"][None] - knn_mean(s, self.k)[:, None]
+        near = knn_mean(s if drop is None else s.masked_fill(drop, float("-inf")), self.k)
+        return 2 * s - self.stats["r_train"][None].to(s.device) - near[:, None]
     @property
     def label(self): return f"csls(k={self.k})"
 
@@ -92,13 +106,15 @@ class CSLS(Scoring):
 class InvertedSoftmax(Scoring):
     "Inverted softmax (Smith et al. 2017): cos(p, a)/T − log mean_p′ exp(cos(p′, a)/T), p′ training predictions."
     name = "isoftmax"
+    per_candidate_stats = ("log_mean_exp",)
     def __init__(self, temperature: float = 0.05):  # T; 1/T is Smith et al.'s inverse temperature β
         check(isinstance(temperature, (int, float)) and temperature > 0, f"temperature={temperature!r} must be > 0")
         self.temperature = float(temperature)
     def bank_stats(self, train, chunk):
         lme = lambda s: torch.logsumexp(s / self.temperature, 1) - torch.log(torch.tensor(float(s.shape[1])))
         return {"log_mean_exp": per_candidate(self.bank, train, lme, chunk)}
-    def __call__(self, p): return super().__call__(p) / self.temperature - self.stats["log_mean_exp"][None]
+    def __call__(self, p, drop=None):
+        return super().__call__(p) / self.temperature - self.stats["log_mean_exp"][None].to(p.device)
     @property
     def label(self): return f"isoftmax(T={self.temperature:g})"
 
@@ -111,7 +127,8 @@ class Centred(Scoring):
         super().set_stats(stats)
         self.centred_bank = unit(self.bank - stats["mean_bank"]) if stats else None
         return self
-    def __call__(self, p): return unit(unit(p) - self.stats["mean_pred"]) @ self.centred_bank.T
+    def __call__(self, p, drop=None):
+        return unit(unit(p) - self.stats["mean_pred"].to(p.device)) @ self.centred_bank.T.to(p.device)
 
 # %% ../nbs/06a_scoring.ipynb #1350ea72
 SCORINGS = {"cos": Scoring, "csls": CSLS, "isoftmax": InvertedSoftmax, "centred": Centred}
@@ -130,9 +147,17 @@ def scoring(name: str = "csls",  # cos, csls, isoftmax or centred
 def top1(score: Scoring,  # a fitted scoring of the candidates
          p: torch.Tensor,  # (n, d) predictions
          chunk: int = 1024,  # rows scored at a time (memory)
+         bank: Bank | None = None,  # the candidates left out for each query (`answer_bank`), None: none
 ) -> torch.Tensor:
-    "Index of each prediction's best candidate under `score`."
-    return torch.cat([score(p[i:i + chunk]).argmax(1) for i in range(0, len(p), chunk)])
+    "Index of each prediction's best candidate under `score`, among those not left out for it."
+    out = []
+    for i in range(0, len(p), chunk):
+        j = min(i + chunk, len(p))
+        drop = bank.drop(i, j) if bank is not None else None
+        drop = drop if drop is None else drop.to(p.device)
+        s = score(p[i:j], drop)
+        out.append((s if drop is None else s.masked_fill(drop, float("-inf"))).argmax(1).cpu())
+    return torch.cat(out)
 
 # %% ../nbs/06a_scoring.ipynb #704064d9
 def n1_counts(top: torch.Tensor,  # (n,) each query's top-1 candidate, from `top1`
