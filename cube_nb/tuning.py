@@ -263,10 +263,10 @@ _LOCK_KEY = 0x637562655F6E62  # "cube_nb": the advisory lock's number, the same 
 # %% ../nbs/09_tuning.ipynb #1cbca507
 class _Storage(optuna.storages.RDBStorage):
     "Optuna's RDBStorage with a heartbeat that outlives an outage: a beat the database misses is sent at the next."
-    def record_heartbeat(self, trial_id: int):
+    def record_heartbeat(self, trial_id: int, strict: bool = False):  # strict: raise when it cannot be stored
         try: super().record_heartbeat(trial_id)
         except Exception as e:
-            if not db_away(e): raise
+            if strict or not db_away(e): raise
 
 def _check_search(study, search: dict, url: str):
     "Refuse a stored study of this name that maximises something else or searches another space; record a new one's."
@@ -306,12 +306,19 @@ def open_study(storage: str,  # an SQLAlchemy URL (sqlite, postgresql)
                         f"{str(e)[:120]}): check the URL") from None
 
 # %% ../nbs/09_tuning.ipynb #84d1968e
-def _census(study) -> dict:
-    "How many trials of the study are in each state, after failing (and queueing again) those of dead workers."
-    import warnings
+def _census(study, grace: float) -> dict:
+    "How many trials of the study are in each state, after failing those of dead workers (queued again if they ran)."
+    import datetime, warnings
+    from optuna.trial import TrialState
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    trials, now = study.get_trials(deepcopy=False), datetime.datetime.now()
+    for t in trials:  # begun (asked for) but never run, its worker gone: no heartbeat ever marks it stale
+        if t.state == TrialState.RUNNING and "worker" not in t.user_attrs and t.datetime_start is not None \
+                and (now - t.datetime_start).total_seconds() > grace:
+            try: study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError: pass
     return Counter(t.state.name for t in study.get_trials(deepcopy=False))
 
 def _requeue(study, trial, failed: bool = False):
@@ -364,10 +371,11 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
 
     def run_trial(trial):
         now["trial"] = trial
+        study._storage._backend.record_heartbeat(trial._trial_id, strict=True)  # every trial with a worker beats
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         ahead = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
                  or (t.state.name == "RUNNING" and t.number < trial.number)]
         if len(ahead) >= n_trials: raise optuna.TrialPruned("the study's other trials finish it")  # a race lost
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         over = suggest(trial, space)
         run = root / f"trial-{trial.number}"
         run_training(with_overrides(cfg, over), run, force=True, log=None)
@@ -377,7 +385,7 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
         return s["value"]
 
     while True:  # every worker stops once the study holds n_trials finished trials, whoever finished them
-        n = db(lambda: _census(study))
+        n = db(lambda: _census(study, GRACE * heartbeat))
         if n["COMPLETE"] >= n_trials or getattr(study.sampler, "is_exhausted", lambda s: False)(study): break
         if n["COMPLETE"] + n["RUNNING"] >= n_trials:  # the trials in flight finish it, unless their workers die
             time.sleep(min(heartbeat, 2))
