@@ -161,20 +161,26 @@ def run_parser(prog: str,  # the command's name
 @one_line_errors
 def eval_main(argv=None):  # the arguments, None: the command line's
     "Score a run on its held-out test split next to the baselines, ranked plain and corrected; write metrics.json."
-    from cube_nb.evaluation import evaluate_run, metrics_table
+    from cube_nb.evaluation import evaluate_run, metrics_table, bank_line
+    from cube_nb.losses import BANK_RULES
     p = run_parser("cube_eval", "Held-out metrics of a cube_train run and its baselines.")
     p.add_argument("--data", help="evaluate on every pair of this file (or corpus) instead of the run's test split")
     p.add_argument("--save-predictions", metavar="DIR",
                    help="write test_pairs.jsonl and predictions.npy (cube outputs, same order) into DIR")
+    p.add_argument("--bank", default="distinct",  # checked by answer_bank: one line, not argparse's usage
+                   help="the retrieval candidates: distinct (default, leak-free: distinct answer texts, each question's "
+                        "own conversation's other answers removed) or all (every test row, the old rule)")
     args = scoring_args(p, choices=("csls", "isoftmax", "centred")).parse_args(argv)
+    check(args.bank in BANK_RULES, f"--bank {args.bank} is not known: use {' or '.join(BANK_RULES)}")
     corrected = scoring_from(args)  # checks the options before anything is loaded
     if args.scoring == "csls" and args.csls_k is None: corrected = None  # evaluate_run's k: 10, fewer on a small split
-    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected, log=print)
+    m = evaluate_run(args.run, data=args.data, save_predictions=args.save_predictions, corrected=corrected, log=print,
+                     bank=args.bank)
     d, sc = m["dataset"], m["test"]["scoring"]
     where = f"all {d['n_eval']} pairs of {args.data}" if args.data else f"held-out test of {d['source']}"
     print("; ".join([f"{m['task']}: trained on {d['source']} ({d['n_train']} train / {d['n_val']} val pairs), "
                      f"teacher {m['teacher']}",
-                     f"scored on {where}, retrieval among {m['test']['candidates']} answers",
+                     f"scored on {where}, retrieval among {bank_line(m['test'])}",
                      f"cube {m['params']['cube']:,} params, mlp {m['params']['mlp']:,}"]))
     print(f"columns ending in {sc['suffix']} rank by {sc['corrected']} (statistics from {sc['statistics']}); "
           "the others by plain cosine")

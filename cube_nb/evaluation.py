@@ -8,16 +8,16 @@ import copy, functools, hashlib, json, math, time, warnings
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, set_seed, save_png
-from .losses import retrieval_metrics, pair_scores
+from .losses import Bank, answer_bank, one_of_k, retrieval_metrics, pair_scores
 from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
-__all__ = ['LOWER_IS_BETTER', 'Affine64', 'fit_ridge', 'fit_procrustes', 'fit_baselines', 'predictors', 'baseline_predictors',
-           'fitted_scorings', 'score_mapper', 'score_all', 'format_table', 'stored_stats', 'baselines_key',
-           'cached_baselines', 'evaluate_run', 'scoring_info', 'table_cols', 'metrics_table', 'error_analysis',
-           'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'run_report', 'PhraseBankDecoder',
-           'store_stats']
+__all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'fit_ridge', 'fit_procrustes', 'MAP', 'fit_map',
+           'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings', 'score_mapper', 'score_all',
+           'format_table', 'stored_stats', 'baselines_key', 'cached_baselines', 'evaluate_run', 'scoring_info',
+           'bank_info', 'table_cols', 'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts',
+           'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder', 'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 class Affine64(nn.Module):
@@ -58,6 +58,55 @@ def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
     u, _, vt = torch.linalg.svd(x.double().T @ y.double(), full_matrices=False)
     return Affine64(u @ vt)
 
+# %% ../nbs/08_evaluation.ipynb #6745d348
+class MAP(nn.Module):
+    "PolyAI's MAP adapter: x ↦ α·x̂ + x̂·W on the unit input x̂ (W orthogonal at the start, α starting at 1)."
+    def __init__(self, d: int):  # the embedding's width
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(()))
+        self.W = nn.Parameter(nn.init.orthogonal_(torch.empty(d, d)))
+    def forward(self, x): return self.alpha * F.normalize(x, dim=-1) + F.normalize(x, dim=-1) @ self.W  # (B, d)
+
+# %% ../nbs/08_evaluation.ipynb #a0a502d9
+MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  # PolyAI's grid search
+
+def _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing):
+    "One MAP training of the grid: (best validation R@1, its weights, its epoch)."
+    (x, y), (xv, yv) = train, val
+    torch.manual_seed(seed)
+    m, g, yn = MAP(x.shape[1]), torch.Generator().manual_seed(seed), F.normalize(y, dim=1)
+    opt, best, since = torch.optim.Adagrad(m.parameters(), lr=lr), (-1.0, None, 0), 0
+    for ep in range(1, epochs + 1):
+        for idx in torch.randperm(len(x), generator=g).split(batch):
+            logits = m(x[idx]) @ yn[idx].T  # each question against every answer of its batch
+            loss = F.cross_entropy(logits, torch.arange(len(idx)), label_smoothing=smoothing)
+            opt.zero_grad()
+            (loss + l2 / 2 * (m.W ** 2).sum()).backward()
+            opt.step()
+        with torch.no_grad(): r1 = retrieval_metrics(m(xv), yv, ks=(1,), bank=val_bank)["R1"]
+        if r1 > best[0]: best, since = (r1, copy.deepcopy(m.state_dict()), ep), 0
+        elif (since := since + 1) >= patience: break
+    return best
+
+def fit_map(train: tuple,  # (questions, answers) to fit
+            val: tuple,  # (questions, answers): the grid point and epoch are picked on them
+            val_bank=None,  # the validation candidates (`ds.bank('val')`), None: every row
+            seed: int = 0,  # the initial W and the batch order
+            grid: dict = MAP_GRID,  # learning rates (Adagrad) and L2 penalties on W tried
+            batch: int = 256,  # the in-batch softmax's batch
+            epochs: int = 100,  # at most, per grid point
+            patience: int = 10,  # epochs without a better validation R@1 before a grid point stops
+            smoothing: float = 0.2,  # label smoothing of the softmax
+) -> tuple:
+    "MAP fitted as PolyAI fit it, the grid point and epoch with the best validation R@1 kept: (`MAP`, its choice)."
+    from itertools import product
+    runs = {(lr, l2): _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing)
+            for lr, l2 in product(grid["lr"], grid["l2"])}
+    (lr, l2), (r1, state, ep) = max(runs.items(), key=lambda kv: kv[1][0])
+    m = MAP(train[0].shape[1])
+    m.load_state_dict(state)
+    return m, {"lr": lr, "l2": l2, "epoch": ep, "val_R1": r1}
+
 # %% ../nbs/08_evaluation.ipynb #1b5daaac
 from .model import ResidualMLP, mlp_hidden_for  # the MLP baseline is a model: 03a_model
 
@@ -67,14 +116,16 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
                   cfg: TrainingConfig | None = None,  # the run's configuration: the MLP trains with its loop and budget
                   n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
                   log=None,  # print-like: progress of the MLP's training
+                  val_bank=None,  # the validation candidates (`ds.bank('val')`): MAP's choices are scored on them
                   **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
 ) -> dict:
-    "Every baseline fitted, as a module: identity, centroid, ridge, procrustes and (given `cfg`, `n_params`) the MLP."
+    "Every baseline fitted as a module: identity, centroid, ridge, procrustes, map and (given `cfg`, `n_params`) mlp."
     (xt, yt), (xv, yv) = train, val
     d, d_out = xt.shape[1], yt.shape[1]
     out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
     out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=yt.mean(0)),
                 "ridge": fit_ridge(xt, yt, xv, yv)[0], "procrustes": fit_procrustes(xt, yt)})
+    if d == d_out: out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0)[0]  # identity plus a map
     if cfg is not None and n_params is not None:
         set_seed(cfg.seed)  # the MLP's initial weights depend on the run's seed only
         out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
@@ -114,22 +165,27 @@ def fitted_scorings(f,  # predict function: questions (n, d) -> predicted answer
     return out
 
 # %% ../nbs/08_evaluation.ipynb #bf321254
+PER_BANK = ("candidates", "bank", "skipped", "batch")  # the same for every mapper: kept once, in the bank's entry
+
 def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
-                 test: tuple,  # (questions, answers); the answers are the candidates
+                 test: tuple,  # (questions, answers); `bank` says which answers are candidates
                  train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
                  corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
                  counts: dict | None = None,  # if given, receives the N1 counts by scoring label
                  device=None,  # where the scores are computed (e.g. 'cuda'), None: where `f` returns them
+                 bank: Bank | None = None,  # the candidates (`ds.bank('test')`); None: every row (the old rule)
+                 seed: int = 0,  # shuffles the 1-of-100 batches
 ) -> dict:
-    "Retrieval and hubness of `f` on `test`, ranked by cosine and by each correction (columns ending in _name)."
+    "Retrieval (full bank and 1-of-100) and hubness of `f` on `test`, by cosine and by each correction (suffix _name)."
     (q, a), out = test, {}
+    bank = bank if bank is not None else answer_bank(n=len(a))
     if device is not None: f, a = (lambda x, f=f: f(x).to(device)), a.to(device)
-    pred = f(q)
-    for suffix, sc in fitted_scorings(f, a, train_q, corrected).items():
-        n1 = n1_counts(top1(sc, pred), len(a))
+    pred, cands = f(q), a[bank.cand.to(a.device)]
+    for suffix, sc in fitted_scorings(f, cands, train_q, corrected).items():
+        n1 = n1_counts(top1(sc, pred, bank=bank), len(cands))
         if counts is not None: counts[sc.label] = n1.cpu()
-        m = {**retrieval_metrics(pred, a, score=sc), **hubness(n1)}
-        out.update({k + suffix: v for k, v in m.items() if not (suffix and k in ("cos", "candidates"))})
+        m = {**retrieval_metrics(pred, a, score=sc, bank=bank), **one_of_k(pred, a, bank, sc, seed=seed), **hubness(n1)}
+        out.update({k + suffix: v for k, v in m.items() if not (suffix and (k == "cos" or k in PER_BANK))})
     return out
 
 # %% ../nbs/08_evaluation.ipynb #fc11a54e
@@ -140,13 +196,15 @@ def score_all(predictors: dict,  # name -> predict function (questions -> predic
               counts: dict | None = None,  # if given, receives each mapper's N1 counts by scoring label
               log=None,  # print-like: a line with the time left after each mapper
               device=None,  # where the scores are computed, None: where each predictor returns them
+              bank: Bank | None = None,  # the candidates (`ds.bank('test')`); None: every row (the old rule)
+              seed: int = 0,  # shuffles the 1-of-100 batches
 ) -> dict:
     "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
     from cube_nb.core import progress_line
     per = lambda name: counts.setdefault(name, {}) if counts is not None else None
     out, t0 = {}, time.perf_counter()
     for name, f in predictors.items():
-        out[name] = score_mapper(f, test, train_q, corrected, per(name), device)
+        out[name] = score_mapper(f, test, train_q, corrected, per(name), device, bank, seed)
         if log: log(progress_line(f"scoring ({name} done)", len(out), len(predictors), t0, "mappers"))
     return out
 
@@ -196,27 +254,33 @@ def baselines_key(inputs: list,  # tensors and lists the baselines are fitted on
     return h.hexdigest()
 
 # %% ../nbs/08_evaluation.ipynb #09eed647
+BASELINES = ["identity", "centroid", "ridge", "procrustes", "map", "mlp"]  # in the key: a new one refits
+
 def cached_baselines(path: Path,  # where they are kept: a run folder's baselines.safetensors
                      train: tuple,  # (questions, answers), as for `fit_baselines`
                      val: tuple,  # (questions, answers) for ridge's λ and the MLP's validation
                      cfg: TrainingConfig | None = None,  # the run's configuration (the MLP's loop and budget)
                      n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
                      log=None,  # print-like: progress of the MLP's training, when it is fitted
+                     val_bank=None,  # the validation candidates (`ds.bank('val')`): MAP's choices are scored on them
                      **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
 ) -> dict:
     "`fit_baselines`' modules, read from `path` when fitted there for the same inputs, else fitted and stored."
     from cube_nb.core import save_tensors
     extra = [learner_kw[k] for k in sorted(learner_kw)]
-    key = baselines_key([*train, *val, *extra], cfg, n_params)
-    state = stored_stats(path, key, "fitted baselines", "training split, configuration or cube size")
+    if val_bank is not None: extra += [val_bank.cand, val_bank.target, val_bank.removed, val_bank.rule]
+    key = baselines_key([BASELINES, *train, *val, *extra], cfg, n_params)
+    state = stored_stats(path, key, "fitted baselines", "training split, configuration, cube size or baseline set")
     if state is None:
-        mods = {n: m.cpu() for n, m in fit_baselines(train, val, cfg, n_params, log, **learner_kw).items()}
+        fitted = fit_baselines(train, val, cfg, n_params, log, val_bank, **learner_kw)
+        mods = {n: m.cpu() for n, m in fitted.items()}
         state = {f"{n}.{k}": v for n, m in mods.items() for k, v in m.state_dict().items()}
         save_tensors(state, path, {"key": key})
         return mods  # on the CPU, as they are read back: the first evaluation predicts as every later one
     d, d_out = train[0].shape[1], train[1].shape[1]
     mods = {"identity": nn.Identity()} if d == d_out else {}
     mods.update({n: Affine64(torch.zeros(d, d_out)) for n in ("centroid", "ridge", "procrustes")})
+    if d == d_out: mods["map"] = MAP(d)
     if cfg is not None and n_params is not None:
         mods["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
     for n, m in mods.items():
@@ -232,6 +296,7 @@ def evaluate_run(run,  # run folder written by cube_train
                  save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
                  log=None,  # print-like: progress of the MLP baseline's training and of the scoring
                  corrected: Scoring | None = None,  # the hubness-corrected scoring (default CSLS, k = 10)
+                 bank: str = "distinct",  # the candidates: distinct (leak-free) or all (every row, the old rule)
 ) -> dict:
     "Held-out metrics of a run and its baselines (its test split, or all of `data`); writes metrics JSON, returns it."
     t0 = time.perf_counter()
@@ -246,42 +311,43 @@ def evaluate_run(run,  # run folder written by cube_train
                                split=(0.0, 0.0, 1.0))
             ev = build_dataset(load_records(data, other), dc, cfg.teacher)
             rows = ev.rows("test")
-        test = ev.q[rows], ev.a[rows]
-        corrected = corrected or scoring("csls", n=min(len(rows), len(ds.rows("train", task))))
+        test, b = (ev.q[rows], ev.a[rows]), ev.bank("test", task if data is None else None, bank)
+        corrected = corrected or scoring("csls", n=min(len(b.cand), len(ds.rows("train", task))))
         mlp_log = (lambda s: log(f"baseline MLP: {s}")) if log else None
         preds = predictors(cached_baselines(Path(run) / "baselines.safetensors", ds.part("train", task),
                                             ds.part("val", task), cfg, model.n_params, log=mlp_log,
-                                            **ds.pair_info("train", task)))
+                                            val_bank=ds.bank("val", task), **ds.pair_info("train", task)))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure
         gpu = "cuda" if torch.cuda.is_available() else None  # the cube and (n, n) score blocks: on a GPU if any
         if gpu: model.to(gpu)
-        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log, gpu)
+        scores = score_all({"cube": cube_f, **preds}, test, train_q, corrected, counts, log, gpu, b, cfg.seed)
         pred = cube_f(test[0])
         if save_predictions:
             import io, numpy as np
             out = Path(save_predictions)
-            pairs = ({"q": ev.records[i]["q"], "a": ev.records[i]["a"]} for i in rows)
+            pairs = ({k: ev.records[i][k] for k in ("q", "a", "group")} for i in rows)  # group: the bank's rule
             atomic_write(out / "test_pairs.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs))
             buf = io.BytesIO()
             np.save(buf, pred.numpy().astype(np.float32))
             atomic_write(out / "predictions.npy", buf.getvalue())
         timing = json.loads((Path(run) / "timing.json").read_text()) if (Path(run) / "timing.json").is_file() else {}
-        strip = lambda s: {k: v for k, v in s.items() if k != "candidates"}
+        strip = lambda s: {k: v for k, v in s.items() if k not in PER_BANK}
         on = {"evaluated_on": data, "n_eval": len(rows)} if data else {}
         metrics = {"task": cfg.task, "teacher": cfg.teacher, "dataset": {"source": cfg.data.source, **ds.sizes, **on},
-                   "test": {"candidates": len(rows), "scoring": scoring_info(corrected),
+                   "test": {"candidates": len(b.cand), "bank": bank_info(b, scores["cube"]),
+                            "scoring": scoring_info(corrected),
                             "cube": strip(scores.pop("cube")), "baselines": {k: strip(v) for k, v in scores.items()}},
                    "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params},
                    "seconds": {**timing, "eval": time.perf_counter() - t0}}
         if ds.task == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
-            ae = ds.part("test", "autoencoder")
-            ae_scores = strip(retrieval_metrics(predict(model, ae[0]), ae[1]))
-            metrics["test_autoencoder"] = {"candidates": len(ae[0]), "cube": ae_scores}
+            ae, ae_bank = ds.part("test", "autoencoder"), ds.bank("test", "autoencoder", bank)
+            ae_scores = strip(retrieval_metrics(predict(model, ae[0]), ae[1], bank=ae_bank))
+            metrics["test_autoencoder"] = {"candidates": len(ae_bank.cand), "cube": ae_scores}
         if data is None:
             atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
             texts = [[ev.records[i][f] for i in rows] for f in ("q", "a")]
-            ea = error_analysis(test[0], test[1], pred, *texts, device=gpu)
+            ea = error_analysis(test[0], test[1], pred, *texts, device=gpu, bank=b)
             plot_pair_scores(ea, Path(run) / "pair_scores.png")
             plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
             atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
@@ -295,12 +361,23 @@ def scoring_info(corrected: Scoring,  # the run's hub-corrected scoring
     return {"plain": "cos", "corrected": corrected.label, "suffix": f"_{corrected.name}",
             "statistics": "each mapper's own predictions for the training questions"}
 
+def bank_info(b: Bank,  # the test split's candidates
+              cube: dict,  # the cube's scores (`score_mapper`): the rule, its skipped questions, the 1-of-100 batch
+) -> dict:
+    "Which candidates every retrieval figure ranked, for metrics.json."
+    rule = {"distinct": "distinct answer texts; each question's own group's other answers removed",
+            "all": "every test row (identical texts apart; a tie counts against the true answer)"}[b.rule]
+    return {"rule": b.rule, "means": rule, "candidates": len(b.cand), "questions": len(b.target),
+            "skipped": cube["skipped"], "of_100_batch": cube["batch"]}
+
 # %% ../nbs/08_evaluation.ipynb #a61933e6
 def table_cols(metrics: dict,  # a run's metrics.json, read
                what: str = "retrieval",  # retrieval or hubness
 ) -> tuple:
     "The columns of the retrieval (or hubness) table of a `metrics.json`: plain, then corrected."
-    base = ("R1", "R10", "MRR10", "mean_rank") if what == "retrieval" else ("N1_skew", "hub_share", "never_top1")
+    with_100 = ("R1_of_100",) if "R1_of_100" in metrics["test"]["cube"] else ()  # runs scored before it have none
+    base = ("R1", *with_100, "R10", "MRR10", "mean_rank") if what == "retrieval" else \
+        ("N1_skew", "hub_share", "never_top1")
     sfx = metrics["test"].get("scoring", {}).get("suffix")  # runs scored before the correction have none
     return (("cos",) if what == "retrieval" else ()) + base + (tuple(c + sfx for c in base) if sfx else ())
 
@@ -320,12 +397,14 @@ def error_analysis(q: torch.Tensor,  # (n, d) test questions: the identity's pre
                    answers: list[str],  # the answers' texts
                    n: int = 5,  # examples of each kind
                    device=None,  # where the (n, n) scores are computed, e.g. 'cuda'
+                   bank: Bank | None = None,  # the candidates (`ds.bank('test')`), None: every row (the old rule)
 ) -> dict:
     "Per-pair ranks and cosines of the cube (`pred`) and identity (`q`) for targets `a`; win/tie/loss counts, examples."
     if device is not None: q, a, pred = (t.to(device) for t in (q, a, pred))
-    (c_cos, c_rank), (i_cos, i_rank) = pair_scores(pred, a), pair_scores(q, a)
-    bank = F.normalize(a.double(), dim=1)
-    top = lambda e: (F.normalize(e.double(), dim=1) @ bank.T).argmax(1)
+    bank = bank if bank is not None else answer_bank(n=len(a))
+    (c_cos, c_rank), (i_cos, i_rank) = pair_scores(pred, a, bank=bank), pair_scores(q, a, bank=bank)
+    plain = Scoring().fit(a[bank.cand.to(a.device)])
+    top = lambda e: bank.cand[top1(plain, e, bank=bank)]  # the row of each prediction's top answer
     c_top, i_top = top(pred), top(q)
     gain = (i_rank - c_rank).tolist()  # > 0: the cube ranks the true answer higher than the identity does
     row = lambda j: {"question": questions[j], "answer": answers[j], "cube_top": answers[int(c_top[j])],
@@ -362,11 +441,13 @@ def hub_counts(mappers: dict,  # name -> predict function
                test: tuple,  # (questions, answers): the answers are the candidates
                train_q: torch.Tensor,  # (N, d) training questions: the correction's statistics
                corrected: Scoring | None = None,  # also count under this scoring
+               bank: Bank | None = None,  # the candidates (`ds.bank('test')`), None: every row (the old rule)
 ) -> dict:
     "N1 counts of each predict function in `mappers` on `test`, per scoring label: {mapper: {label: counts}}."
     q, a = test
-    fitted = lambda f: fitted_scorings(f, a, train_q, corrected).values()
-    per = lambda f: {s.label: n1_counts(top1(s, f(q)), len(a)) for s in fitted(f)}
+    bank = bank if bank is not None else answer_bank(n=len(a))
+    fitted = lambda f: fitted_scorings(f, a[bank.cand], train_q, corrected).values()
+    per = lambda f: {s.label: n1_counts(top1(s, f(q), bank=bank), len(bank.cand)) for s in fitted(f)}
     return {name: per(f) for name, f in mappers.items()}
 
 # %% ../nbs/08_evaluation.ipynb #354de75c
@@ -396,6 +477,15 @@ def md_table(scores: dict,  # mapper -> metrics
     return head + [f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in scores.items()]
 
 # %% ../nbs/08_evaluation.ipynb #14de7084
+def bank_line(t: dict,  # metrics.json's "test" entry
+) -> str:
+    "What the retrieval columns ranked, in a few words."
+    b = t.get("bank")
+    if b is None: return f"{t['candidates']} candidate answers, every test row"  # scored before the leak-free rule
+    left = f", {b['skipped']} questions left with no other candidate skipped" if b["skipped"] else ""
+    return (f"{b['candidates']} candidate answers: {b['means']}{left}; R1_of_100 ranks each question among the "
+            f"answers of its batch of {b['of_100_batch']}")
+
 def run_report(metrics: dict,  # what `evaluate_run` computed (metrics.json)
                ds,  # the run's dataset (its split sizes and filter report)
                ea: dict | None = None,  # `error_analysis` output: its examples go in the report
@@ -408,7 +498,7 @@ def run_report(metrics: dict,  # what `evaluate_run` computed (metrics.json)
              "test pairs (group-aware split); "
              f"filters dropped {ds.report}. Parameters: cube {metrics['params']['cube']:,}, residual MLP "
              f"{metrics['params']['mlp']:,}.", "",
-             f"## Held-out test ({t['candidates']} candidate answers)", "", *md_table(rows, table_cols(metrics)), "",
+             f"## Held-out test ({bank_line(t)})", "", *md_table(rows, table_cols(metrics)), "",
              "Cosine alone misleads: the centroid baseline shows what a mapper that ignores its input scores.", ""]
     if sc := t.get("scoring"):
         lines += [f"Columns ending in `{sc['suffix']}` rank by {sc['corrected']} (statistics: {sc['statistics']}); "

@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device
 from .core import atomic_write, save_tensors, load_tensors
 from .core import config_to_dict, flatten_config, save_png, progress_line, peak_rss_bytes
-from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics
+from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics, Bank
 from .scoring import scoring
 from .model import ModelConfig
 from .data import DatasetConfig
@@ -189,7 +189,8 @@ class Learner:
                  cbs=(),  # callbacks besides `mechanics`' (one of the same class replaces the standard one)
                  groups: list | None = None,  # per training pair: its group (its negatives come from other groups)
                  difficulty: torch.Tensor | None = None,  # per training pair: the curriculum's difficulty
-                 sample_weights: torch.Tensor | None = None):  # per training pair: its weight in the loss
+                 sample_weights: torch.Tensor | None = None,  # per training pair: its weight in the loss
+                 val_bank: Bank | None = None):  # the validation split's retrieval candidates (`ds.bank('val')`)
         for name, (x, y) in (("training", train), ("validation", val)):
             check_tensor(x, f"{name} inputs", ndim=2)
             check_tensor(y, f"{name} targets", ndim=2)
@@ -204,7 +205,7 @@ class Learner:
             check(train[1].shape[1] == mc.target_dim,
                   f"the targets are {train[1].shape[1]}-d but the model outputs {mc.target_dim}-d: set model.out_dim "
                   "to the target teacher's size")
-        self.model, self.train, self.val, self.cfg = model, train, val, cfg
+        self.model, self.train, self.val, self.cfg, self.val_bank = model, train, val, cfg, val_bank
         self.loss_fn = CombinedLoss(cfg.loss)
         self.rank, self.world = dist_info()
         self.device = get_device(cfg.device)
@@ -336,7 +337,7 @@ class GradClipCB(Callback):
 
 # %% ../nbs/07_training.ipynb #10b3355f
 class EmbeddingMetrics(Callback):
-    "Each epoch's validation metrics in `learn.metrics`: loss, mean cosine, R@k among all validation targets."
+    "Each epoch's validation metrics in `learn.metrics`: loss, mean cosine, R@k among the `learn.val_bank` candidates."
     order = -90  # first at `after_validate`: the callbacks after it read what it writes
     def __init__(self,
                  ks=(1,),  # the R@k columns: val_R1, val_R5, ...
@@ -348,11 +349,14 @@ class EmbeddingMetrics(Callback):
         l = self.learn
         pv, yv = predict(l.model, l.val[0]).to(l.device), l.val[1].to(l.device)  # scored on the GPU if any
         with torch.no_grad(): out = {"val_loss": float(l.loss_fn(pv, yv))}
-        m = retrieval_metrics(pv, yv, ks=self.ks)
+        bank = l.val_bank  # None (no texts): every validation target a candidate
+        m = retrieval_metrics(pv, yv, ks=self.ks, bank=bank)
         out.update(val_cos=m["cos"], **{f"val_R{k}": m[f"R{k}"] for k in self.ks})
         tp = predict(l.model, l.train[0]).to(l.device) if self.scorings else None
+        cands = yv if bank is None else yv[bank.cand.to(yv.device)]
         for name in self.scorings:
-            m = retrieval_metrics(pv, yv, ks=self.ks, score=scoring(name, n=min(len(yv), len(tp))).fit(yv, tp))
+            sc = scoring(name, n=min(len(cands), len(tp))).fit(cands, tp)
+            m = retrieval_metrics(pv, yv, ks=self.ks, score=sc, bank=bank)
             out.update({f"val_R{k}_{name}": m[f"R{k}"] for k in self.ks})
         return out
     def after_validate(self): self.learn.metrics = self.compute()
@@ -867,7 +871,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer
     cbs = [TensorBoardCB(out / "tensorboard")] if tensorboard else []  # `tensorboard --logdir RUN`
     learn = trainer(model, ds.part("train"), ds.part("val"), cfg, cbs, checkpoint=out / "checkpoint", log=log,
-                    **ds.pair_info("train"))
+                    val_bank=ds.bank("val"), **ds.pair_info("train"))
     if resume:
         d = learn.load_checkpoint(out / "checkpoint")
         if log: log(f"resuming from {d.name}: epoch {learn.epoch + 1}, batch {learn.iter} of {learn.n_batches}")
@@ -876,8 +880,8 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     t0 = time.perf_counter()
     hist = learn.fit()
     if learn.interrupted:
-        raise RunInterrupted(f"interrupted at step {learn.step}, checkpoint saved in {out / 'checkpoint'}: run the same "
-                        "command with --resume to continue")
+        raise RunInterrupted(f"interrupted at step {learn.step}, checkpoint saved in {out / 'checkpoint'}: run the "
+                             "same command with --resume to continue")
     timing = {"embed": t_embed, "train": time.perf_counter() - t0, "processes": world}
     if rank == 0:
         atomic_write(out / "history.csv", history_csv(hist))

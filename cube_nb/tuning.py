@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_tuning.ipynb #f8e9ca97
 from __future__ import annotations
-import csv, json, math, os, socket
+import csv, json, math, os, socket, warnings
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +36,9 @@ def seed_runs(cfg: TrainingConfig,  # the configuration, its seed is replaced by
         if not (run / "metrics.json").is_file():
             if log: log(f"seed {s}: training into {run}")
             run_training(c, run, force=True, log=None)
+            evaluate_run(run)
+        elif "bank" not in json.loads((run / "metrics.json").read_text())["test"]:
+            warnings.warn(f"{run}/metrics.json ranked every test row (the old retrieval rule): scoring it again")
             evaluate_run(run)
         out.append(json.loads((run / "metrics.json").read_text()))
     return out
@@ -84,7 +87,7 @@ def best_baseline(ms: list[dict],  # metrics.json of each seed's run
 
 # %% ../nbs/09_tuning.ipynb #85369448
 def seed_table(ms: list[dict],  # metrics.json of each seed's run
-               metrics=("cos", "R1", "MRR10"),  # the table's columns
+               metrics=("cos", "R1", "R1_of_100", "MRR10"),  # the table's columns
                r1: str = "R1",  # the retrieval column of the quality target (R1, or R1_csls: hub-corrected)
                cos_without=(),  # baselines left out of the target's cosine comparison
 ) -> str:
@@ -427,6 +430,7 @@ def loss_frontier(run,  # a finished run folder: its data, configuration and cub
     cfg, model, ds = load_run(run)
     task = "dialogue" if ds.task == "mixed" else None
     (xt, yt), val, test = ds.part("train", task), ds.part("val", task), ds.part("test", task)
+    banks = {"val": ds.bank("val", task), "test": ds.bank("test", task)}  # leak-free candidates
     d, d_out, rows = xt.shape[1], yt.shape[1], []
     for h in hiddens:
         h = h or mlp_hidden_for(d, model.n_params, d_out)
@@ -435,14 +439,14 @@ def loss_frontier(run,  # a finished run folder: its data, configuration and cub
             mlp = ResidualMLP(d, h, d_out)
             train_mapper(mlp, (xt, yt), val,
                          with_overrides(cfg, {"loss.infonce": lam, "loss.temperature": temperature}),
-                         **ds.pair_info("train", task))
+                         val_bank=banks["val"], **ds.pair_info("train", task))
             keep = ("cos", "R1", "MRR10", "R1_csls", "MRR10_csls")
             # CSLS with MUSE's k = 10 (fewer on splits smaller than that)
             f = lambda q: predict(mlp, q)
-            score = lambda p: {k: v for k, v in score_mapper(f, p, xt, scoring("csls", n=len(p[1]))).items()
-                               if k in keep}
+            score = lambda part, p: {k: v for k, v in score_mapper(f, p, xt, scoring(
+                "csls", n=len(banks[part].cand)), bank=banks[part], seed=cfg.seed).items() if k in keep}
             rows.append({"hidden": h, "params": sum(p.numel() for p in mlp.parameters()), "infonce": lam,
-                         "val": score(val), "test": score(test)})
+                         "val": score("val", val), "test": score("test", test)})
             if log: log(f"mlp hidden {h} ({rows[-1]['params']:,} params), infonce {lam}: test cos "
                         f"{rows[-1]['test']['cos']:.3f}, R1 {rows[-1]['test']['R1']:.3f}")
     return rows

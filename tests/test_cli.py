@@ -22,17 +22,19 @@ def test_train_writes_run_folder(trained_run):
 def test_eval_prints_table_and_writes_metrics(trained_run):
     r = run("cube_eval", "--run", trained_run)
     assert r.returncode == 0, r.stderr
-    for name in ("cube", "identity", "centroid", "ridge", "procrustes", "mlp"):
+    for name in ("cube", "identity", "centroid", "ridge", "procrustes", "map", "mlp"):
         assert any(line.startswith(name) for line in r.stdout.splitlines()), name
     m = json.loads((trained_run / "metrics.json").read_text())
     assert m["task"] == "dialogue" and m["teacher"] == "minilm"
     assert set(m["dataset"]) == {"source", "n_train", "n_val", "n_test"}
     assert m["dataset"]["n_train"] + m["dataset"]["n_val"] + m["dataset"]["n_test"] == 60
     t = m["test"]
-    assert t["candidates"] == m["dataset"]["n_test"]
-    assert set(t["baselines"]) == {"identity", "centroid", "ridge", "procrustes", "mlp"}
+    b = t["bank"]  # Jargon: one group a record, so only identical answer texts merge
+    assert b["rule"] == "distinct" and t["candidates"] == b["candidates"] <= b["questions"] == m["dataset"]["n_test"]
+    assert b["of_100_batch"] == b["questions"] and "distinct answer texts" in r.stdout  # fewer than 100: one batch
+    assert set(t["baselines"]) == {"identity", "centroid", "ridge", "procrustes", "map", "mlp"}
     for s in [t["cube"], *t["baselines"].values()]:
-        assert set(s) >= {"cos", "R1", "R10", "MRR10", "mean_rank"}
+        assert set(s) >= {"cos", "R1", "R1_of_100", "R10", "MRR10", "mean_rank"}
         assert 0 <= s["R1"] <= s["R10"] <= 1 and 1 <= s["mean_rank"] <= t["candidates"]
     assert set(m["params"]) == {"cube", "mlp"} and set(m["seconds"]) >= {"embed", "train", "eval"}
     report = (trained_run / "report.md").read_text()
@@ -201,3 +203,41 @@ def test_overrides_print_config_and_train(tiny_run, tmp_path):
     assert r.returncode == 0, r.stderr
     c = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert (c["epochs"], c["loss"]["infonce"]) == (1, 0.5)
+
+
+def test_eval_is_leak_free_by_an_independent_count(trained_run, tmp_path):
+    """cube_eval on real conversations (adjacent turns: echoes, repeated replies): the R@1 it reports for the cube and
+    the identity equals a count in numpy under the leak-free rule, from test_pairs.jsonl and sentence-transformers'
+    embeddings; the old rule, one flag away, is said in metrics.json and scores the identity lower here."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+    from cube_nb.data import chitchat_conversations
+    from cube_nb.teachers import teacher_path
+    (tmp_path / "talk.json").write_text(json.dumps(list(chitchat_conversations().values())[:25]))  # 334 pairs
+    r = run("cube_eval", "--run", trained_run, "--data", tmp_path / "talk.json", "--save-predictions", tmp_path / "p")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((trained_run / "metrics-talk.json").read_text())
+    pairs = [json.loads(l) for l in (tmp_path / "p" / "test_pairs.jsonl").read_text().splitlines()]
+    mine = {}  # group -> its answer texts
+    for x in pairs: mine.setdefault(x["group"], set()).add(x["a"])
+    assert sum(x["q"] in mine[x["group"]] for x in pairs) > 10  # echoes: this data can tell the rules apart
+    st = SentenceTransformer(str(teacher_path("minilm")), device="cpu")
+    texts = list(dict.fromkeys(x["a"] for x in pairs))
+    E, col = st.encode(texts, normalize_embeddings=True), {t: j for j, t in enumerate(texts)}
+
+    def r1(P):  # the rule, written from its statement: distinct texts, the question's group's other answers out
+        P, hits, n = P / np.linalg.norm(P, axis=1, keepdims=True), 0, 0
+        for p, x in zip(P, pairs):
+            keep = [col[t] for t in texts if t == x["a"] or t not in mine[x["group"]]]
+            if len(keep) < 2: continue
+            s = E[keep] @ p  # the true answer's score from the same product: it ties with itself
+            hits, n = hits + int(np.sum(s > s[keep.index(col[x["a"]])]) == 0), n + 1
+        return hits / n
+    t = m["test"]
+    assert t["bank"]["rule"] == "distinct" and t["candidates"] == len(texts) < len(pairs)
+    assert abs(r1(np.load(tmp_path / "p" / "predictions.npy")) - t["cube"]["R1"]) < 0.015
+    assert abs(r1(st.encode([x["q"] for x in pairs])) - t["baselines"]["identity"]["R1"]) < 0.015
+    r = run("cube_eval", "--run", trained_run, "--data", tmp_path / "talk.json", "--bank", "all")
+    old = json.loads((trained_run / "metrics-talk.json").read_text())["test"]
+    assert r.returncode == 0 and old["bank"]["rule"] == "all" and old["candidates"] == len(pairs), r.stderr
+    assert old["baselines"]["identity"]["R1"] < t["baselines"]["identity"]["R1"]  # the echo takes the top place

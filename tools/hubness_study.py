@@ -56,16 +56,19 @@ def job(folder: Path, lam: float, device: str, engine: str | None = None, over: 
     set_seed(cfg.seed)
     model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
     trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer  # as cube_train picks
-    trainer(model, ds.part("train"), ds.part("val"), cfg, **ds.pair_info("train")).fit()
+    trainer(model, ds.part("train"), ds.part("val"), cfg, val_bank=ds.bank("val"), **ds.pair_info("train")).fit()
     model, t_cube = model.eval(), time.perf_counter() - t0  # predictions on the training device
-    preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, **ds.pair_info("train"))
+    preds = baseline_predictors(ds.part("train"), ds.part("val"), cfg, model.n_params, val_bank=ds.bank("val"),
+                                **ds.pair_info("train"))
     t_base = time.perf_counter() - t0 - t_cube
     mappers = {k: f for k, f in {"cube": lambda q: predict(model, q), **preds}.items() if k in (scored or [k])}
     params = {"cube": model.n_params, "mlp": preds["mlp"].n_params}
     row = {**meta, "infonce": lam, "over": over, "params": params, "sizes": {k: len(v) for k, v in ds.split.items()}}
     train_q = ds.part("train")[0]
     gpu = "cuda" if device.startswith("cuda") else None
-    for part in ("val", "test"): row[part] = score_all(mappers, ds.part(part), train_q, corrections, device=gpu)
+    for part in ("val", "test"):  # leak-free candidates (distinct texts, own conversation removed), and 1-of-100
+        row[part] = score_all(mappers, ds.part(part), train_q, corrections, device=gpu, bank=ds.bank(part),
+                              seed=cfg.seed)
     row["seconds"] = time.perf_counter() - t0
     row["phases"] = {"cube": t_cube, "baselines": t_base, "scoring": row["seconds"] - t_cube - t_base}
     return row
