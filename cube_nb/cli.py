@@ -161,15 +161,16 @@ def run_parser(prog: str,  # the command's name
 @one_line_errors
 def eval_main(argv=None):  # the arguments, None: the command line's
     "Score a run on its held-out test split next to the baselines, ranked plain and corrected; write metrics.json."
-    from cube_nb.evaluation import evaluate_run, metrics_table, bank_line
+    from cube_nb.evaluation import evaluate_run, metrics_table, metrics_name, bank_line
     from cube_nb.losses import BANK_RULES
     p = run_parser("cube_eval", "Held-out metrics of a cube_train run and its baselines.")
     p.add_argument("--data", help="evaluate on every pair of this file (or corpus) instead of the run's test split")
     p.add_argument("--save-predictions", metavar="DIR",
                    help="write test_pairs.jsonl and predictions.npy (cube outputs, same order) into DIR")
     p.add_argument("--bank", default="distinct",  # checked by answer_bank: one line, not argparse's usage
-                   help="the retrieval candidates: distinct (default, leak-free: distinct answer texts, each question's "
-                        "own conversation's other answers removed) or all (every test row, the old rule)")
+                   help="the retrieval candidates: distinct (default, leak-free: distinct answer texts, each "
+                        "question's own conversation's other answers removed) or all (every test row, the old rule: "
+                        "written to metrics-bank-all.json)")
     args = scoring_args(p, choices=("csls", "isoftmax", "centred")).parse_args(argv)
     check(args.bank in BANK_RULES, f"--bank {args.bank} is not known: use {' or '.join(BANK_RULES)}")
     corrected = scoring_from(args)  # checks the options before anything is loaded
@@ -187,8 +188,8 @@ def eval_main(argv=None):  # the arguments, None: the command line's
     print(metrics_table(m))
     print("hubness of the top-1 answers (lower is better):")
     print(metrics_table(m, "hubness"))
-    name = "metrics-" + Path(args.data).stem if args.data else "metrics"
-    print(f"wrote {args.run}/{name}.json" + (f" and {args.save_predictions}/" if args.save_predictions else ""))
+    name = metrics_name(args.data, args.bank)
+    print(f"wrote {args.run}/{name}" + (f" and {args.save_predictions}/" if args.save_predictions else ""))
 
 # %% ../nbs/10_cli.ipynb #d075e06a
 def bank_decoder(source: str | None,  # a Q&A file, a corpus name or a .txt file, None: the run's answers

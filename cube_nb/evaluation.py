@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, functools, hashlib, json, math, time, warnings
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import check, set_seed, save_png
+from .core import check, get_device, set_seed, save_png
 from .losses import Bank, answer_bank, one_of_k, retrieval_metrics, pair_scores
 from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
@@ -15,9 +15,9 @@ from .training import TrainingConfig, train_mapper, predict
 # %% auto #0
 __all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'fit_ridge', 'fit_procrustes', 'MAP', 'fit_map',
            'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings', 'score_mapper', 'score_all',
-           'format_table', 'stored_stats', 'baselines_key', 'cached_baselines', 'evaluate_run', 'scoring_info',
-           'bank_info', 'table_cols', 'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts',
-           'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder', 'store_stats']
+           'format_table', 'stored_stats', 'baselines_key', 'cached_baselines', 'metrics_name', 'evaluate_run',
+           'scoring_info', 'bank_info', 'table_cols', 'metrics_table', 'error_analysis', 'plot_pair_scores',
+           'hub_counts', 'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder', 'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 class Affine64(nn.Module):
@@ -70,21 +70,21 @@ class MAP(nn.Module):
 # %% ../nbs/08_evaluation.ipynb #a0a502d9
 MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  # PolyAI's grid search
 
-def _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing):
+def _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device):
     "One MAP training of the grid: (best validation R@1, its weights, its epoch)."
-    (x, y), (xv, yv) = train, val
+    (x, y), (xv, yv) = [[t.to(device) for t in p] for p in (train, val)]
     torch.manual_seed(seed)
-    m, g, yn = MAP(x.shape[1]), torch.Generator().manual_seed(seed), F.normalize(y, dim=1)
+    m, g, yn = MAP(x.shape[1]).to(device), torch.Generator().manual_seed(seed), F.normalize(y, dim=1)
     opt, best, since = torch.optim.Adagrad(m.parameters(), lr=lr), (-1.0, None, 0), 0
     for ep in range(1, epochs + 1):
-        for idx in torch.randperm(len(x), generator=g).split(batch):
+        for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
             logits = m(x[idx]) @ yn[idx].T  # each question against every answer of its batch
-            loss = F.cross_entropy(logits, torch.arange(len(idx)), label_smoothing=smoothing)
+            loss = F.cross_entropy(logits, torch.arange(len(idx), device=device), label_smoothing=smoothing)
             opt.zero_grad()
             (loss + l2 / 2 * (m.W ** 2).sum()).backward()
             opt.step()
         with torch.no_grad(): r1 = retrieval_metrics(m(xv), yv, ks=(1,), bank=val_bank)["R1"]
-        if r1 > best[0]: best, since = (r1, copy.deepcopy(m.state_dict()), ep), 0
+        if r1 > best[0]: best, since = (r1, {k: v.cpu().clone() for k, v in m.state_dict().items()}, ep), 0
         elif (since := since + 1) >= patience: break
     return best
 
@@ -97,10 +97,11 @@ def fit_map(train: tuple,  # (questions, answers) to fit
             epochs: int = 100,  # at most, per grid point
             patience: int = 10,  # epochs without a better validation R@1 before a grid point stops
             smoothing: float = 0.2,  # label smoothing of the softmax
+            device="cpu",  # where it trains (a GPU: seconds on all of chitchat)
 ) -> tuple:
     "MAP fitted as PolyAI fit it, the grid point and epoch with the best validation R@1 kept: (`MAP`, its choice)."
     from itertools import product
-    runs = {(lr, l2): _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing)
+    runs = {(lr, l2): _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device)
             for lr, l2 in product(grid["lr"], grid["l2"])}
     (lr, l2), (r1, state, ep) = max(runs.items(), key=lambda kv: kv[1][0])
     m = MAP(train[0].shape[1])
@@ -125,7 +126,9 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
     out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=yt.mean(0)),
                 "ridge": fit_ridge(xt, yt, xv, yv)[0], "procrustes": fit_procrustes(xt, yt)})
-    if d == d_out: out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0)[0]  # identity plus a map
+    if d == d_out:  # the identity plus a learned map: the field's adapter
+        out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
+                             device=get_device(cfg.device) if cfg else "cpu")[0]
     if cfg is not None and n_params is not None:
         set_seed(cfg.seed)  # the MLP's initial weights depend on the run's seed only
         out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
@@ -291,6 +294,12 @@ def cached_baselines(path: Path,  # where they are kept: a run folder's baseline
 from .core import atomic_write, run_lock
 from .training import load_run
 
+def metrics_name(data: str | None = None,  # the other file or corpus scored, None: the run's test split
+                 bank: str = "distinct",  # the candidates' rule
+) -> str:
+    "The file `evaluate_run` writes its figures to: metrics.json, metrics-<data>.json, with -bank-all for the old rule."
+    return "metrics" + (f"-{Path(data).stem}" if data else "") + ("-bank-all" if bank == "all" else "") + ".json"
+
 def evaluate_run(run,  # run folder written by cube_train
                  data: str | None = None,  # score on every pair of this file or corpus instead of the test split
                  save_predictions=None,  # folder for test_pairs.jsonl and predictions.npy
@@ -344,14 +353,16 @@ def evaluate_run(run,  # run folder written by cube_train
             ae, ae_bank = ds.part("test", "autoencoder"), ds.bank("test", "autoencoder", bank)
             ae_scores = strip(retrieval_metrics(predict(model, ae[0]), ae[1], bank=ae_bank))
             metrics["test_autoencoder"] = {"candidates": len(ae_bank.cand), "cube": ae_scores}
-        if data is None:
+        if data is None and bank == "all":  # the old rule, for comparison: metrics.json keeps the leak-free figures
+            atomic_write(Path(run) / metrics_name(data, bank), json.dumps(metrics, indent=1))
+        elif data is None:
             atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
             texts = [[ev.records[i][f] for i in rows] for f in ("q", "a")]
             ea = error_analysis(test[0], test[1], pred, *texts, device=gpu, bank=b)
             plot_pair_scores(ea, Path(run) / "pair_scores.png")
             plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
             atomic_write(Path(run) / "report.md", run_report(metrics, ds, ea))
-        else: atomic_write(Path(run) / f"metrics-{Path(data).stem}.json", json.dumps(metrics, indent=1))
+        else: atomic_write(Path(run) / metrics_name(data, bank), json.dumps(metrics, indent=1))
         return metrics
 
 # %% ../nbs/08_evaluation.ipynb #d2a58e49

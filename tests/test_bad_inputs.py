@@ -112,6 +112,7 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("eval-unknown-scoring", ["cube_eval", "--run", "run_ok", "--scoring", "cos"],
      "use one of csls, isoftmax, centred"),
     ("eval-csls-k-too-large", ["cube_eval", "--run", "run_ok", "--k", "100000"], "larger than the bank"),
+    ("eval-unknown-bank", ["cube_eval", "--run", "run_ok", "--bank", "unique"], "use distinct or all"),
     ("embed-missing-data", ["cube_embed", "--data", "nope.txt"], "does not exist"),
     ("embed-binary-data", ["cube_embed", "--data", "binary.jsonl"], "UTF-8"),
     ("embed-teacher-missing", ["cube_embed", "--data", "qa.jsonl", "--teacher", "no/such/model"],

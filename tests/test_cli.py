@@ -238,6 +238,6 @@ def test_eval_is_leak_free_by_an_independent_count(trained_run, tmp_path):
     assert abs(r1(np.load(tmp_path / "p" / "predictions.npy")) - t["cube"]["R1"]) < 0.015
     assert abs(r1(st.encode([x["q"] for x in pairs])) - t["baselines"]["identity"]["R1"]) < 0.015
     r = run("cube_eval", "--run", trained_run, "--data", tmp_path / "talk.json", "--bank", "all")
-    old = json.loads((trained_run / "metrics-talk.json").read_text())["test"]
+    old = json.loads((trained_run / "metrics-talk-bank-all.json").read_text())["test"]
     assert r.returncode == 0 and old["bank"]["rule"] == "all" and old["candidates"] == len(pairs), r.stderr
     assert old["baselines"]["identity"]["R1"] < t["baselines"]["identity"]["R1"]  # the echo takes the top place

@@ -5,6 +5,7 @@
 #   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
+#   bash tools/gpu_scaling.sh leakfree ROOT "SET ..."                   # 3 seeds: cube_eval leak-free and --bank all
 # (DTYPE=float16 before prep: the teacher in half precision, as configs/chitchat-full.yaml runs it)
 # e.g. bash tools/gpu_scaling.sh prep /tmp/d "jargon:0,1,2" && bash tools/gpu_scaling.sh run /tmp/d "10k 40k" 6 450 j
 # Carried (ignored paths): runs/wheels (fastcore and fastprogress wheels, which the image lacks) and runs/gpu-bundle:
@@ -58,6 +59,22 @@ if [ "$1" = e2e ]; then  # from the corpus's text to an evaluated run, the teach
   cli eval_main --run $2 || exit 1
   echo "cube_train + cube_eval on all chitchat: $(( $(date +%s) - start ))s"
   cp $2/metrics.json $2/timing.json $OUT/
+  exit
+fi
+if [ "$1" = leakfree ]; then  # seeds 0 1 2 of each SET (configs/SET.yaml): cube_train, cube_eval leak-free and old rule
+  setup
+  for set_ in $3; do
+    for s in 0 1 2; do
+      run=$2/$set_/seed-$s
+      start=$(date +%s)
+      cli train_main --config configs/$set_.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $run --force \
+        seed=$s data.seed=$s device=cuda > /dev/null 2>&1 || { echo "$run: training failed"; exit 1; }
+      cli eval_main --run $run --bank all > /dev/null 2>&1 || { echo "$run: cube_eval --bank all failed"; exit 1; }
+      cli eval_main --run $run 2>&1 | grep -v -i warn | grep -v "^baseline MLP\|^scoring" > $run/eval.txt || exit 1
+      mkdir -p $OUT/$set_/seed-$s && cp $run/metrics*.json $run/timing.json $run/eval.txt $OUT/$set_/seed-$s/
+      echo "$set_ seed $s: $(( $(date +%s) - start ))s"
+    done
+  done
   exit
 fi
 if [ "$1" = prep ]; then
