@@ -500,19 +500,6 @@ def get_dataloader(self: DialogueDataset,
 def _collate(self: DialogueDataset, split: str):
     return None
 
-# %% ../nbs/05_data.ipynb #4edf90c9
-from .losses import Bank, answer_bank
-
-@patch
-def bank(self: DialogueDataset,
-         name: str,  # train, val or test
-         task: str | None = None,  # mixed data: only this task's pairs
-         rule: str = "distinct",  # distinct (leak-free) or all (every row a candidate: the old rule)
-) -> Bank:
-    "The retrieval candidates of one split: distinct answer texts, each question's own group's other answers removed."
-    rows = self.rows(name, task)
-    return answer_bank([self.records[i]["a"] for i in rows], [self.records[i]["group"] for i in rows], rule)
-
 # %% ../nbs/05_data.ipynb #f8174048
 class AutoencoderDataset(DialogueDataset):
     "Texts whose target is their own embedding; optional centring and training-only input noise."

@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device
 from .core import atomic_write, save_tensors, load_tensors
 from .core import config_to_dict, flatten_config, save_png, progress_line, peak_rss_bytes
-from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics, Bank
+from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics, Bank, answer_bank
 from .scoring import scoring
 from .model import ModelConfig
 from .data import DatasetConfig
@@ -177,6 +177,20 @@ def epoch_order(n: int,  # training pairs
 ) -> torch.Tensor:
     "The batch order of one epoch: a permutation that depends only on (seed, epoch)."
     return torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(seed, epoch)))
+
+# %% ../nbs/07_training.ipynb #6a387532
+from fastcore.basics import patch
+from .data import DialogueDataset
+
+@patch
+def bank(self: DialogueDataset,
+         name: str,  # train, val or test
+         task: str | None = None,  # mixed data: only this task's pairs
+         rule: str = "distinct",  # distinct (leak-free) or all (every row a candidate: the old rule)
+) -> Bank:
+    "The retrieval candidates of one split: distinct answer texts, each question's own group's other answers removed."
+    rows = self.rows(name, task)
+    return answer_bank([self.records[i]["a"] for i in rows], [self.records[i]["group"] for i in rows], rule)
 
 # %% ../nbs/07_training.ipynb #f8d34a33
 class Learner:

@@ -400,6 +400,9 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
             raise KeyboardInterrupt(f"trial {k} marked failed and queued to run again: the study stays usable"
                                     if k is not None else "the study stays usable") from None
         except Exception as e:
+            if isinstance(e, ValueError) and str(e).startswith("Cannot tell a FAIL trial"):  # its heartbeat came late
+                if log: log(f"trial {now['trial'].number}: failed by another worker meanwhile, its retry counts")
+                continue
             if not db_away(e): raise
             k = db(lambda: _requeue(study, now.get("trial")))  # waits for the database to come back
             if log and k is not None: log(f"trial {k}: its result could not be stored, queued to run again")
