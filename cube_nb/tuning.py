@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np, optuna
 from .core import CubeError, check, config_from_dict, config_to_dict, load_config, with_overrides
 from .training import TrainingConfig, RunInterrupted, run_training, config_diff
-from .evaluation import evaluate_run
+from .evaluation import bank_line, evaluate_run
 
 # %% auto #0
 __all__ = ['DEFAULT_SPACE', 'HEARTBEAT', 'GRACE', 'DB_WAIT', 'seed_runs', 'interval', 'seed_values', 'paired_test',
@@ -105,6 +105,8 @@ def seed_table(ms: list[dict],  # metrics.json of each seed's run
     cv = {m: np.std(vals[m]["cube"],
                     ddof=1) / abs(np.mean(vals[m]["cube"])) if n > 1 else float("nan") for m in metrics}
     lines.append("")
+    if "bank" in ms[0]["test"]:  # runs scored before the leak-free rule have none
+        lines.append(f"retrieval among {bank_line(ms[0]['test'])} (the first seed's test split)")
     lines.append("cube spread across seeds (s / mean): " + ", ".join(f"{m} {100 * cv[m]:.1f}%" for m in metrics))
     q = quality_target(ms, r1, cos_without)
     if ms[0]["task"] == "autoencoder":  # identity is exact here: the ceiling, not a baseline to test against
