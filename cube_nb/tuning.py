@@ -320,7 +320,7 @@ def _census(study, grace: float) -> dict:
         optuna.storages.fail_stale_trials(study)
     trials, now = study.get_trials(deepcopy=False), datetime.datetime.now()
     for t in trials:  # begun (asked for) but never run, its worker gone: no heartbeat ever marks it stale
-        if t.state == TrialState.RUNNING and "worker" not in t.user_attrs and t.datetime_start is not None \
+        if t.state == TrialState.RUNNING and t.user_attrs.get("run_as") != t.number and t.datetime_start is not None \
                 and (now - t.datetime_start).total_seconds() > grace:
             try: study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError: pass
@@ -378,6 +378,7 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
         now["trial"] = trial
         study._storage._backend.record_heartbeat(trial._trial_id, strict=True)  # every trial with a worker beats
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("run_as", trial.number)  # a retry inherits the attributes of the trial it repeats
         ahead = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
                  or (t.state.name == "RUNNING" and t.number < trial.number)]
         if len(ahead) >= n_trials: raise optuna.TrialPruned("the study's other trials finish it")  # a race lost
