@@ -115,25 +115,25 @@ def finished(procs):
 
 
 def test_killed_worker_costs_only_its_trials(pg, qa_file, tmp_path):
-    """Three workers; the third killed with SIGKILL mid-trial, started again, and killed again, then one stopped with
-    SIGTERM: the study ends with exactly --trials finished trials, the three stopped trials failed, and each stopped
-    trial's parameters run again, once."""
+    """A worker killed with SIGKILL mid-trial, started again and killed again, then one stopped with SIGTERM; two
+    workers then finish the study: it holds exactly --trials finished trials, the stopped trials failed, and each
+    stopped trial's parameters ran again, once. (The stops come first, one worker at a time: on a loaded machine,
+    workers started beside them could finish the study before a new process has started its first trial.)"""
     import optuna
-    url, n = pg.new_db("kills"), 10
-    args = tune_args(tmp_path, qa_file, url, "k", n, epochs=4)
-    live = [cli("cube_tune", *args, "--worker", w, "--root", tmp_path / f"w{w}", wait=False) for w in (0, 1)]
+    url, n = pg.new_db("kills"), 6
+    args = tune_args(tmp_path, qa_file, url, "k", n, epochs=2)
     killed = []
-    for k in range(2):
+    for k in range(3):
         victim = cli("cube_tune", *args, "--worker", 2, "--root", tmp_path / f"v{k}", wait=False)
         killed.append(running_trial_of(url, "k", victim.pid))
-        victim.kill()
-        victim.communicate()
-    stopped = cli("cube_tune", *args, "--worker", 3, "--root", tmp_path / "term", wait=False)  # a scheduler's stop
-    killed.append(running_trial_of(url, "k", stopped.pid))
-    stopped.terminate()
-    out, err = stopped.communicate(timeout=120)
-    assert stopped.returncode == 130 and err.strip() == (f"interrupted: trial {killed[-1]} marked failed and queued to "
-                                                        "run again: the study stays usable"), err
+        if k < 2:
+            victim.kill()
+            victim.communicate()
+    victim.terminate()  # a scheduler's stop
+    out, err = victim.communicate(timeout=120)
+    assert victim.returncode == 130 and err.strip() == (f"interrupted: trial {killed[-1]} marked failed and queued to "
+                                                       "run again: the study stays usable"), err
+    live = [cli("cube_tune", *args, "--worker", w, "--root", tmp_path / f"w{w}", wait=False) for w in (0, 1)]
     finished(live)
     trials = optuna.load_study(study_name="k", storage=url).trials
     states = Counter(t.state.name for t in trials)
