@@ -319,11 +319,14 @@ def _census(study, grace: float) -> dict:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     trials, now = study.get_trials(deepcopy=False), datetime.datetime.now()
-    for t in trials:  # begun (asked for) but never run, its worker gone: no heartbeat ever marks it stale
-        if t.state == TrialState.RUNNING and t.user_attrs.get("run_as") != t.number and t.datetime_start is not None \
+    for t in trials:  # begun (asked for) but never run, its worker gone: no heartbeat may ever mark it stale
+        w = t.user_attrs.get("worker")
+        run = isinstance(w, dict) and w.get("trial") == t.number
+        if t.state == TrialState.RUNNING and not run and t.datetime_start is not None \
                 and (now - t.datetime_start).total_seconds() > grace:
             try: study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            except optuna.exceptions.UpdateFinishedTrialError: pass
+            except optuna.exceptions.UpdateFinishedTrialError: continue
+            if t.params: study._storage.get_heartbeat_stale_trial_callback()(study, t)  # a retry's: queued again
     return Counter(t.state.name for t in study.get_trials(deepcopy=False))
 
 def _requeue(study, trial, failed: bool = False):
@@ -377,8 +380,8 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
     def run_trial(trial):
         now["trial"] = trial
         study._storage._backend.record_heartbeat(trial._trial_id, strict=True)  # every trial with a worker beats
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        trial.set_user_attr("run_as", trial.number)  # a retry inherits the attributes of the trial it repeats
+        # who runs it, in one write; the trial's own number: a retry inherits the attributes of the trial it repeats
+        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "trial": trial.number})
         ahead = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
                  or (t.state.name == "RUNNING" and t.number < trial.number)]
         if len(ahead) >= n_trials: raise optuna.TrialPruned("the study's other trials finish it")  # a race lost

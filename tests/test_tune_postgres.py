@@ -101,7 +101,7 @@ def running_trial_of(url, study, pid, timeout=240):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         for t in study_trials(url, study):
-            if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(f":{pid}"): return t.number
+            if t.state.name == "RUNNING" and t.user_attrs.get("worker", {}).get("pid") == pid: return t.number
         time.sleep(0.2)
     raise AssertionError(f"process {pid} ran no trial in {timeout} s")
 
