@@ -141,9 +141,11 @@ def test_killed_worker_costs_only_its_trials(pg, qa_file, tmp_path):
     failed = sorted(t.number for t in trials if t.state.name == "FAIL")  # the killed ones, and on a loaded machine
     assert set(killed) <= set(failed), (killed, failed)  # a live one whose heartbeat came too late
     assert set(states) <= {"COMPLETE", "FAIL", "PRUNED", "WAITING"}, states
-    for k in failed:  # run again, to the end, once: RetryHeartbeatStaleTrialCallback's record names the failed one
-        again = [t for t in trials if k in t.system_attrs.get("retry_history", []) and t.state.name == "COMPLETE"]
-        assert len(again) == 1, (k, [(t.number, t.state.name, t.system_attrs) for t in trials])
+    for k in failed:  # queued again (RetryHeartbeatStaleTrialCallback's record names it, and any retry of a retry):
+        # the chain ends run to the end, once, or still waiting when others had already filled the study
+        chain = [t.state.name for t in trials if k in t.system_attrs.get("retry_history", [])]
+        assert chain and chain[-1] in ("COMPLETE", "WAITING") and chain.count("COMPLETE") <= 1, \
+            (k, chain, [(t.number, t.state.name, t.system_attrs) for t in trials if t.state.name != "COMPLETE"])
     # a worker joining the full study adds nothing
     r = run_entry("cube_tune", *args, "--root", tmp_path / "late")
     assert r.returncode == 0, r.stderr
