@@ -55,7 +55,7 @@ def effective_config(cfg,  # the configuration from defaults or the --config fil
                      args,  # parsed by a parser with `add_overrides`
                      named: dict | None = None,  # dotted field -> value of the named options given, applied last
 ):
-    "`cfg` with the `field=value` words, then the named options; with --print-config, print it as YAML and exit."
+    "`cfg` with the `field=value` words, then the named options: with --print-config, print it as YAML and exit."
     import yaml
     over = parse_overrides(args.overrides)
     for k, v in (named or {}).items():
@@ -354,7 +354,7 @@ def embed_main(argv=None):  # the arguments, None: the command line's
 
 # %% ../nbs/10_cli.ipynb #82824d7b
 def _seed(word: str) -> int:
-    "A --seeds entry; a FIELD=VALUE word there was meant as an override."
+    "A --seeds entry: a FIELD=VALUE word there was meant as an override."
     if "=" in word: raise argparse.ArgumentTypeError(f"{word!r}: put FIELD=VALUE words before --seeds (it takes every "
                                                      "word after it)")
     try: return int(word)

@@ -263,7 +263,7 @@ def run_lock(folder,  # the run folder (created if missing)
 
 # %% ../nbs/00_core.ipynb #2330a877
 def _type_ok(v, tp, path: str = "") -> tuple[bool, object]:
-    "Check `v` against the annotation `tp`; return (ok, converted value). `path`: the dotted name of `v` and a dot."
+    "Check `v` against `tp` (`path`: the dotted name of `v` and a dot) and return (ok, converted value)."
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is typing.Any: return True, v
     if dataclasses.is_dataclass(tp):  # a nested config: a mapping becomes that dataclass
@@ -363,7 +363,7 @@ def flatten_config(d: dict,  # a config as a dict (`config_to_dict`), nested con
 
 # %% ../nbs/00_core.ipynb #d32e96cf
 def _yaml_value(text: str):
-    "A command-line value read as YAML; 1e-3 (text to YAML 1.1) as a number."
+    "A command-line value read as YAML, 1e-3 (text to YAML 1.1) as a number."
     try: v = yaml.safe_load(text)
     except yaml.YAMLError:
         raise CubeError(f"{text!r} is not a YAML value: quote it, or write a list as [a, b]") from None
@@ -372,7 +372,7 @@ def _yaml_value(text: str):
 
 def parse_overrides(items: list[str],  # command-line words, each `dotted.field=value`
 ) -> dict:
-    "Dotted `field=value` words as {field: value}, each value read as YAML; a field given twice warns, the last wins."
+    "Dotted `field=value` words as {field: value}, each value read as YAML: a field given twice warns, the last wins."
     out = {}
     for it in items:
         key, eq, text = it.partition("=")

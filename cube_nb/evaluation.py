@@ -171,12 +171,12 @@ def fitted_scorings(f,  # predict function: questions (n, d) -> predicted answer
 PER_BANK = ("candidates", "bank", "skipped", "batch")  # the same for every mapper: kept once, in the bank's entry
 
 def score_mapper(f,  # predict function: questions (n, d) -> predicted answers
-                 test: tuple,  # (questions, answers); `bank` says which answers are candidates
+                 test: tuple,  # (questions, answers), `bank` saying which answers are candidates
                  train_q: torch.Tensor,  # training questions: the corrections' statistics come from f(train_q)
                  corrected=None,  # a `Scoring`, a tuple of them, or None (plain cosine only)
                  counts: dict | None = None,  # if given, receives the N1 counts by scoring label
                  device=None,  # where the scores are computed (e.g. 'cuda'), None: where `f` returns them
-                 bank: Bank | None = None,  # the candidates (`ds.bank('test')`); None: every row (the old rule)
+                 bank: Bank | None = None,  # the candidates (`ds.bank('test')`), None: every row (the old rule)
                  seed: int = 0,  # shuffles the 1-of-100 batches
 ) -> dict:
     "Retrieval (full bank and 1-of-100) and hubness of `f` on `test`, by cosine and by each correction (suffix _name)."
@@ -199,7 +199,7 @@ def score_all(predictors: dict,  # name -> predict function (questions -> predic
               counts: dict | None = None,  # if given, receives each mapper's N1 counts by scoring label
               log=None,  # print-like: a line with the time left after each mapper
               device=None,  # where the scores are computed, None: where each predictor returns them
-              bank: Bank | None = None,  # the candidates (`ds.bank('test')`); None: every row (the old rule)
+              bank: Bank | None = None,  # the candidates (`ds.bank('test')`), None: every row (the old rule)
               seed: int = 0,  # shuffles the 1-of-100 batches
 ) -> dict:
     "Held-out metrics of each predictor on `test` = (questions, answers); `score_mapper` for each (N1 into `counts`)."
@@ -376,8 +376,8 @@ def bank_info(b: Bank,  # the test split's candidates
               cube: dict,  # the cube's scores (`score_mapper`): the rule, its skipped questions, the 1-of-100 batch
 ) -> dict:
     "Which candidates every retrieval figure ranked, for metrics.json."
-    rule = {"distinct": "distinct answer texts; each question's own group's other answers removed",
-            "all": "every test row (identical texts apart; a tie counts against the true answer)"}[b.rule]
+    rule = {"distinct": "distinct answer texts, each question's own group's other answers removed",
+            "all": "every test row (identical texts apart, a tie counting against the true answer)"}[b.rule]
     return {"rule": b.rule, "means": rule, "candidates": len(b.cand), "questions": len(b.target),
             "skipped": cube["skipped"], "of_100_batch": cube["batch"]}
 
@@ -494,7 +494,7 @@ def bank_line(t: dict,  # metrics.json's "test" entry
     b = t.get("bank")
     if b is None: return f"{t['candidates']} candidate answers, every test row"  # scored before the leak-free rule
     left = f", {b['skipped']} questions left with no other candidate skipped" if b["skipped"] else ""
-    return (f"{b['candidates']} candidate answers: {b['means']}{left}; R1_of_100 ranks each question among the "
+    return (f"{b['candidates']} candidate answers: {b['means']}{left}, R1_of_100 ranking each question among the "
             f"answers of its batch of {b['of_100_batch']}")
 
 def run_report(metrics: dict,  # what `evaluate_run` computed (metrics.json)

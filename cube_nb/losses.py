@@ -220,7 +220,7 @@ class Bank:
         return len(self.cand) - torch.bincount(self.removed[0], minlength=len(self.target)) <= 1
 
     def drop(self, lo: int, hi: int) -> torch.Tensor | None:
-        "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1; None when there are none."
+        "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1, None when there are none."
         q, c = self.removed
         sel = (q >= lo) & (q < hi)
         if not bool(sel.any()): return None
@@ -240,8 +240,8 @@ class Bank:
 # %% ../nbs/06_losses.ipynb #da56a182
 BANK_RULES = ("distinct", "all")  # leak-free (the default), and every row a candidate (the old rule)
 
-def answer_bank(answers: list | None = None,  # each query's true answer text; None: each row its own candidate
-                groups: list | None = None,  # each query's group (its conversation); None: each its own
+def answer_bank(answers: list | None = None,  # each query's true answer text, None: each row its own candidate
+                groups: list | None = None,  # each query's group (its conversation), None: each its own
                 rule: str = "distinct",  # distinct (leak-free) or all (every row a candidate)
                 n: int | None = None,  # the number of queries, when `answers` is None
 ) -> Bank:
@@ -270,7 +270,7 @@ def answer_bank(answers: list | None = None,  # each query's true answer text; N
 def candidate_ranks(pred: torch.Tensor,  # (n, d) predictions, one per query of `bank`
                     cands: torch.Tensor,  # (M, d) the candidates (the targets of `bank.cand`)
                     bank: Bank,  # each query's true candidate and those left out
-                    score=None,  # a `Scoring` fitted to `cands` (see 06a_scoring); None: plain cosine
+                    score=None,  # a `Scoring` fitted to `cands` (see 06a_scoring), None: plain cosine
                     chunk: int = 1024,  # prediction rows per matrix product
 ) -> torch.Tensor:
     "Rank (1 = best) of each query's true candidate under `score`, the candidates left out for it excluded."
@@ -286,10 +286,10 @@ def candidate_ranks(pred: torch.Tensor,  # (n, d) predictions, one per query of 
 
 # %% ../nbs/06_losses.ipynb #16015a9c
 def pair_scores(pred: torch.Tensor,  # (N, d) predictions
-                target: torch.Tensor,  # (N, d) their true targets; `bank` says which are candidates
+                target: torch.Tensor,  # (N, d) their true targets, `bank` saying which are candidates
                 chunk: int = 1024,  # prediction rows per matrix product
-                score=None,  # a `Scoring` fitted to the candidates (see 06a_scoring); None: plain cosine
-                bank: Bank | None = None):  # the candidates; None: every row (the old rule)
+                score=None,  # a `Scoring` fitted to the candidates (see 06a_scoring), None: plain cosine
+                bank: Bank | None = None):  # the candidates, None: every row (the old rule)
     "Per row: cosine to its own target, and the rank (1 = best) of its true candidate under `score`."
     check(pred.shape == target.shape and pred.ndim == 2,
           f"pred and target must be (N, d) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
@@ -299,11 +299,11 @@ def pair_scores(pred: torch.Tensor,  # (N, d) predictions
 
 # %% ../nbs/06_losses.ipynb #9e36acd4
 def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
-                      target: torch.Tensor,  # (n, d) their true targets; `bank` says which are candidates
+                      target: torch.Tensor,  # (n, d) their true targets, `bank` saying which are candidates
                       ks=(1, 5, 10),  # the R@k columns
                       chunk: int = 1024,  # rows scored at a time (memory)
                       score=None,  # a `Scoring` fitted to the candidates, None: plain cosine
-                      bank: Bank | None = None,  # the candidates (`answer_bank`); None: every row (the old rule)
+                      bank: Bank | None = None,  # the candidates (`answer_bank`), None: every row (the old rule)
 ) -> dict:
     "Mean cosine, and retrieval of each row's true candidate by `score`: R@k, MRR@10, mean rank, the bank's rule."
     bank = bank if bank is not None else answer_bank(n=len(target))
@@ -318,7 +318,7 @@ def retrieval_metrics(pred: torch.Tensor,  # (n, d) predictions
 # %% ../nbs/06_losses.ipynb #f6098f40
 def one_of_k(pred: torch.Tensor,  # (n, d) predictions
              target: torch.Tensor,  # (n, d) their true targets
-             bank: Bank | None = None,  # the candidates' rule; None: every row (the old rule)
+             bank: Bank | None = None,  # the candidates' rule, None: every row (the old rule)
              score=None,  # a `Scoring` fitted to the whole bank's candidates, None: plain cosine
              k: int = 100,  # the batch: each query against the answers of k − 1 other queries
              seed: int = 0,  # shuffles the queries into batches

@@ -64,7 +64,7 @@ class Scoring:
                  p: torch.Tensor,  # (n, d) predictions
                  drop: torch.Tensor | None = None,  # (n, M) candidates left out for each (the caller masks them)
     ) -> torch.Tensor:
-        "Scores (n, M) of predictions `p` against every candidate; higher ranks first."
+        "Scores (n, M) of predictions `p` against every candidate, higher ranking first."
         return unit(p) @ self.bank.T.to(p.device)
     def subset(self, cols: torch.Tensor):  # candidate indices
         "This scoring on the candidates `cols` only: their per-candidate statistics, the bank's others kept."

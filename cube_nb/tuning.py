@@ -274,7 +274,7 @@ class _Storage(optuna.storages.RDBStorage):
             if strict or not db_away(e): raise
 
 def _check_search(study, search: dict, url: str):
-    "Refuse a stored study of this name that maximises something else or searches another space; record a new one's."
+    "Refuse a stored study of this name that minimises or searches another space, and record a new one's."
     from optuna.study import StudyDirection
     name = f"study {study.study_name!r} in {_shown(url)}"
     check(study.direction == StudyDirection.MAXIMIZE,
@@ -330,7 +330,7 @@ def _census(study, grace: float) -> dict:
     return Counter(t.state.name for t in study.get_trials(deepcopy=False))
 
 def _requeue(study, trial, failed: bool = False):
-    "Fail `trial` if it still runs and queue its parameters to run again; `failed`: Optuna failed it here (Ctrl-C)."
+    "Fail `trial` if it still runs and queue its parameters to run again (`failed`: Optuna failed it here, Ctrl-C)."
     from optuna.trial import TrialState
     if trial is None: return None
     s = study._storage
@@ -380,7 +380,7 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
     def run_trial(trial):
         now["trial"] = trial
         study._storage._backend.record_heartbeat(trial._trial_id, strict=True)  # every trial with a worker beats
-        # who runs it, in one write; the trial's own number: a retry inherits the attributes of the trial it repeats
+        # who runs it, in one write, with its own number (a retry inherits the attributes of the trial it repeats)
         trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "trial": trial.number})
         ahead = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
                  or (t.state.name == "RUNNING" and t.number < trial.number)]
