@@ -42,13 +42,15 @@ def one_line_errors(main):  # a console script's main function
 NAMED = {"epochs": "epochs", "seed": "seed", "device": "device", "data": "data.source", "teacher": "data.teacher",
          "task": "data.task"}  # the named options and the fields they set (--seed sets data.seed too)
 
-def training_config(args):  # parsed by a `config_parser` parser
+def training_config(args,  # parsed by a `config_parser` parser
+                    path: str | None = None):  # another YAML file than --config (cube_tune --also)
     "The `TrainingConfig` from defaults, an optional YAML file, `field=value` overrides and the named options."
     from cube_nb.training import TrainingConfig
     args.task = task_arg(args)
     named = {f: getattr(args, a) for a, f in NAMED.items() if getattr(args, a) is not None}
     if args.seed is not None: named["data.seed"] = args.seed
-    return effective_config(load_config(TrainingConfig, args.config) if args.config else TrainingConfig(), args, named)
+    path = path or args.config
+    return effective_config(load_config(TrainingConfig, path) if path else TrainingConfig(), args, named)
 
 # %% ../nbs/10_cli.ipynb #42ebcc22
 def effective_config(cfg,  # the configuration from defaults or the --config file
@@ -393,6 +395,9 @@ def tune_main(argv=None):  # the arguments, None: the command line's
     p.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
     p.add_argument("--objective", choices=["cos", "R1", "cos+R1"], default="cos+R1")
     p.add_argument("--root", default="runs/tune")
+    p.add_argument("--also", action="append", default=[], metavar="CONFIG",
+                   help="another YAML configuration (e.g. another data set) each trial also trains, with the same "
+                        "FIELD=VALUE words and options: the trial's value is the mean (repeat for more)")
     p.add_argument("--worker", type=int, default=0,
                    help="this process's number among several searching one --storage study (each its own)")
     p.add_argument("--heartbeat", type=int, default=HEARTBEAT,
@@ -409,8 +414,10 @@ def tune_main(argv=None):  # the arguments, None: the command line's
         space = yaml.safe_load(Path(args.space).read_text())
         check(isinstance(space, dict) and space, f"{args.space} must map dotted field names to search ranges")
     cfg = training_config(args)
+    for f in args.also: check(Path(f).is_file(), f"--also {f} does not exist: give a YAML configuration file")
+    also = [training_config(args, f) for f in args.also]
     study = tune(cfg, space, args.trials, args.storage, args.study, args.sampler, args.root, args.objective,
-                 worker=args.worker, heartbeat=args.heartbeat, wait=args.db_wait, log=print)
+                 worker=args.worker, heartbeat=args.heartbeat, wait=args.db_wait, log=print, also=also)
     best = best_config(study, cfg)
     save_config(best, Path(args.root) / "best.yaml")
     t, done = study.best_trial, sum(t.state.name == "COMPLETE" for t in study.trials)

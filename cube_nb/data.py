@@ -392,7 +392,8 @@ class DatasetConfig:
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train, validation, test fractions (by group)
     seed: int = 0  # seeds the split and the sampling
     center: bool = False  # autoencoder: subtract the training mean
-    noise_std: float = 0.0  # autoencoder: Gaussian noise on training inputs
+    noise_std: float = 0.0  # Gaussian noise on the training inputs (any task)
+    drop_dims: float = 0.0  # share of each training input's dimensions set to zero (a dropout of dimensions)
     strict: bool = False  # a bad line in a file is an error instead of being skipped
     RENAMED = {"kind": "task"}  # configs written before the rename still load (with a warning)
 
@@ -406,6 +407,7 @@ class DatasetConfig:
               f"min_chars={self.min_chars} and max_chars={self.max_chars} must satisfy 0 <= min <= max")
         check(self.expand >= 0 and self.context_window >= 0 and self.noise_std >= 0,
               "expand, context_window and noise_std must be >= 0")
+        check(0 <= self.drop_dims < 1, f"drop_dims={self.drop_dims} must be in [0, 1): the share of dimensions zeroed")
         check(len(self.split) == 3 and all(f >= 0 for f in self.split) and abs(sum(self.split) - 1) < 1e-6,
               f"split={tuple(self.split)} must be three fractions (train, val, test) >= 0 that sum to 1, "
               "e.g. (0.7, 0.1, 0.2)")

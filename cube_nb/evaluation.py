@@ -14,10 +14,11 @@ from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
 __all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'fit_ridge', 'fit_procrustes', 'MAP', 'fit_map',
-           'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings', 'score_mapper', 'score_all',
-           'format_table', 'stored_stats', 'baselines_key', 'cached_baselines', 'metrics_name', 'evaluate_run',
-           'scoring_info', 'bank_info', 'table_cols', 'metrics_table', 'error_analysis', 'plot_pair_scores',
-           'hub_counts', 'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder', 'store_stats']
+           'sized_baselines', 'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings', 'score_mapper',
+           'score_all', 'corrupt', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key', 'cached_baselines',
+           'metrics_name', 'evaluate_run', 'scoring_info', 'bank_info', 'table_cols', 'metrics_table', 'error_analysis',
+           'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder',
+           'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 class Affine64(nn.Module):
@@ -111,6 +112,20 @@ def fit_map(train: tuple,  # (questions, answers) to fit
 # %% ../nbs/08_evaluation.ipynb #1b5daaac
 from .model import ResidualMLP, mlp_hidden_for  # the MLP baseline is a model: 03a_model
 
+# %% ../nbs/08_evaluation.ipynb #5f8b3c0c
+from .model import LowRankResidual, lowrank_rank_for
+
+def sized_baselines(d: int,  # input width
+                    d_out: int,  # output width
+                    n_params: int,  # the cube's parameter count: each gets at least as many
+                    seed: int = 0,  # their initial weights (the run's seed)
+) -> dict:
+    "The untrained same-size adapters: a residual `mlp`, and (d == d_out) a `lowrank` residual linear adapter."
+    set_seed(seed)
+    out = {"mlp": ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)}
+    if d == d_out: out["lowrank"] = LowRankResidual(d, lowrank_rank_for(d, n_params))
+    return out
+
 # %% ../nbs/08_evaluation.ipynb #8a367565
 def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted on
                   val: tuple,  # (questions, answers) for ridge's λ and the MLP's validation
@@ -120,7 +135,7 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
                   val_bank=None,  # the validation candidates (`ds.bank('val')`): MAP's choices are scored on them
                   **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
 ) -> dict:
-    "Every baseline fitted as a module: identity, centroid, ridge, procrustes, map and (given `cfg`, `n_params`) mlp."
+    "Every baseline fitted as a module: identity, centroid, ridge, procrustes, map, and (given `cfg`, `n_params`) mlp, lowrank."
     (xt, yt), (xv, yv) = train, val
     d, d_out = xt.shape[1], yt.shape[1]
     out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
@@ -130,17 +145,17 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
         out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
                              device=get_device(cfg.device) if cfg else "cpu")[0]
     if cfg is not None and n_params is not None:
-        set_seed(cfg.seed)  # the MLP's initial weights depend on the run's seed only
-        out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
-        train_mapper(out["mlp"], train, val, cfg, log=log, **learner_kw)  # the cube's loop, loss and budget
+        for name, m in sized_baselines(d, d_out, n_params, cfg.seed).items():
+            out[name] = m
+            train_mapper(m, train, val, cfg, log=log, val_bank=val_bank, **learner_kw)  # the cube's loop and loss
     return out
 
 # %% ../nbs/08_evaluation.ipynb #7e3044c2
 def predictors(modules: dict,  # name -> fitted module, as `fit_baselines` returns them
 ) -> dict:
-    "A predict function per module (evaluation mode, in batches), the MLP's carries its parameter count."
+    "A predict function per module (evaluation mode, in batches), each carrying its parameter count as `n_params`."
     out = {name: functools.partial(predict, m) for name, m in modules.items()}
-    if "mlp" in out: out["mlp"].n_params = sum(p.numel() for p in modules["mlp"].parameters())
+    for name, f in out.items(): f.n_params = sum(p.numel() for p in modules[name].parameters())
     return out
 
 # %% ../nbs/08_evaluation.ipynb #85cebeb8
@@ -211,6 +226,32 @@ def score_all(predictors: dict,  # name -> predict function (questions -> predic
         if log: log(progress_line(f"scoring ({name} done)", len(out), len(predictors), t0, "mappers"))
     return out
 
+# %% ../nbs/08_evaluation.ipynb #2f171dcd
+def corrupt(x: torch.Tensor,  # (n, d) inputs
+            drop: float = 0.0,  # share of each row's dimensions set to zero, in [0, 1)
+            noise: float = 0.0,  # standard deviation of added Gaussian noise
+            seed: int = 0,  # seeds which dimensions and what noise: the same damage for every mapper
+) -> torch.Tensor:
+    "`x` with a share `drop` of each row's dimensions zeroed and Gaussian noise of std `noise` added."
+    check(0 <= drop < 1, f"corruption rate drop={drop} must be in [0, 1): the share of dimensions zeroed")
+    check(noise >= 0, f"noise={noise} must be >= 0: the noise's standard deviation")
+    g = torch.Generator().manual_seed(seed)
+    out = x + noise * torch.randn(x.shape, generator=g).to(x) if noise else x.clone()
+    if drop: out = out * (torch.rand(x.shape, generator=g) >= drop).to(x)
+    return out
+
+# %% ../nbs/08_evaluation.ipynb #1974f872
+class WithSteps(nn.Module):
+    "A `CubeModel` run for `steps` lattice steps instead of its configuration's (e.g. more at test time)."
+    def __init__(self,
+                 model: nn.Module,  # a `CubeModel`
+                 steps: int):  # lattice steps per forward pass, >= 1
+        super().__init__()
+        check(isinstance(steps, int) and steps >= 1,
+              f"test-time steps={steps} must be an integer >= 1: the lattice updates to run")
+        self.model, self.steps = model, steps
+    def forward(self, x): return self.model(x, steps=self.steps)  # (B, dim) inputs
+
 # %% ../nbs/08_evaluation.ipynb #a527e546
 LOWER_IS_BETTER = ("mean_rank", "N1_skew", "hub_share", "never_top1")
 
@@ -257,7 +298,7 @@ def baselines_key(inputs: list,  # tensors and lists the baselines are fitted on
     return h.hexdigest()
 
 # %% ../nbs/08_evaluation.ipynb #09eed647
-BASELINES = ["identity", "centroid", "ridge", "procrustes", "map", "mlp"]  # in the key: a new one refits
+BASELINES = ["identity", "centroid", "ridge", "procrustes", "map", "mlp", "lowrank"]  # in the key: a new one refits
 
 def cached_baselines(path: Path,  # where they are kept: a run folder's baselines.safetensors
                      train: tuple,  # (questions, answers), as for `fit_baselines`
@@ -284,8 +325,7 @@ def cached_baselines(path: Path,  # where they are kept: a run folder's baseline
     mods = {"identity": nn.Identity()} if d == d_out else {}
     mods.update({n: Affine64(torch.zeros(d, d_out)) for n in ("centroid", "ridge", "procrustes")})
     if d == d_out: mods["map"] = MAP(d)
-    if cfg is not None and n_params is not None:
-        mods["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params, d_out), d_out)
+    if cfg is not None and n_params is not None: mods.update(sized_baselines(d, d_out, n_params))
     for n, m in mods.items():
         m.load_state_dict({k[len(n) + 1:]: v for k, v in state.items() if k.startswith(n + ".")})
     return mods
@@ -347,7 +387,7 @@ def evaluate_run(run,  # run folder written by cube_train
                    "test": {"candidates": len(b.cand), "bank": bank_info(b, scores["cube"]),
                             "scoring": scoring_info(corrected),
                             "cube": strip(scores.pop("cube")), "baselines": {k: strip(v) for k, v in scores.items()}},
-                   "params": {"cube": model.n_params, "mlp": preds["mlp"].n_params},
+                   "params": {"cube": model.n_params, **{k: f.n_params for k, f in preds.items()}},
                    "seconds": {**timing, "eval": time.perf_counter() - t0}}
         if ds.task == "mixed" and data is None:  # and the autoencoder half: reconstruction of held-out texts
             ae, ae_bank = ds.part("test", "autoencoder"), ds.bank("test", "autoencoder", bank)

@@ -29,6 +29,7 @@ class LatticeConfig:
     neighbourhood: Literal[6, 26] = 6  # von Neumann (faces) or Moore (faces, edges, corners)
     boundary: Boundary = "walls"  # walls: zeros outside; periodic: wrap around; reflecting: mirror at the wall
     steps: int = 8  # synchronous update steps per forward pass
+    min_steps: int | None = None  # training: each batch runs a random number of steps in [min_steps, steps] (Growing NCA)
     fire_rate: float = 1.0  # probability that a cell updates in a training step (1.0 = all cells, always)
     io: Literal["volume", "face"] = "volume"  # whole-volume I/O (reshaper mode) or input face -> output face
     placement: Placement = "full_face"  # where the receptors sit on the faces (face I/O only)
@@ -49,6 +50,8 @@ class LatticeConfig:
         check(self.hidden >= 1, f"hidden={self.hidden} must be >= 1: e.g. hidden=64")
         check_literals(self)  # neighbourhood, boundary, io, placement, inject, activation, engine
         check(self.steps >= 0, f"steps={self.steps} must be >= 0")
+        check(self.min_steps is None or 1 <= self.min_steps <= self.steps,
+              f"min_steps={self.min_steps} must be in [1, steps={self.steps}] (or None: always `steps`)")
         check(isinstance(self.checkpoint_segment, int) and self.checkpoint_segment >= 1,
               f"checkpoint_segment={self.checkpoint_segment} must be an integer >= 1")
         check(0 < self.fire_rate <= 1, f"fire_rate={self.fire_rate} must be in (0, 1]: 1.0 updates every cell")
@@ -61,6 +64,8 @@ class LatticeConfig:
             check(D >= 2, f"io='face' needs dims D >= 2 so the input and output faces differ, got dims={self.dims}")
             check(self.steps >= D - 1, f"io='face' with D={D} needs steps >= {D - 1} for the input face (z=0) to reach "
                   f"the output face (z={D - 1}); got steps={self.steps}: set steps={D - 1} or more, or use io='volume'")
+            check(self.min_steps is None or self.min_steps >= D - 1,
+                  f"io='face' with D={D} needs min_steps >= {D - 1} (or None), got min_steps={self.min_steps}")
 
 # %% ../nbs/01_lattice.ipynb #d572ebc7
 def neighbour_offsets(n: int,  # 6 (faces) or 26 (faces, edges, corners)
@@ -325,14 +330,26 @@ def readout(self: Lattice3D,
     out = state[:, 0, -1].flatten(1)[:, self.points]
     return out + x if self.cfg.skip else out
 
+# %% ../nbs/01_lattice.ipynb #4ba8a66f
+@patch(as_prop=True)
+def random_steps(self: Lattice3D) -> bool:
+    "Whether a forward pass runs a random number of steps: training, with `min_steps` set."
+    return self.training and self.cfg.min_steps is not None
+
+@patch
+def draw_steps(self: Lattice3D) -> int:
+    "A number of steps drawn uniformly from [`min_steps`, `steps`] (torch's generator: seeded per batch in training)."
+    return int(torch.randint(self.cfg.min_steps, self.cfg.steps + 1, ()))
+
 # %% ../nbs/01_lattice.ipynb #57939712
 @patch
 def forward(self: Lattice3D,
             x: torch.Tensor,  # (B, *in_shape) inputs
-            steps: int | None = None,  # None: `cfg.steps`
+            steps: int | None = None,  # None: `cfg.steps` (in training with `min_steps`: a random number up to it)
 ) -> torch.Tensor:
     "Transform inputs `x` (B, *in_shape) into outputs of the same shape."
-    steps = self.cfg.steps if steps is None else steps
+    check(steps is None or steps >= 1, f"steps={steps} must be >= 1: the number of updates to run")
+    if steps is None: steps = self.draw_steps() if self.random_steps else self.cfg.steps
     check(self.cfg.io == "volume" or steps >= self.cfg.dims[0] - 1,
           f"steps={steps} cannot carry the input face to the output face of a lattice with D={self.cfg.dims[0]}: use "
           f"steps >= {self.cfg.dims[0] - 1}")

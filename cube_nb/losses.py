@@ -43,15 +43,17 @@ def mse_loss(pred: torch.Tensor,  # (B, d) predictions
 # %% ../nbs/06_losses.ipynb #7375cef1
 def info_nce(pred: torch.Tensor,  # (B, d) predictions
              target: torch.Tensor,  # (B, d) their targets: each row's positive, and the others' negatives
-             temperature: float = 0.05,  # divides the cosines: lower is sharper
+             temperature: float | torch.Tensor = 0.05,  # divides the cosines: lower is sharper (a tensor: learned)
              negatives: torch.Tensor | None = None,  # (k, d) more candidates for every row
              weights: torch.Tensor | None = None,  # (B,) per-pair weights
+             smoothing: float = 0.0,  # label smoothing: this share of each row's target spread over every candidate
 ) -> torch.Tensor:
     "Cross-entropy of each prediction against its own target among the batch's targets (+ `negatives`)."
-    check(temperature > 0, f"temperature={temperature} must be > 0: e.g. 0.05")
+    check(torch.is_tensor(temperature) or temperature > 0, f"temperature={temperature} must be > 0: e.g. 0.05")
     cands = target.detach() if negatives is None else torch.cat([target.detach(), negatives.detach()])
     logits = F.normalize(pred, dim=-1) @ F.normalize(cands, dim=-1).T / temperature
-    ce = F.cross_entropy(logits, torch.arange(len(pred), device=pred.device), reduction="none")
+    ce = F.cross_entropy(logits, torch.arange(len(pred), device=pred.device), reduction="none",
+                         label_smoothing=smoothing)
     return wmean(ce, weights)
 
 # %% ../nbs/06_losses.ipynb #f4a5bbeb
@@ -148,7 +150,9 @@ class LossConfig:
     infonce: float = 0.03  # InfoNCE weight; 0.03 chosen on validation (experiments/2026-12-02_hubness)
     triplet: float = 0.0  # weight of the triplet loss (real-answer negatives)
     diversity: float = 0.0  # weight of the diversity penalty
-    temperature: float = 0.05  # InfoNCE temperature
+    temperature: float = 0.05  # InfoNCE temperature (with learn_temperature: where it starts)
+    learn_temperature: bool = False  # learn InfoNCE's temperature (CLIP's logit scale), kept >= 0.01
+    smoothing: float = 0.0  # InfoNCE label smoothing (PolyAI's MAP: 0.2)
     margin: float = 0.2  # triplet margin in cosine distance
     negatives: int = 0  # sampled real-answer negatives per pair (0: in-batch only)
     negative_mode: Literal["random", "hard"] = "random"  # hard: drawn from each answer's nearest answers
@@ -163,6 +167,7 @@ class LossConfig:
             check(getattr(self, k) >= 0, f"loss.{k}={getattr(self, k)} must be >= 0")
         check(any(getattr(self, k) > 0 for k in self.objectives), "loss weights are all zero: set loss.cosine=1")
         check(self.temperature > 0, f"loss.temperature={self.temperature} must be > 0: e.g. 0.05")
+        check(0 <= self.smoothing < 1, f"loss.smoothing={self.smoothing} must be in [0, 1): e.g. 0.1")
         check_literals(self)  # negative_mode
         check(0 < self.curriculum_start <= 1 and 0 < self.curriculum_ramp <= 1,
               "loss.curriculum_start and loss.curriculum_ramp must be in (0, 1]")
@@ -179,6 +184,14 @@ class CombinedLoss(nn.Module):
         self.parts = {}
         self.active = [k for k in cfg.objectives if getattr(cfg, k) > 0]
         self.log_vars = nn.Parameter(torch.zeros(len(self.active))) if cfg.uncertainty else None
+        learn = cfg.learn_temperature and cfg.infonce > 0  # CLIP's logit scale: log(1 / temperature)
+        self.log_scale = nn.Parameter(torch.tensor(-math.log(cfg.temperature))) if learn else None
+
+    @property
+    def temperature(self):
+        "InfoNCE's temperature: the configured one, or the learned one (a tensor, at least 0.01)."
+        if self.log_scale is None: return self.cfg.temperature
+        return torch.exp(-self.log_scale.clamp(max=math.log(100.0)))
 
     def terms(self,
               pred,  # (B, d) predictions
@@ -192,7 +205,7 @@ class CombinedLoss(nn.Module):
         if c.mse: out["mse"] = mse_loss(pred, target, weights)
         if c.infonce:
             flat = None if negatives is None else negatives.flatten(0, 1)  # every pair's negatives: candidates for all
-            out["infonce"] = info_nce(pred, target, c.temperature, flat, weights)
+            out["infonce"] = info_nce(pred, target, self.temperature, flat, weights, c.smoothing)
         if c.triplet:
             neg = negatives if negatives is not None else target.roll(1, 0)  # another real answer of the batch
             out["triplet"] = triplet_loss(pred, target, neg, c.margin)

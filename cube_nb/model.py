@@ -15,7 +15,8 @@ from .reshaper import EmbeddingReshaper
 from .adapters import UniversalEmbeddingAdapter
 
 # %% auto #0
-__all__ = ['ProcessingMode', 'ModelConfig', 'CubeModel', 'ResidualMLP', 'mlp_hidden_for']
+__all__ = ['ProcessingMode', 'ModelConfig', 'CubeModel', 'ResidualMLP', 'mlp_hidden_for', 'LowRankResidual', 'lowrank_rank_for',
+           'Diagonal']
 
 # %% ../nbs/03a_model.ipynb #7e5b7a9d
 class ProcessingMode(str, Enum):
@@ -82,10 +83,11 @@ class CubeModel(nn.Module):
 
     def forward(self,
                 x: torch.Tensor,  # (B, dim) teacher embeddings
+                steps: int | None = None,  # lattice steps, None: its configuration's (e.g. more at test time)
     ) -> torch.Tensor:
         check_tensor(x, "embeddings", ndim=2, last=self.cfg.dim)
-        if self.cfg.mode == "reshape": return self.reshaper.from_grid(self.lattice(self.reshaper.to_grid(x)))
-        return self.decoder.decode(self.lattice(self.adapter.encode(x)))
+        if self.cfg.mode == "reshape": return self.reshaper.from_grid(self.lattice(self.reshaper.to_grid(x), steps))
+        return self.decoder.decode(self.lattice(self.adapter.encode(x), steps))
 
     @property
     def n_params(self) -> int: return sum(p.numel() for p in self.parameters() if p.requires_grad)
@@ -118,3 +120,31 @@ def mlp_hidden_for(dim: int,  # input width
     "The smallest hidden width giving `ResidualMLP(dim, ·, out_dim)` at least `n_params` parameters (never fewer)."
     out = out_dim or dim
     return max(1, math.ceil((n_params - out) / (dim + out + 1)))
+
+# %% ../nbs/03a_model.ipynb #8df4c6b1
+class LowRankResidual(nn.Module):
+    "x + (x·A)·B + b: a rank-`rank` linear adapter, B zero so it starts as the identity."
+    def __init__(self,
+                 dim: int,  # input and output width
+                 rank: int):  # the rank of the update (`lowrank_rank_for` matches a parameter count)
+        super().__init__()
+        check(rank >= 1, f"rank={rank} must be >= 1")
+        self.A = nn.Parameter(torch.randn(dim, rank) / math.sqrt(dim))
+        self.B = nn.Parameter(torch.zeros(rank, dim))
+        self.b = nn.Parameter(torch.zeros(dim))
+    def forward(self, x): return x + (x @ self.A) @ self.B + self.b  # (B, dim) inputs
+
+# %% ../nbs/03a_model.ipynb #2d8ac46b
+def lowrank_rank_for(dim: int,  # input and output width
+                     n_params: int,  # the parameter count to reach (e.g. the cube's)
+) -> int:
+    "The smallest rank giving `LowRankResidual(dim, ·)` at least `n_params` parameters (rank 1 at least)."
+    return max(1, math.ceil((n_params - dim) / (2 * dim)))
+
+# %% ../nbs/03a_model.ipynb #8656dc0d
+class Diagonal(nn.Module):
+    "x ⊙ w + b: one scale and one shift per dimension (2·dim parameters), the identity at the start."
+    def __init__(self, dim: int):  # input and output width
+        super().__init__()
+        self.w, self.b = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim))
+    def forward(self, x): return x * self.w + self.b  # (B, dim) inputs

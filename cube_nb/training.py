@@ -42,7 +42,8 @@ class TrainingConfig:
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     schedule: Literal["none", "plateau", "cosine"] = "plateau"  # ReduceLROnPlateau on val loss, or cosine with warmup
     warmup: float = 0.05  # cosine schedule: fraction of steps spent warming up
-    patience: int = 0  # early stopping: epochs without a better val loss (0: off)
+    patience: int = 0  # early stopping: epochs without a better monitored value (0: off)
+    monitor: Literal["val_loss", "val_R1"] = "val_loss"  # picks the kept epoch, early stopping and the plateau
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     cuda_graphs: bool = True  # one CUDA GPU: each full batch's forward and backward replayed as one CUDA graph
@@ -51,15 +52,21 @@ class TrainingConfig:
     loss: LossConfig = field(default_factory=LossConfig)  # the objectives and their weights
 
     def __post_init__(self):
-        check_literals(self)  # schedule
+        check_literals(self)  # schedule, monitor
         check(self.epochs >= 1, f"epochs={self.epochs} must be >= 1")
         check(self.seed >= 0, f"seed={self.seed} must be >= 0")
-        check(self.batch_size >= 2, f"batch_size={self.batch_size} must be >= 2")
+        check(self.batch_size >= 2,
+              f"batch_size={self.batch_size} must be >= 2: in-batch negatives need two pairs or more")
         check(self.lr > 0, f"lr={self.lr} must be > 0: e.g. 3e-3")
         check(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be >= 0")
         check(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off)")
         check(0 <= self.warmup < 1, f"warmup={self.warmup} must be in [0, 1)")
         check(self.patience >= 0 and self.checkpoint_every >= 0, "patience and checkpoint_every must be >= 0")
+        l = self.loss
+        retrieval = self.monitor == "val_R1" or (l.infonce > 0 and not (l.cosine or l.mse or l.diversity))
+        check(self.task != "autoencoder" or not retrieval,
+              "retrieval training (monitor=val_R1, or loss.infonce alone) needs question/answer pairs: set "
+              "data.task=dialogue (an autoencoder's answer is its own question)")
 
     @property
     def task(self) -> str: return self.data.task  # dialogue, autoencoder or mixed (both, weighted by data.mix)
@@ -240,8 +247,9 @@ class Learner:
         self.loss_fn.to(self.device)
         if self.device.type == "cuda":  # the data stays on the GPU: a batch is one gather, not a copy from the host
             self.train, self.val = [tuple(t.to(self.device) for t in p) for p in (train, val)]
-        params = list(model.parameters()) + list(self.loss_fn.parameters())
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
+        groups = [{"params": list(model.parameters())}]  # the loss's own (learned temperature): no weight decay
+        groups += [{"params": ps, "weight_decay": 0.0} for ps in [list(self.loss_fn.parameters())] if ps]
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
 
     def __call__(self, event: str):
         for c in self.cbs:
@@ -448,11 +456,13 @@ class HistoryCB(Callback):
 
 # %% ../nbs/07_training.ipynb #d6ab56c1
 class SchedulerCB(Callback):
-    "ReduceLROnPlateau on the validation loss (per epoch), or cosine decay with linear warmup (per step)."
+    "ReduceLROnPlateau on the monitored value (per epoch), or cosine decay with linear warmup (per step)."
     order = 20
     def before_fit(self):
         l, c = self.learn, self.learn.cfg
-        if c.schedule == "plateau": l.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(l.opt, factor=0.5, patience=1)
+        if c.schedule == "plateau":
+            mode = "max" if c.monitor == "val_R1" else "min"
+            l.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(l.opt, mode=mode, factor=0.5, patience=1)
         elif c.schedule == "cosine":
             total, warm = c.epochs * l.n_batches, max(1, int(c.warmup * c.epochs * l.n_batches))
             def f(s):  # linear warmup, then cosine decay to 0
@@ -464,19 +474,21 @@ class SchedulerCB(Callback):
     def after_step(self):
         if self.learn.cfg.schedule == "cosine": self.learn.sched.step()
     def after_validate(self):
-        if self.learn.cfg.schedule == "plateau": self.learn.sched.step(self.learn.metrics["val_loss"])
+        if self.learn.cfg.schedule == "plateau": self.learn.sched.step(self.learn.metrics[self.learn.cfg.monitor])
 
 # %% ../nbs/07_training.ipynb #f644d918
 class BestWeightsCB(Callback):
-    "Keep the weights of the epoch with the best validation loss; early-stop after `patience` epochs without one."
+    "Keep the weights of the epoch with the best monitored value; early-stop after `patience` epochs without one."
     order = 30
     def before_fit(self):
-        if self.learn.best is None: self.learn.best = {"val_loss": math.inf, "wait": 0, "weights": None}
+        k = self.learn.cfg.monitor  # val_loss: lowest is best; val_R1: highest
+        if self.learn.best is None: self.learn.best = {k: math.inf if k == "val_loss" else -math.inf, "wait": 0,
+                                                       "weights": None}
     def after_validate(self):
-        l, b = self.learn, self.learn.best
-        if l.metrics["val_loss"] < b["val_loss"]:
-            b.update(val_loss=l.metrics["val_loss"], wait=0,
-                     weights={k: v.detach().clone() for k, v in l.model.state_dict().items()})
+        l, b, k = self.learn, self.learn.best, self.learn.cfg.monitor
+        v = l.metrics[k]
+        if (v < b[k]) if k == "val_loss" else (v > b[k]):
+            b.update({k: v, "wait": 0, "weights": {n: t.detach().clone() for n, t in l.model.state_dict().items()}})
         else:
             b["wait"] += 1
             if l.cfg.patience and b["wait"] >= l.cfg.patience: l.stop = True
@@ -528,10 +540,18 @@ class ProgressCB(Callback):
 
 # %% ../nbs/07_training.ipynb #79454401
 class InputNoiseCB(Callback):
-    "Gaussian noise of standard deviation `std` on each training batch's inputs; the targets stay clean."
+    "Corrupt each training batch's inputs: Gaussian noise of std `std`, a share `drop` of dimensions zeroed."
     order = -5  # before anything else reads the batch
-    def __init__(self, std: float): self.std = std  # the noise's standard deviation
-    def before_batch(self): self.learn.xb = self.learn.xb + self.std * torch.randn_like(self.learn.xb)
+    def __init__(self,
+                 std: float,  # the noise's standard deviation
+                 drop: float = 0.0):  # share of each input's dimensions set to zero (no rescaling, as at test time)
+        check(0 <= drop < 1, f"drop={drop} must be in [0, 1): the share of dimensions zeroed")
+        self.std, self.drop = std, drop
+    def before_batch(self):
+        x = self.learn.xb
+        if self.std: x = x + self.std * torch.randn_like(x)
+        if self.drop: x = x * (torch.rand_like(x) >= self.drop)
+        self.learn.xb = x
 
 # %% ../nbs/07_training.ipynb #5d4e5d0c
 class CudaGraphCB(Callback):
@@ -539,7 +559,8 @@ class CudaGraphCB(Callback):
     order = -10
     def before_fit(self):
         l, bs = self.learn, self.learn.cfg.batch_size
-        self.on = l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs
+        varies = any(getattr(mod, "random_steps", False) for mod in l.model.modules())  # a graph is one path
+        self.on = l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs and not varies
         if not self.on: return
         m, x = l.model, l.train[0][:bs]
         try:
@@ -572,7 +593,7 @@ class CubeTrainer(Learner):
                  **kw):  # per-pair inputs for the `Learner` (groups, difficulty, sample_weights)
         std = [HistoryCB(), SchedulerCB(), BestWeightsCB(), CudaGraphCB()]
         std += ([CheckpointCB(checkpoint)] if checkpoint else []) + ([ProgressCB(log=log)] if log else [])
-        if cfg.task == "autoencoder" and cfg.data.noise_std: std.append(InputNoiseCB(cfg.data.noise_std))
+        if cfg.data.noise_std or cfg.data.drop_dims: std.append(InputNoiseCB(cfg.data.noise_std, cfg.data.drop_dims))
         super().__init__(model, train, val, cfg, std + list(cbs), **kw)
 
 # %% ../nbs/07_training.ipynb #e197f911

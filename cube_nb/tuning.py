@@ -185,11 +185,13 @@ def suggest(trial,  # an Optuna trial
 # %% ../nbs/09_tuning.ipynb #d41bb109
 def val_score(run,  # a run folder (its history.csv)
               objective: str = "cos+R1",  # cos, R1 or cos+R1
+              monitor: str = "val_loss",  # what picked the kept epoch: val_loss (lowest) or val_R1 (highest)
 ) -> dict:
-    "Validation cos and R@1 of a run at its kept epoch (lowest validation loss), and the objective: cos, R1 or cos+R1."
+    "Validation cos and R@1 of a run at its kept epoch (by `monitor`), and the objective: cos, R1 or cos+R1."
     check(objective in ("cos", "R1", "cos+R1"), f"objective={objective!r} is not known: use cos, R1 or cos+R1")
     rows = list(csv.DictReader((Path(run) / "history.csv").read_text().splitlines()))
-    best = min(rows, key=lambda r: float(r["val_loss"]))
+    sign = -1 if monitor == "val_loss" else 1
+    best = max(rows, key=lambda r: sign * float(r[monitor]))  # the first of equals, as BestWeightsCB keeps it
     cos, r1 = float(best["val_cos"]), float(best["val_R1"])
     return {"val_cos": cos, "val_R1": r1, "epoch": int(best["epoch"]),
             "value": {"cos": cos, "R1": r1, "cos+R1": cos + r1}[objective]}
@@ -354,10 +356,12 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
          worker: int = 0,  # this process's number among those searching one study (its own sampler seed)
          heartbeat: int = HEARTBEAT,  # seconds between heartbeats: a trial silent for `GRACE` of them is run again
          wait: float = DB_WAIT,  # seconds to wait for an unreachable database before giving up
-         log: Callable | None = None):  # print-like: a line per trial
+         log: Callable | None = None,  # print-like: a line per trial
+         also: list = ()):  # more configurations (other data sets) each trial trains too: its value is the mean
     "Run (or resume, or join) an Optuna study over `space` until it holds exactly `n_trials` finished trials."
     import time
     space = check_space(space or DEFAULT_SPACE, cfg)
+    for c in also: check_space(space, c)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
@@ -385,12 +389,18 @@ def tune(cfg: TrainingConfig,  # the configuration each trial changes
         ahead = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
                  or (t.state.name == "RUNNING" and t.number < trial.number)]
         if len(ahead) >= n_trials: raise optuna.TrialPruned("the study's other trials finish it")  # a race lost
-        over = suggest(trial, space)
-        run = root / f"trial-{trial.number}"
-        run_training(with_overrides(cfg, over), run, force=True, log=None)
-        s = val_score(run, objective)
-        for k in ("val_cos", "val_R1", "epoch"): trial.set_user_attr(k, s[k])
-        if log: log(f"trial {trial.number}: {s['value']:.4f} (val cos {s['val_cos']:.3f}, R1 {s['val_R1']:.3f}) {over}")
+        over, scores = suggest(trial, space), []
+        for k, c in enumerate([cfg, *also]):  # the same point on every data set: trial-N, trial-N-1, ...
+            run = root / (f"trial-{trial.number}" + (f"-{k}" if k else ""))
+            c = with_overrides(c, over)
+            run_training(c, run, force=True, log=None)
+            scores.append(val_score(run, objective, c.monitor))
+        s = {k: sum(x[k] for x in scores) / len(scores) for k in ("val_cos", "val_R1", "value")}
+        for k in ("val_cos", "val_R1"): trial.set_user_attr(k, s[k])
+        trial.set_user_attr("epoch", scores[0]["epoch"])
+        if also: trial.set_user_attr("sets", [{k: x[k] for k in ("val_cos", "val_R1", "epoch")} for x in scores])
+        if log: log(f"trial {trial.number}: {s['value']:.4f} (val cos {s['val_cos']:.3f}, R1 {s['val_R1']:.3f}"
+                    f"{f', mean of {len(scores)} sets' if also else ''}) {over}")
         return s["value"]
 
     while True:  # every worker stops once the study holds n_trials finished trials, whoever finished them

@@ -6,6 +6,9 @@
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
 #   bash tools/gpu_scaling.sh leakfree ROOT "SET ..."                   # 3 seeds: cube_eval leak-free and --bank all
+#   bash tools/gpu_scaling.sh tune ROOT TRIALS WORKERS SECONDS          # the retrieval preset: Jargon + 20k chitchat
+#   bash tools/gpu_scaling.sh retrieval "SET:REGIMES ..." SECONDS       # tools/retrieval_study.py, sets in parallel
+# (runs/wheels also holds optuna 5.0.0 and its pure-Python dependencies for `tune`: pip download --no-deps)
 # (DTYPE=float16 before prep: the teacher in half precision, as configs/chitchat-full.yaml runs it)
 # e.g. bash tools/gpu_scaling.sh prep /tmp/d "jargon:0,1,2" && bash tools/gpu_scaling.sh run /tmp/d "10k 40k" 6 450 j
 # Carried (ignored paths): runs/wheels (fastcore and fastprogress wheels, which the image lacks) and runs/gpu-bundle:
@@ -75,6 +78,32 @@ if [ "$1" = leakfree ]; then  # seeds 0 1 2 of each SET (configs/SET.yaml): cube
       echo "$set_ seed $s: $(( $(date +%s) - start ))s"
     done
   done
+  exit
+fi
+if [ "$1" = tune ]; then  # cube_tune on Jargon and 20,000 chitchat pairs jointly, WORKERS processes on one study
+  setup
+  python -c "import yaml, sys; p = yaml.safe_load(open('configs/retrieval.yaml')); \
+p['data'] = yaml.safe_load(open('configs/chitchat-20k.yaml'))['data']; yaml.safe_dump(p, open(sys.argv[1], 'w'))" \
+    /tmp/retrieval-chitchat-20k.yaml
+  for i in $(seq 0 $(( $4 - 1 ))); do
+    timeout $5 python -c "import sys; from cube_nb import cli; sys.exit(cli.tune_main())" --config configs/retrieval.yaml \
+      --also /tmp/retrieval-chitchat-20k.yaml --space configs/space-retrieval.yaml --objective R1 --trials $3 \
+      --teacher runs/gpu-bundle/minilm-fp16 --root $2 --worker $i device=cuda > $OUT/tune-log-$i.txt 2>&1 &
+    [ $i = 0 ] && sleep 45  # the first worker creates the study and fills the embedding cache
+  done
+  wait
+  cp $2/study.db $2/best.yaml $OUT/ 2>/dev/null; cat $OUT/tune-log-*.txt | grep -v -i warn | tail -n 60
+  exit
+fi
+if [ "$1" = retrieval ]; then  # one process per SET, each running its REGIMES (comma-separated) for 3 seeds
+  setup
+  for spec in $2; do
+    set_=${spec%%:*}; regimes=${spec#*:}
+    python tools/retrieval_study.py $set_ $OUT/retrieval-$set_.jsonl --regimes ${regimes//,/ } --device cuda \
+      --teacher runs/gpu-bundle/minilm-fp16 --minutes $(( $3 / 60 )) ${EXTRA:-} > $OUT/retrieval-log-$set_.txt 2>&1 &
+  done
+  wait
+  for spec in $2; do grep -v -i warn $OUT/retrieval-log-${spec%%:*}.txt | tail -n 40; done
   exit
 fi
 if [ "$1" = prep ]; then
