@@ -95,15 +95,21 @@ p['data'] = yaml.safe_load(open('configs/chitchat-20k.yaml'))['data']; yaml.safe
   cp $2/study.db $2/best.yaml $OUT/ 2>/dev/null; cat $OUT/tune-log-*.txt | grep -v -i warn | tail -n 60
   exit
 fi
-if [ "$1" = retrieval ]; then  # one process per SET, each running its REGIMES (comma-separated) for 3 seeds
-  setup
+if [ "$1" = retrieval ]; then  # one process per SET and seed, each running its REGIMES (comma-separated)
+  setup  # rows already in nbs/files/retrieval are not run again: a study cut off goes on in the next call
   for spec in $2; do
     set_=${spec%%:*}; regimes=${spec#*:}
-    python tools/retrieval_study.py $set_ $OUT/retrieval-$set_.jsonl --regimes ${regimes//,/ } --device cuda \
-      --teacher runs/gpu-bundle/minilm-fp16 --minutes $(( $3 / 60 )) ${EXTRA:-} > $OUT/retrieval-log-$set_.txt 2>&1 &
+    for s in 0 1 2; do
+      f=$OUT/retrieval-$set_-$s.jsonl
+      [ -f nbs/files/retrieval/$set_.jsonl ] && grep "\"seed\": $s," nbs/files/retrieval/$set_.jsonl > $f
+      python tools/retrieval_study.py $set_ $f --seeds $s --regimes ${regimes//,/ } --device cuda \
+        --teacher runs/gpu-bundle/minilm-fp16 --minutes $(( $3 / 60 )) ${EXTRA:-} > $OUT/log-$set_-$s.txt 2>&1 &
+      sleep 2
+    done
   done
   wait
-  for spec in $2; do grep -v -i warn $OUT/retrieval-log-${spec%%:*}.txt | tail -n 40; done
+  for spec in $2; do cat $OUT/retrieval-${spec%%:*}-*.jsonl > $OUT/${spec%%:*}.jsonl; rm $OUT/retrieval-${spec%%:*}-*.jsonl
+    grep -v -i warn $OUT/log-${spec%%:*}-*.txt | tail -n 30; done
   exit
 fi
 if [ "$1" = prep ]; then
