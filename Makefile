@@ -56,10 +56,11 @@ kernel: venv
 lab: kernel
 	$(BIN)/jupyter lab --notebook-dir=nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
-# the documentation site, offline, into _docs/ (nbdev_docs builds the Quarto site where Quarto is installed)
+# the documentation site, offline, into DOCS_OUT (nbdev_docs builds the Quarto site where Quarto is installed);
+# the builder keeps nbs/sidebar.yml in step with the notebooks itself, in the site's order (a clean tree stays clean)
+DOCS_OUT ?= _docs
 docs: venv
-	$(BIN)/nbdev_sidebar --force >/dev/null   # keeps nbs/sidebar.yml (Quarto) in step with the notebooks
-	$(BIN)/python tools/build_docs.py
+	$(BIN)/python tools/build_docs.py --out $(DOCS_OUT)
 
 bench: venv
 	$(BIN)/cube_bench

@@ -19,27 +19,49 @@ def chromium(*args, timeout=120) -> str:
 
 
 class Page(HTMLParser):
-    "What the browser rendered: element ids, links, classes, visible text."
+    "What the browser rendered: element ids, links, classes, visible text, the text of printed outputs."
     def __init__(self, dom):
         super().__init__()
         self.ids, self.links, self.classes, self.text, self.main = set(), [], set(), [], 0
+        self.outs, self.in_out, self.api, self.src, self.prose, self.in_code = [], 0, 0, 0, [], 0
         self.feed(dom)
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        cls = (a.get("class") or "").split()
         if "id" in a: self.ids.add(a["id"])
         if tag == "a" and a.get("href"): self.links.append(a["href"])
-        self.classes.update((a.get("class") or "").split())
+        self.classes.update(cls)
         if tag == "main": self.main += 1
-    def handle_data(self, d): self.text.append(d)
+        if tag == "pre" and "out" in cls: self.in_out += 1
+        if tag in ("h3", "h4") and "api" in cls: self.api += 1
+        if tag == "a" and "src" in cls: self.src += 1
+        if tag == "code": self.in_code += 1
+    def handle_endtag(self, tag):
+        if tag == "pre" and self.in_out: self.in_out -= 1
+        if tag == "code" and self.in_code: self.in_code -= 1
+    def handle_data(self, d):
+        self.text.append(d)
+        if self.in_out: self.outs.append(d)
+        if not self.in_code: self.prose.append(d)  # what is not code: prose, tables, outputs
+
+
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def built(tmp_path_factory):
+    "The site `make docs` builds (into a temporary folder), and the working tree's state before and after it."
     out = tmp_path_factory.mktemp("site") / "_docs"
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "build_docs.py"), "--out", str(out)],
-                       capture_output=True, text=True, timeout=600)
+    before = git_status()
+    r = subprocess.run(["make", "--no-print-directory", "docs", f"DOCS_OUT={out}"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
-    return out
+    return out, before, git_status()
+
+
+@pytest.fixture(scope="module")
+def site(built): return built[0]
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +194,64 @@ def test_no_element_wider_than_the_page(rendered, site, served, browser):
             if sw > cw: wide[(p.name, 800)] = (sw, cw)
     finally: browser.set_window_size(1280, 900)
     assert not wide, wide
+
+
+def test_make_docs_leaves_the_working_tree_as_it_was(built):
+    "nbs/sidebar.yml (Quarto's) is written in the site's order, so a clean checkout stays clean."
+    assert built[1] == built[2], (built[1], built[2])
+
+
+def test_printed_tables_are_tables_and_outputs_hold_no_warnings_or_machine_paths(rendered):
+    for p, pg in rendered.items():
+        assert "|---" not in "".join(pg.prose), f"{p.name}: a Markdown table shown as text"
+        out = "".join(pg.outs)
+        for bad in ("Warning:", str(ROOT), "site-packages", "ipykernel_", "/.venv/"):
+            assert bad not in out, f"{p.name}: {bad!r} in an output"
+        assert "NoneType" not in "".join(pg.text), f"{p.name}: an unannotated parameter shown as NoneType"
+    assert any("table" in pg.classes for p, pg in rendered.items() if "experiments" in p.parts)
+
+
+def test_methods_have_entries_and_every_entry_links_its_source(rendered, site):
+    lat = rendered[site / "01_lattice.html"]
+    assert {"Lattice3D", "Lattice3D.step", "Lattice3D.run", "Lattice3D.start"} <= lat.ids
+    assert "Learner.fit" in rendered[site / "07_training.html"].ids
+    for p, pg in rendered.items(): assert pg.api == pg.src, (p.name, pg.api, pg.src)  # one source link per entry
+
+
+def test_animation_buttons_work_offline(served, browser):
+    "The animation's buttons show their icons without the web font and step the frames when clicked."
+    browser.get(f"{served}/tutorials/02_inside_the_lattice.html")
+    slider = browser.find_element("css selector", "input.anim-slider")
+    icon = browser.find_element("css selector", ".anim-buttons i.fa-step-forward")
+    glyph = browser.execute_script("return getComputedStyle(arguments[0], '::before').content", icon)
+    assert glyph not in ("none", "normal", '""'), glyph
+    before = int(slider.get_attribute("value"))
+    browser.execute_script("arguments[0].scrollIntoView()", icon)
+    icon.find_element("xpath", "..").click()
+    assert int(slider.get_attribute("value")) == before + 1
+
+
+def test_display_maths_has_no_scroll_arrows(served, browser):
+    browser.get(f"{served}/01_lattice.html")
+    for m in browser.find_elements("css selector", "article math[display=block]"):
+        over = browser.execute_script("const s = getComputedStyle(arguments[0]); return [s.overflowY, "
+                                      "arguments[0].scrollHeight, arguments[0].clientHeight]", m)
+        assert over[0] == "hidden" or over[1] <= over[2], over
+
+
+def test_code_lines_fit_at_1280_and_pages_link_on(served, browser):
+    "A 120-character line of code fits the column at 1280 px; previous/next links and a dark-mode toggle exist."
+    for page in ("01_lattice.html", "07_training.html"):
+        browser.get(f"{served}/{page}")
+        wide = browser.execute_script(
+            "return [...document.querySelectorAll('article pre > code')].filter(c => "
+            "Math.max(...c.innerText.split('\\n').map(l => l.length)) <= 120 && c.scrollWidth > c.clientWidth + 1)"
+            ".map(c => c.innerText.slice(0, 60))")
+        assert not wide, (page, wide[:3])
+        assert browser.find_elements("css selector", "a.md-footer__link--next")
+        assert browser.find_elements("css selector", "a.md-footer__link--prev")
+    toggle = browser.find_element("css selector", "label.md-header__button[for^=__palette]")
+    scheme = lambda: browser.execute_script("return document.body.getAttribute('data-md-color-scheme')")
+    first = scheme()
+    toggle.click()
+    assert scheme() != first and {first, scheme()} == {"default", "slate"}
