@@ -389,7 +389,7 @@ def plot_states(states: list,  # (B, C, D, H, W) states, e.g. `Lattice3D.run(...
     import matplotlib.pyplot as plt
     rows = list(range(0, len(states), every))
     D = states[0].shape[2]
-    vmax = max(float(states[t][sample, channel].abs().max()) for t in rows) or 1.
+    vmax = max(float(states[t][sample, channel].detach().abs().max()) for t in rows) or 1.
     fig, axs = plt.subplots(len(rows), D, figsize=(1.3 * D, 1.3 * len(rows)), squeeze=False)
     for i, t in enumerate(rows):
         for z in range(D):

@@ -13,6 +13,8 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 from cube_nb.core import CubeError, config_from_dict, config_to_dict
 from conftest import SCRIPTS, cli, copy_run, qa_jsonl, run_entry
 
+PRESET = Path(__file__).resolve().parent.parent / "configs" / "retrieval.yaml"  # the retrieval preset
+
 
 def snapshot(root: Path) -> dict:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -87,6 +89,12 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("train-face-steps", ["cube_train", "--config", "face_steps.yaml"], "steps"),
     ("train-epochs-zero", ["cube_train", "--epochs", "0"], "epochs=0"),
     ("train-seed-negative", ["cube_train", "--seed", "-1"], "seed"),
+    ("train-retrieval-autoencoder", ["cube_train", "--config", str(PRESET), "--task", "autoencoder"],
+     "needs question/answer pairs: set data.task=dialogue"),
+    ("train-batch-one", ["cube_train", "batch_size=1"], "in-batch negatives need two pairs"),
+    ("train-drop-dims", ["cube_train", "data.drop_dims=1"], "drop_dims=1.0 must be in [0, 1)"),
+    ("train-min-steps", ["cube_train", "model.lattice.min_steps=0"], "min_steps=0 must be in [1, steps=8]"),
+    ("train-smoothing", ["cube_train", "loss.smoothing=1"], "loss.smoothing=1.0 must be in [0, 1)"),
     ("train-teacher-missing", ["cube_train", "--teacher", "no/such/model"], "neither a known name"),
     ("train-teacher-not-model", ["cube_train", "--data", "qa.jsonl", "--teacher", "empty_dir"], "empty_dir"),
     ("train-teacher-dim", ["cube_train", "--data", "qa.jsonl", "--teacher", "mpnet_like"], "model.dim=384"),
@@ -121,6 +129,7 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("seeds-negative", ["cube_seeds", "--seeds", "-1"], ">= 0"),
     ("seeds-bad-config", ["cube_seeds", "--config", "unknown_key.yaml"], "learning_rate"),
     ("tune-trials-zero", ["cube_tune", "--trials", "0"], "--trials 0"),
+    ("tune-missing-also", ["cube_tune", "--also", "nope.yaml", "--root", "tune_also"], "--also nope.yaml does not exist"),
     ("tune-missing-space", ["cube_tune", "--space", "nope.yaml"], "nope.yaml"),
     ("tune-space-not-map", ["cube_tune", "--space", "config_list.yaml"], "config_list.yaml"),
     ("tune-bad-storage", ["cube_tune", "--storage", "nosuchdb://x/y", "--root", "tune_bad"], "nosuchdb"),
