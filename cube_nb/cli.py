@@ -40,7 +40,7 @@ def one_line_errors(main):  # a console script's main function
 
 # %% ../nbs/10_cli.ipynb #69313348
 NAMED = {"epochs": "epochs", "seed": "seed", "device": "device", "data": "data.source", "teacher": "data.teacher",
-         "task": "data.task"}  # the named options and the fields they set (--seed sets data.seed too)
+         "task": "data.task", "embeddings": "data.embeddings"}  # the named options and the fields they set (--seed sets data.seed too)
 
 def training_config(args,  # parsed by a `config_parser` parser
                     path: str | None = None):  # another YAML file than --config (cube_tune --also)
@@ -105,6 +105,9 @@ def config_parser(prog: str,  # the command's name
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", help="YAML file of TrainingConfig fields")
     p.add_argument("--data", help="jargon, chitchat, chatterbot, brown, or a .jsonl/.csv/.txt/.json file")
+    p.add_argument("--embeddings", metavar="FILE",
+                   help="your own question/answer vectors instead of --data and the teacher: a .safetensors or .npz "
+                        "file with q and a (N, d) matrices (an .npz may add questions, answers, groups)")
     add_task(p)
     p.add_argument("--teacher", help="known teacher name (minilm) or a local model folder")
     p.add_argument("--epochs", type=int)
@@ -221,6 +224,9 @@ def ask_main(argv=None):  # the arguments, None: the command line's
     check(args.top >= 1, f"k={args.top}: the number of answers to show (-k) must be >= 1")
     scoring_from(args)  # bad --k or --temperature: fail before anything is loaded
     cfg, model, ds = load_run(args.run)
+    check(not cfg.data.embeddings, f"the run in {args.run} was trained on your own vectors ({cfg.data.embeddings}): "
+          "cube_ask needs a teacher to embed the question and the bank; map vectors of that model with the cube in "
+          "Python (cube_nb.training.load_run)")
     t = TeacherEncoder(cfg.teacher, device="cpu")
     bank, q = bank_decoder(args.bank, ds, t), t.encode_cached([args.question])
     score = scoring_from(args, len(bank.texts))

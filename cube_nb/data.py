@@ -12,13 +12,13 @@ import torch
 from .core import CubeError, check, check_literals, atomic_write, save_tensors, load_tensors, cache_root
 
 # %% auto #0
-__all__ = ['DATA_DIR', 'Task', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
+__all__ = ['DATA_DIR', 'Task', 'VECTOR_FORMATS', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
            'chatterbot_conversations', 'detag_brown', 'brown_sentences', 'fetch_brown', 'conversation_records',
            'text_records', 'record_texts', 'read_records', 'load_records', 'normalise_text', 'text_filters',
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'DialogueDataset',
            'AutoencoderDataset', 'MixedDataset', 'embed_texts', 'build_dataset', 'create_dialogue_dataset',
-           'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'create_file_dataset',
-           'load_dataset', 'bench_data']
+           'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'load_vectors',
+           'create_vectors_dataset', 'create_file_dataset', 'load_dataset', 'bench_data']
 
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -394,6 +394,7 @@ class DatasetConfig:
     center: bool = False  # autoencoder: subtract the training mean
     noise_std: float = 0.0  # Gaussian noise on the training inputs (any task)
     drop_dims: float = 0.0  # share of each training input's dimensions set to zero (a dropout of dimensions)
+    embeddings: str | None = None  # your own question/answer vectors (.safetensors or .npz): no teacher is run
     strict: bool = False  # a bad line in a file is an error instead of being skipped
     RENAMED = {"kind": "task"}  # configs written before the rename still load (with a warning)
 
@@ -651,6 +652,54 @@ def create_embedding_dataset(e: torch.Tensor,  # (N, d) precomputed embeddings
     recs = text_records(texts)
     return AutoencoderDataset(recs, e.float(), split_records(recs, cfg.split, cfg.seed), {}, "embeddings", cfg.center,
                               cfg.noise_std)
+
+# %% ../nbs/05_data.ipynb #8182f949
+VECTOR_FORMATS = (".safetensors", ".npz")
+
+def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d); an .npz may add texts and groups
+) -> dict:
+    "Question and answer vectors from a file, checked: {'q', 'a'} float tensors and, where given, the texts and groups."
+    import numpy as np
+    p = Path(path)
+    check(p.is_file(), f"embeddings file {p} does not exist: check the path")
+    check(p.suffix in VECTOR_FORMATS, f"embeddings file {p}: {p.suffix or 'no suffix'} is not a known format: save q and "
+          f"a as {' or '.join(VECTOR_FORMATS)}")
+    try:
+        if p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z: raw = {k: z[k] for k in z.files}
+        else: raw = load_tensors(p)
+    except CubeError: raise
+    except Exception as e: raise CubeError(f"embeddings file {p} cannot be read ({type(e).__name__}): write it again "
+                                           f"with numpy.savez or safetensors") from None
+    missing = [k for k in ("q", "a") if k not in raw]
+    check(not missing, f"embeddings file {p} has no {' and no '.join(missing)} (it holds {sorted(raw) or 'nothing'}): "
+                       "store the question vectors as q and the answer vectors as a")
+    out = {k: torch.as_tensor(np.asarray(raw[k]) if not torch.is_tensor(raw[k]) else raw[k]).float() for k in "qa"}
+    for k, t in out.items():
+        check(t.ndim == 2 and t.shape[0] >= 3, f"embeddings file {p}: {k} has shape {tuple(t.shape)}: store one row per "
+                                               "pair, (N, d) with N >= 3")
+        check(bool(torch.isfinite(t).all()), f"embeddings file {p}: {k} holds NaN or infinite values "
+                                             f"({int((~torch.isfinite(t)).any(1).sum())} rows): drop or fix those rows")
+    check(out["q"].shape == out["a"].shape, f"embeddings file {p}: q is {tuple(out['q'].shape)} but a is "
+          f"{tuple(out['a'].shape)}: store one answer per question, both of one width")
+    for k in ("questions", "answers", "groups"):
+        if k in raw:
+            check(len(raw[k]) == len(out["q"]), f"embeddings file {p}: {len(raw[k])} {k} for {len(out['q'])} rows: "
+                                                f"store one per pair, or none")
+            out[k] = [str(x) for x in raw[k]]
+    return out
+
+# %% ../nbs/05_data.ipynb #7a5d0ba3
+def create_vectors_dataset(path,  # a file `load_vectors` reads
+                           **kw,  # any other `DatasetConfig` field (split, seed)
+) -> DialogueDataset:
+    "A dialogue dataset from your own vectors: no teacher runs; the texts label the pairs (#i where the file has none)."
+    v, cfg = load_vectors(path), _cfg("dialogue", source=str(path), embeddings=str(path), **kw)
+    n = len(v["q"])
+    recs = [{"q": v["questions"][i] if "questions" in v else f"q#{i}",
+             "a": v["answers"][i] if "answers" in v else f"a#{i}",
+             "group": v["groups"][i] if "groups" in v else f"pair:{i}"} for i in range(n)]
+    return DialogueDataset(recs, v["q"], v["a"], split_records(recs, cfg.split, cfg.seed), {}, str(path))
 
 # %% ../nbs/05_data.ipynb #b6dd0a34
 def create_file_dataset(path,  # a file, or a bundled corpus name

@@ -27,8 +27,8 @@ __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 
            'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
            'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
            'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
-           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'check_not_training',
-           'load_run', 'StepClockCB', 'bench_epoch']
+           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'teacher_dataset',
+           'own_vectors', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -788,7 +788,7 @@ class CheckpointCB(Callback):
 
 # %% ../nbs/07_training.ipynb #db536b31
 from .core import save_config, run_lock, lock_holder, holder_text
-from .data import load_records, build_dataset, load_dataset
+from .data import load_records, build_dataset, load_dataset, create_vectors_dataset, DialogueDataset
 from .model import CubeModel
 
 RUN_FILES = ("model.safetensors", "metrics.json", "report.md", "timing.json", "history.csv", "history.png",
@@ -865,6 +865,35 @@ def run_training(cfg: TrainingConfig,  # what to train, on what data, for how lo
         with run_lock(out, "cube_train") if dist_info()[0] == 0 else nullcontext():
             return _run(cfg, out, force, resume, log, device, tensorboard)
 
+# %% ../nbs/07_training.ipynb #1281786f
+def teacher_dataset(cfg: TrainingConfig,  # its data section and teacher
+                    device,  # where the teacher runs
+                    log: Callable | None = None):  # print-like: embedding progress
+    "The run's records, embedded by its teacher (cached) and split."
+    from cube_nb.teachers import TeacherEncoder
+    records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
+    gpu = get_device(device).type == "cuda"
+    check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
+          f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
+    teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype, batch_size=256 if gpu else 64)
+    check(teacher.dim == cfg.model.dim,
+          f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
+          f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
+    if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
+    return build_dataset(records, cfg.data, teacher, log=log)
+
+# %% ../nbs/07_training.ipynb #0e6143ae
+def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file; its split and seed apply
+) -> DialogueDataset:
+    "The run's pairs from your own vectors (`data.embeddings`), checked against the model's width; no teacher runs."
+    check(cfg.task == "dialogue", f"data.embeddings holds question/answer pairs: set data.task=dialogue "
+                                  f"(not {cfg.task})")
+    ds = create_vectors_dataset(cfg.data.embeddings, split=cfg.data.split, seed=cfg.data.seed)
+    d = ds.q.shape[1]
+    check(d == cfg.model.dim, f"{cfg.data.embeddings} holds {d}-d vectors but model.dim={cfg.model.dim}: set "
+                              f"model.dim={d} and lattice dims with at least {d} cells")
+    return ds
+
 # %% ../nbs/07_training.ipynb #91fa4560
 def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     from cube_nb.teachers import TeacherEncoder
@@ -881,17 +910,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     elif rank == 0:
         out = check_out_dir(out, force)
         CubeModel(cfg.model)  # a model the configuration cannot build fails now, before anything is embedded
-        records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
-        gpu = get_device(device).type == "cuda"
-        check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
-              f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
-        teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype,
-                                 batch_size=256 if gpu else 64)
-        check(teacher.dim == cfg.model.dim,
-              f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
-              f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
-        if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
-        ds = build_dataset(records, cfg.data, teacher, log=log)
+        ds = own_vectors(cfg) if cfg.data.embeddings else teacher_dataset(cfg, device, log)
         sp = ds.split
         check(len(sp["train"]) >= 2 and len(sp["val"]) >= 1 and len(sp["test"]) >= 2,
               f"{cfg.data.source}: {len(ds)} pairs give splits of {[len(v) for v in sp.values()]}: use more "

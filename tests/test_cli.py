@@ -241,3 +241,25 @@ def test_eval_is_leak_free_by_an_independent_count(trained_run, tmp_path):
     old = json.loads((trained_run / "metrics-talk-bank-all.json").read_text())["test"]
     assert r.returncode == 0 and old["bank"]["rule"] == "all" and old["candidates"] == len(pairs), r.stderr
     assert old["baselines"]["identity"]["R1"] < t["baselines"]["identity"]["R1"]  # the echo takes the top place
+
+
+def test_train_and_eval_on_your_own_vectors(tiny_run, tmp_path):
+    "--embeddings: a run from vectors made elsewhere (here the shared run's own file of q and a), no teacher run."
+    import numpy as np, torch
+    from cube_nb.core import load_tensors
+    vecs = tiny_run.run / "embeddings.safetensors"  # q and a, (60, 384): the layout --embeddings reads
+    out = tmp_path / "own"
+    r = run("cube_train", "--config", tiny_run.config, "--embeddings", vecs, "--epochs", 1, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "embedding 60 records" not in r.stdout  # the teacher never ran
+    e = load_tensors(vecs)
+    assert torch.equal(load_tensors(out / "embeddings.safetensors")["q"], e["q"])
+    r = run("cube_eval", "--run", out)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "metrics.json").read_text())["test"]["candidates"] > 0
+    for cmd in (("cube_ask", "--run", out, "what is a hack?"), ("cube_export", "--run", out, "--out", tmp_path / "st")):
+        r = run(*cmd)
+        assert r.returncode == 2 and "trained on your own vectors" in r.stderr and len(r.stderr.splitlines()) == 1
+    np.savez(tmp_path / "narrow.npz", q=e["q"][:, :24].numpy(), a=e["a"][:, :24].numpy())
+    r = run("cube_train", "--embeddings", tmp_path / "narrow.npz", "--out", tmp_path / "narrow")
+    assert r.returncode == 2 and "holds 24-d vectors but model.dim=384: set model.dim=24" in r.stderr
