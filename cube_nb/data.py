@@ -16,9 +16,9 @@ __all__ = ['DATA_DIR', 'Task', 'VECTOR_FORMATS', 'dictd_number', 'parse_jargon',
            'chatterbot_conversations', 'detag_brown', 'brown_sentences', 'fetch_brown', 'conversation_records',
            'text_records', 'record_texts', 'read_records', 'load_records', 'normalise_text', 'text_filters',
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'DialogueDataset',
-           'AutoencoderDataset', 'MixedDataset', 'embed_texts', 'build_dataset', 'create_dialogue_dataset',
-           'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'load_vectors',
-           'create_vectors_dataset', 'create_file_dataset', 'load_dataset', 'bench_data']
+           'AutoencoderDataset', 'MixedDataset', 'embed_texts', 'sampled_records', 'texts_to_embed', 'build_dataset',
+           'create_dialogue_dataset', 'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset',
+           'load_vectors', 'create_vectors_dataset', 'create_file_dataset', 'load_dataset', 'bench_data']
 
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -564,13 +564,12 @@ def embed_texts(teacher,  # a `TeacherEncoder`, or anything with `encode(texts)`
     else: e = teacher.encode(uniq)
     return e[[pos[t] for t in texts]]
 
-# %% ../nbs/05_data.ipynb #e98d9efc
-def build_dataset(records: list[dict],  # from `load_records`
-                  cfg: DatasetConfig,  # filters, sample, split and teacher options
-                  teacher=None,  # a `TeacherEncoder` (or its name), None: `cfg.teacher`
-                  source: str | None = None,  # the name the dataset reports, None: `cfg.source`
-                  log=None):  # print-like: embedding progress with the time left
-    "Filter, expand, sample, embed, semantically filter and split `records` as `cfg` says."
+# %% ../nbs/05_data.ipynb #79845f0d
+def sampled_records(records: list[dict],  # from `load_records`
+                    cfg: DatasetConfig,  # filters, paraphrases and sample
+                    source: str | None = None,  # the name errors give, None: `cfg.source`
+) -> tuple[list[dict], dict]:
+    "`records` filtered by length and duplicates, expanded and sampled as `cfg` says, and what was removed."
     records, report = text_filters(records, cfg.min_chars, cfg.max_chars, cfg.dedup)
     if cfg.expand: records = expand_questions(records, cfg.expand, cfg.seed)
     if cfg.max_pairs and len(records) > cfg.max_pairs:
@@ -579,13 +578,24 @@ def build_dataset(records: list[dict],  # from `load_records`
         records = [records[i] for i in keep]
     check(len(records) >= 3, f"{source or cfg.source}: only {len(records)} records left after filtering: relax the "
                              "filters or add data")
-    teacher = _teacher(teacher or cfg.teacher)
-    if cfg.task == "autoencoder":
-        e = embed_texts(teacher, [r["q"] for r in records], cfg.cache_dir, log)
-        q = a = e
-    else:
-        e = embed_texts(teacher, [r["q"] for r in records] + [r["a"] for r in records], cfg.cache_dir, log)
-        q, a = e[:len(records)], e[len(records):]
+    return records, report
+
+def texts_to_embed(records: list[dict],  # from `sampled_records`
+                   task: str,  # autoencoder: the questions only; otherwise questions, then answers
+) -> list[str]:
+    "The texts the teacher embeds for `records`, in the order `build_dataset` reads them back."
+    return [r["q"] for r in records] + ([] if task == "autoencoder" else [r["a"] for r in records])
+
+# %% ../nbs/05_data.ipynb #e98d9efc
+def build_dataset(records: list[dict],  # from `load_records`
+                  cfg: DatasetConfig,  # filters, sample, split and teacher options
+                  teacher=None,  # a `TeacherEncoder` (or its name), None: `cfg.teacher`
+                  source: str | None = None,  # the name the dataset reports, None: `cfg.source`
+                  log=None):  # print-like: embedding progress with the time left
+    "Filter, expand, sample, embed, semantically filter and split `records` as `cfg` says."
+    records, report = sampled_records(records, cfg, source)
+    e = embed_texts(_teacher(teacher or cfg.teacher), texts_to_embed(records, cfg.task), cfg.cache_dir, log)
+    q, a = (e, e) if cfg.task == "autoencoder" else (e[:len(records)], e[len(records):])
     keep = semantic_keep(torch.nn.functional.cosine_similarity(q, a, dim=1), cfg.min_qa_cos, cfg.max_qa_cos)
     report["semantic"] = int((~keep).sum())
     idx = keep.nonzero().flatten()

@@ -404,6 +404,23 @@ def cache(self: TeacherEncoder,
 
 # %% ../nbs/04_teachers.ipynb #407bebe5
 @patch
+def embed_new(self: TeacherEncoder,
+              uniq: list[str],  # distinct texts the cache does not hold
+              cache: EmbeddingCache,  # where their vectors go, a shard per chunk
+              chunk: int = 4096,  # texts embedded, then written as one shard, at a time
+              progress: bool = False,  # a fastprogress bar per chunk (notebooks)
+              log=None,  # print-like: a line with the time left after each chunk (consoles)
+) -> torch.Tensor:
+    "Embed `uniq` chunk by chunk, each chunk cached as one shard (a killed run keeps what it finished); (N, dim)."
+    from cube_nb.core import progress_line
+    new, t0 = torch.empty(len(uniq), self.dim), time.perf_counter()
+    for s in range(0, len(uniq), chunk):
+        new[s:s + chunk] = self.encode(uniq[s:s + chunk], progress=progress)
+        cache.put(uniq[s:s + chunk], new[s:s + chunk])
+        if log: log(progress_line("embedding", min(s + chunk, len(uniq)), len(uniq), t0, "new texts"))
+    return new
+
+@patch
 def encode_cached(self: TeacherEncoder,
                   texts: list[str],  # the texts to embed
                   cache: EmbeddingCache | None = None,  # None: this teacher's cache in the default folder
@@ -412,18 +429,37 @@ def encode_cached(self: TeacherEncoder,
                   log=None,  # print-like: a line with the time left after each chunk (consoles)
 ) -> torch.Tensor:
     "Like `encode`, reading what `cache` holds and embedding (and caching) only the rest."
-    from cube_nb.core import progress_line
-    cache, t0 = cache or self.cache(), time.perf_counter()
+    cache = cache or self.cache()
     out, missing = cache.get(texts)
     uniq = list(dict.fromkeys(texts[i] for i in missing))
     row = {t: i for i, t in enumerate(uniq)}
-    new = torch.empty(len(uniq), self.dim)
-    for s in range(0, len(uniq), chunk):
-        new[s:s + chunk] = self.encode(uniq[s:s + chunk], progress=progress)
-        cache.put(uniq[s:s + chunk], new[s:s + chunk])  # one shard per chunk: a killed run keeps what it finished
-        if log: log(progress_line("embedding", min(s + chunk, len(uniq)), len(uniq), t0, "new texts"))
+    new = self.embed_new(uniq, cache, chunk, progress, log)
     if missing: out[missing] = new[[row[texts[i]] for i in missing]]
     return out
+
+# %% ../nbs/04_teachers.ipynb #61c5fe38
+@patch
+def missing_texts(self: TeacherEncoder,
+                  texts: list[str],  # every text the run needs
+                  cache: EmbeddingCache | None = None,  # None: this teacher's cache in the default folder
+) -> list[str]:
+    "The distinct `texts` the cache does not hold, sorted: the same list on every rank that asks before any writes."
+    _, missing = (cache or self.cache()).get(texts)
+    return sorted(dict.fromkeys(texts[i] for i in missing))
+
+@patch
+def cache_share(self: TeacherEncoder,
+                uniq: list[str],  # `missing_texts`, listed by every rank before any of them writes (a barrier)
+                cache: EmbeddingCache | None = None,  # None: this teacher's cache in the default folder
+                rank: int = 0,  # this process's share ...
+                world: int = 1,  # ... of this many
+                chunk: int = 4096,  # texts embedded, then written as one shard, at a time
+                log=None,  # print-like: a line with the time left after each chunk
+) -> int:
+    "Embed and cache share `rank` of `world` (a contiguous slice) of `uniq`; how many texts that was."
+    mine = uniq[rank * len(uniq) // world:(rank + 1) * len(uniq) // world]
+    self.embed_new(mine, cache or self.cache(), chunk, log=log)
+    return len(mine)
 
 # %% ../nbs/04_teachers.ipynb #aff41fc4
 import warnings

@@ -27,8 +27,9 @@ __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 
            'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
            'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
            'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
-           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'teacher_dataset',
-           'own_vectors', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
+           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'run_teacher',
+           'teacher_dataset', 'embed_share', 'own_vectors', 'check_not_training', 'load_run', 'StepClockCB',
+           'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -789,6 +790,7 @@ class CheckpointCB(Callback):
 # %% ../nbs/07_training.ipynb #db536b31
 from .core import save_config, run_lock, lock_holder, holder_text
 from .data import load_records, build_dataset, load_dataset, create_vectors_dataset, DialogueDataset
+from .data import sampled_records, texts_to_embed
 from .model import CubeModel
 
 RUN_FILES = ("model.safetensors", "metrics.json", "report.md", "timing.json", "history.csv", "history.png",
@@ -866,12 +868,10 @@ def run_training(cfg: TrainingConfig,  # what to train, on what data, for how lo
             return _run(cfg, out, force, resume, log, device, tensorboard)
 
 # %% ../nbs/07_training.ipynb #1281786f
-def teacher_dataset(cfg: TrainingConfig,  # its data section and teacher
-                    device,  # where the teacher runs
-                    log: Callable | None = None):  # print-like: embedding progress
-    "The run's records, embedded by its teacher (cached) and split."
+def run_teacher(cfg: TrainingConfig,  # its teacher, the teacher's precision and the model's width
+                device):  # where the teacher runs
+    "The run's teacher on `device`, checked against the model's width."
     from cube_nb.teachers import TeacherEncoder
-    records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
     gpu = get_device(device).type == "cuda"
     check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
           f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
@@ -879,8 +879,30 @@ def teacher_dataset(cfg: TrainingConfig,  # its data section and teacher
     check(teacher.dim == cfg.model.dim,
           f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
           f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
+    return teacher
+
+def teacher_dataset(cfg: TrainingConfig,  # its data section and teacher
+                    device,  # where the teacher runs
+                    log: Callable | None = None):  # print-like: embedding progress
+    "The run's records, embedded by its teacher (cached) and split."
+    records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
+    teacher = run_teacher(cfg, device)
     if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
     return build_dataset(records, cfg.data, teacher, log=log)
+
+def embed_share(cfg: TrainingConfig,  # its data section and teacher
+                device,  # where this rank's teacher runs
+                rank: int,  # this process ...
+                world: int,  # ... of this many (torchrun)
+) -> tuple[int, float]:
+    "Every rank embeds (and caches) its share of the run's texts the cache lacks; (texts embedded, seconds)."
+    t0 = time.perf_counter()
+    records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
+    teacher = run_teacher(cfg, device)
+    cache = teacher.cache(cfg.data.cache_dir)
+    uniq = teacher.missing_texts(texts_to_embed(sampled_records(records, cfg.data)[0], cfg.task), cache)
+    torch.distributed.barrier()  # every rank has listed what is missing before any writes
+    return teacher.cache_share(uniq, cache, rank, world), time.perf_counter() - t0
 
 # %% ../nbs/07_training.ipynb #0e6143ae
 def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file; its split and seed apply
@@ -896,7 +918,6 @@ def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file; its sp
 
 # %% ../nbs/07_training.ipynb #91fa4560
 def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
-    from cube_nb.teachers import TeacherEncoder
     from cube_nb.core import load_config
     rank, world = dist_info()
     if rank > 0: log = None
@@ -910,6 +931,13 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     elif rank == 0:
         out = check_out_dir(out, force)
         CubeModel(cfg.model)  # a model the configuration cannot build fails now, before anything is embedded
+    shares = None  # under torchrun every rank embeds its share of what the cache lacks; rank 0 then reads them all
+    if world > 1 and not resume and not cfg.data.embeddings:
+        shares = [None] * world
+        torch.distributed.all_gather_object(shares, embed_share(cfg, device, rank, world))
+        if log: log(f"embedded {sum(n for n, _ in shares)} new texts in {world} processes: "
+                    + ", ".join(f"{n} in {s:.1f}s" for n, s in shares))
+    if rank == 0 and not resume:
         ds = own_vectors(cfg) if cfg.data.embeddings else teacher_dataset(cfg, device, log)
         sp = ds.split
         check(len(sp["train"]) >= 2 and len(sp["val"]) >= 1 and len(sp["test"]) >= 2,
@@ -936,7 +964,8 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     if learn.interrupted:
         raise RunInterrupted(f"interrupted at step {learn.step}, checkpoint saved in {out / 'checkpoint'}: run the "
                              "same command with --resume to continue")
-    timing = {"embed": t_embed, "train": time.perf_counter() - t0, "processes": world}
+    timing = {"embed": t_embed, "train": time.perf_counter() - t0, "processes": world,
+              **({"embedding_split": shares} if shares else {})}
     if rank == 0:
         atomic_write(out / "history.csv", history_csv(hist))
         plot_history(hist, out / "history.png")

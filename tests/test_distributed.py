@@ -62,10 +62,18 @@ def test_torchrun_two_processes_equal_one(qa_file, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = cli("cube_train", "--config", cfg, "--data", qa_file, "--out", tmp_path / "one", env=env)
     assert one.returncode == 0, one.stderr
+    cache = tmp_path / "cache"  # an empty embedding cache: both ranks embed a share of the texts
     two = cli("torchrun", "--standalone", f"--nproc_per_node={WORLD}", "--no-python", BIN / "cube_train",
-              "--config", cfg, "--data", qa_file, "--out", tmp_path / "two", env=env)
+              "--config", cfg, "--data", qa_file, "--out", tmp_path / "two", env={**env, "CUBE_NB_CACHE": str(cache)})
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("trained in") == 1  # one rank speaks
+    split = json.loads((tmp_path / "two" / "timing.json").read_text())["embedding_split"]
+    recs = [json.loads(line) for line in (tmp_path / "two" / "records.jsonl").read_text().splitlines()]
+    texts = {r[k] for r in recs for k in ("q", "a")}
+    print(f"embedded by rank: {split} (texts, seconds)")
+    assert [n for n, _ in split] == [len(texts) // 2, len(texts) - len(texts) // 2]  # both busy, each its half
+    ea, eb = (load_file(tmp_path / d / "embeddings.safetensors") for d in ("one", "two"))
+    for k in ("q", "a"): torch.testing.assert_close(eb[k], ea[k], rtol=0, atol=1e-6)  # the same vectors as one process
     a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
     assert a.keys() == b.keys()
     diff = max(float((b[k].double() - a[k].double()).abs().max()) for k in a)
