@@ -32,11 +32,11 @@ def test_eval_prints_table_and_writes_metrics(trained_run):
     b = t["bank"]  # Jargon: one group a record, so only identical answer texts merge
     assert b["rule"] == "distinct" and t["candidates"] == b["candidates"] <= b["questions"] == m["dataset"]["n_test"]
     assert b["of_100_batch"] == b["questions"] and "distinct answer texts" in r.stdout  # fewer than 100: one batch
-    assert set(t["baselines"]) == {"identity", "centroid", "ridge", "procrustes", "map", "mlp"}
+    assert set(t["baselines"]) == {"identity", "centroid", "ridge", "procrustes", "map", "mlp", "lowrank"}
     for s in [t["cube"], *t["baselines"].values()]:
         assert set(s) >= {"cos", "R1", "R1_of_100", "R10", "MRR10", "mean_rank"}
         assert 0 <= s["R1"] <= s["R10"] <= 1 and 1 <= s["mean_rank"] <= t["candidates"]
-    assert set(m["params"]) == {"cube", "mlp"} and set(m["seconds"]) >= {"embed", "train", "eval"}
+    assert set(m["params"]) == {"cube", *t["baselines"]} and set(m["seconds"]) >= {"embed", "train", "eval"}
     report = (trained_run / "report.md").read_text()
     assert "pair by pair" in report and (trained_run / "pair_scores.png").stat().st_size > 1000
     # every mapper ranked both ways, with the hubness of its top-1 answers; the scoring named in file and table
