@@ -198,7 +198,8 @@ def test_no_element_wider_than_the_page(rendered, site, served, browser):
 
 def test_make_docs_leaves_the_working_tree_as_it_was(built):
     "nbs/sidebar.yml (Quarto's) is written in the site's order, so a clean checkout stays clean."
-    assert built[1] == built[2], (built[1], built[2])
+    assert built[1] == built[2], f"make docs changed the tree: {built[1]!r} -> {built[2]!r} (a notebook added or " \
+        "removed? commit nbs/sidebar.yml as make docs writes it)"
 
 
 def test_printed_tables_are_tables_and_outputs_hold_no_warnings_or_machine_paths(rendered):

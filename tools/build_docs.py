@@ -286,12 +286,12 @@ CSS = """
 .md-typeset a.src{font-size:.7rem;display:block;text-align:right;margin-top:-.6em}
 .md-typeset math[display=block]{overflow-x:auto;overflow-y:hidden;max-width:100%;padding:.2em 0}
 .anim-buttons button i.fa{font-style:normal;display:inline-block;min-width:1em}
-.anim-buttons i.fa-fast-backward::before{content:"\\23EE"}
-.anim-buttons i.fa-step-backward::before{content:"\\23F4"}
+.anim-buttons i.fa-fast-backward::before{content:"\\21E4"}
+.anim-buttons i.fa-step-backward::before{content:"\\25C1"}
 .anim-buttons i.fa-play::before{content:"\\25B6"}
-.anim-buttons i.fa-pause::before{content:"\\23F8"}
-.anim-buttons i.fa-step-forward::before{content:"\\23F5"}
-.anim-buttons i.fa-fast-forward::before{content:"\\23ED"}
+.anim-buttons i.fa-pause::before{content:"\\2016"}
+.anim-buttons i.fa-step-forward::before{content:"\\25B7"}
+.anim-buttons i.fa-fast-forward::before{content:"\\21E5"}
 .anim-buttons i.fa-minus::before{content:"\\2212"}
 .anim-buttons i.fa-plus::before{content:"+"}
 .anim-buttons i.fa-flip-horizontal{transform:scaleX(-1)}
