@@ -40,7 +40,7 @@ def one_line_errors(main):  # a console script's main function
 
 # %% ../nbs/10_cli.ipynb #69313348
 NAMED = {"epochs": "epochs", "seed": "seed", "device": "device", "data": "data.source", "teacher": "data.teacher",
-         "task": "data.task", "embeddings": "data.embeddings"}  # the named options and the fields they set (--seed sets data.seed too)
+         "task": "data.task", "embeddings": "data.embeddings"}  # option -> field (--seed sets data.seed too)
 
 def training_config(args,  # parsed by a `config_parser` parser
                     path: str | None = None):  # another YAML file than --config (cube_tune --also)

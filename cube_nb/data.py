@@ -672,8 +672,8 @@ def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d); a
     import numpy as np
     p = Path(path)
     check(p.is_file(), f"embeddings file {p} does not exist: check the path")
-    check(p.suffix in VECTOR_FORMATS, f"embeddings file {p}: {p.suffix or 'no suffix'} is not a known format: save q and "
-          f"a as {' or '.join(VECTOR_FORMATS)}")
+    check(p.suffix in VECTOR_FORMATS, f"embeddings file {p}: {p.suffix or 'no suffix'} is not a known format: "
+          f"save q and a as {' or '.join(VECTOR_FORMATS)}")
     try:
         if p.suffix == ".npz":
             with np.load(p, allow_pickle=False) as z: raw = {k: z[k] for k in z.files}
@@ -686,8 +686,8 @@ def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d); a
                        "store the question vectors as q and the answer vectors as a")
     out = {k: torch.as_tensor(np.asarray(raw[k]) if not torch.is_tensor(raw[k]) else raw[k]).float() for k in "qa"}
     for k, t in out.items():
-        check(t.ndim == 2 and t.shape[0] >= 3, f"embeddings file {p}: {k} has shape {tuple(t.shape)}: store one row per "
-                                               "pair, (N, d) with N >= 3")
+        check(t.ndim == 2 and t.shape[0] >= 3,
+              f"embeddings file {p}: {k} has shape {tuple(t.shape)}: store one row per pair, (N, d) with N >= 3")
         check(bool(torch.isfinite(t).all()), f"embeddings file {p}: {k} holds NaN or infinite values "
                                              f"({int((~torch.isfinite(t)).any(1).sum())} rows): drop or fix those rows")
     check(out["q"].shape == out["a"].shape, f"embeddings file {p}: q is {tuple(out['q'].shape)} but a is "

@@ -29,7 +29,7 @@ class LatticeConfig:
     neighbourhood: Literal[6, 26] = 6  # von Neumann (faces) or Moore (faces, edges, corners)
     boundary: Boundary = "walls"  # walls: zeros outside; periodic: wrap around; reflecting: mirror at the wall
     steps: int = 8  # synchronous update steps per forward pass
-    min_steps: int | None = None  # training: each batch runs a random number of steps in [min_steps, steps] (Growing NCA)
+    min_steps: int | None = None  # training: a random number of steps per batch in [min_steps, steps] (Growing NCA)
     fire_rate: float = 1.0  # probability that a cell updates in a training step (1.0 = all cells, always)
     io: Literal["volume", "face"] = "volume"  # whole-volume I/O (reshaper mode) or input face -> output face
     placement: Placement = "full_face"  # where the receptors sit on the faces (face I/O only)

@@ -561,7 +561,8 @@ class CudaGraphCB(Callback):
     def before_fit(self):
         l, bs = self.learn, self.learn.cfg.batch_size
         varies = any(getattr(mod, "random_steps", False) for mod in l.model.modules())  # a graph is one path
-        self.on = l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs and not varies
+        self.on = (l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs
+                   and not varies)
         if not self.on: return
         m, x = l.model, l.train[0][:bs]
         try:

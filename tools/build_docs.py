@@ -112,7 +112,7 @@ def constant_entry(name: str, mod) -> str:
 
 
 def repository() -> str:
-    "The repository's web address and branch from settings.ini (nbdev's git_url), e.g. https://github.com/u/r/blob/main."
+    "The repository's address and branch from settings.ini (nbdev's git_url): https://github.com/u/r/blob/main, say."
     import configparser
     c = configparser.ConfigParser()
     c.read(ROOT / "settings.ini")
@@ -180,7 +180,8 @@ def api_entry(name: str, mod) -> str:
     from nbdev.showdoc import show_doc
     obj = lookup(name, mod)
     plain = not callable(obj) or getattr(obj, "__module__", None) in ("typing", "typing_extensions")
-    text = constant_entry(name, mod) if plain else show_doc(obj, name=name)._repr_markdown_() + "\n\n" + param_table(obj)
+    doc = lambda: show_doc(obj, name=name)._repr_markdown_() + "\n\n" + param_table(obj)
+    text = constant_entry(name, mod) if plain else doc()
     text = re.sub(r"^\[source\]\(.*?\)\{.*?\}\s*$", "", text, flags=re.M)  # a GitHub link with Quarto attributes
     text = re.sub(r"^#+ .+$", "", text, count=1, flags=re.M)
     text = re.sub(r":\s*NoneType\s*=\s*None", "=None", text)  # show_doc's guess for an unannotated None default

@@ -106,7 +106,8 @@ class Study:
         "Score `modules` (name -> module or predict function) on the test split and append one row per mapper."
         test = self.ds.part("test")
         if q_test is not None: test = (q_test, test[1])
-        fs = {k: (m if not isinstance(m, torch.nn.Module) else (lambda x, m=m: predict(m, x))) for k, m in modules.items()}
+        as_f = lambda m: (lambda x: predict(m, x)) if isinstance(m, torch.nn.Module) else m
+        fs = {k: as_f(m) for k, m in modules.items()}
         scores = score_all(fs, test, self.ds.part("train")[0], self.csls, device=self.gpu, bank=self.ds.bank("test"),
                            seed=self.seed)
         rows = []
@@ -119,8 +120,9 @@ class Study:
         with self.out.open("a") as fh:
             for r in rows: fh.write(json.dumps({**r, "seconds": secs}) + "\n")
         best = max(rows, key=lambda r: r["R1"])
-        print(f"{self.name} seed {self.seed} {regime}/{variant}: " + " ".join(f"{r['mapper']} {r['R1']:.3f}" for r in rows)
-              + f" | best {best['mapper']} | {secs or 0:.0f}s", flush=True)
+        scored = " ".join(f"{r['mapper']} {r['R1']:.3f}" for r in rows)
+        print(f"{self.name} seed {self.seed} {regime}/{variant}: {scored} | best {best['mapper']} | {secs or 0:.0f}s",
+              flush=True)
 
     def main_cube(self):
         if "cube" not in self.cache: self.cache["cube"] = cube(self.ds, self.cfg)
@@ -194,8 +196,8 @@ def main():
         cfg = with_overrides(config(a.set, a.preset, seed, a.device, a.teacher), json.loads(a.over))
         t0 = time.perf_counter()
         ds = dataset(cfg, a.device)
-        print(f"{a.set} seed {seed}: {dict((k, len(v)) for k, v in ds.split.items())} in {time.perf_counter() - t0:.0f}s",
-              flush=True)
+        sizes = {k: len(v) for k, v in ds.split.items()}
+        print(f"{a.set} seed {seed}: {sizes} in {time.perf_counter() - t0:.0f}s", flush=True)
         st = Study(a.set, seed, ds, cfg, out, deadline)
         try:
             for r in a.regimes: getattr(st, r)()
