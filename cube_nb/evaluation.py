@@ -147,7 +147,8 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     if cfg is not None and n_params is not None:
         for name, m in sized_baselines(d, d_out, n_params, cfg.seed).items():
             out[name] = m
-            train_mapper(m, train, val, cfg, log=log, val_bank=val_bank, **learner_kw)  # the cube's loop and loss
+            named = (lambda s, n=name: log(f"{n}: {s}")) if log else None
+            train_mapper(m, train, val, cfg, log=named, val_bank=val_bank, **learner_kw)  # the cube's loop and loss
     return out
 
 # %% ../nbs/08_evaluation.ipynb #7e3044c2
@@ -362,7 +363,7 @@ def evaluate_run(run,  # run folder written by cube_train
             rows = ev.rows("test")
         test, b = (ev.q[rows], ev.a[rows]), ev.bank("test", task if data is None else None, bank)
         corrected = corrected or scoring("csls", n=min(len(b.cand), len(ds.rows("train", task))))
-        mlp_log = (lambda s: log(f"baseline MLP: {s}")) if log else None
+        mlp_log = (lambda s: log(f"baseline {s}")) if log else None  # baseline mlp: ..., baseline lowrank: ...
         preds = predictors(cached_baselines(Path(run) / "baselines.safetensors", ds.part("train", task),
                                             ds.part("val", task), cfg, model.n_params, log=mlp_log,
                                             val_bank=ds.bank("val", task), **ds.pair_info("train", task)))
@@ -383,7 +384,8 @@ def evaluate_run(run,  # run folder written by cube_train
         timing = json.loads((Path(run) / "timing.json").read_text()) if (Path(run) / "timing.json").is_file() else {}
         strip = lambda s: {k: v for k, v in s.items() if k not in PER_BANK}
         on = {"evaluated_on": data, "n_eval": len(rows)} if data else {}
-        metrics = {"task": cfg.task, "teacher": cfg.teacher, "dataset": {"source": cfg.data.source, **ds.sizes, **on},
+        source = cfg.data.embeddings or cfg.data.source  # your own vectors: their file
+        metrics = {"task": cfg.task, "teacher": cfg.teacher, "dataset": {"source": source, **ds.sizes, **on},
                    "test": {"candidates": len(b.cand), "bank": bank_info(b, scores["cube"]),
                             "scoring": scoring_info(corrected),
                             "cube": strip(scores.pop("cube")), "baselines": {k: strip(v) for k, v in scores.items()}},

@@ -73,7 +73,7 @@ if [ "$1" = leakfree ]; then  # seeds 0 1 2 of each SET (configs/SET.yaml): cube
       cli train_main --config configs/$set_.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $run --force \
         seed=$s data.seed=$s device=cuda > /dev/null 2>&1 || { echo "$run: training failed"; exit 1; }
       cli eval_main --run $run --bank all > /dev/null 2>&1 || { echo "$run: cube_eval --bank all failed"; exit 1; }
-      cli eval_main --run $run 2>&1 | grep -v -i warn | grep -v "^baseline MLP\|^scoring" > $run/eval.txt || exit 1
+      cli eval_main --run $run 2>&1 | grep -v -i warn | grep -v "^baseline \|^scoring" > $run/eval.txt || exit 1
       mkdir -p $OUT/$set_/seed-$s && cp $run/metrics*.json $run/timing.json $run/eval.txt $OUT/$set_/seed-$s/
       echo "$set_ seed $s: $(( $(date +%s) - start ))s"
     done
