@@ -225,7 +225,7 @@ def ask_main(argv=None):  # the arguments, None: the command line's
     scoring_from(args)  # bad --k or --temperature: fail before anything is loaded
     cfg, model, ds = load_run(args.run)
     check(not cfg.data.embeddings, f"the run in {args.run} was trained on your own vectors ({cfg.data.embeddings}): "
-          "cube_ask needs a teacher to embed the question and the bank; map vectors of that model with the cube in "
+          "cube_ask needs a teacher to embed the question and the bank: map vectors of that model with the cube in "
           "Python (cube_nb.training.load_run)")
     t = TeacherEncoder(cfg.teacher, device="cpu")
     bank, q = bank_decoder(args.bank, ds, t), t.encode_cached([args.question])

@@ -581,7 +581,7 @@ def sampled_records(records: list[dict],  # from `load_records`
     return records, report
 
 def texts_to_embed(records: list[dict],  # from `sampled_records`
-                   task: str,  # autoencoder: the questions only; otherwise questions, then answers
+                   task: str,  # autoencoder: the questions only, otherwise questions, then answers
 ) -> list[str]:
     "The texts the teacher embeds for `records`, in the order `build_dataset` reads them back."
     return [r["q"] for r in records] + ([] if task == "autoencoder" else [r["a"] for r in records])
@@ -666,7 +666,7 @@ def create_embedding_dataset(e: torch.Tensor,  # (N, d) precomputed embeddings
 # %% ../nbs/05_data.ipynb #8182f949
 VECTOR_FORMATS = (".safetensors", ".npz")
 
-def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d); an .npz may add texts and groups
+def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d), an .npz may add texts and groups
 ) -> dict:
     "Question and answer vectors from a file, checked: {'q', 'a'} float tensors and, where given, the texts and groups."
     import numpy as np
@@ -703,7 +703,7 @@ def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d); a
 def create_vectors_dataset(path,  # a file `load_vectors` reads
                            **kw,  # any other `DatasetConfig` field (split, seed)
 ) -> DialogueDataset:
-    "A dialogue dataset from your own vectors: no teacher runs; the texts label the pairs (#i where the file has none)."
+    "A dialogue dataset from your own vectors, no teacher run: the texts label the pairs (#i where the file has none)."
     v, cfg = load_vectors(path), _cfg("dialogue", source=str(path), embeddings=str(path), **kw)
     n = len(v["q"])
     recs = [{"q": v["questions"][i] if "questions" in v else f"q#{i}",

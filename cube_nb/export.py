@@ -58,7 +58,7 @@ def export_run(run,  # a run folder written by cube_train
     check(force or not out.exists(), f"{out} exists: pass --force to replace it, or choose another --out")
     cfg, model, _ = load_run(run)
     check(not cfg.data.embeddings, f"the run in {run} was trained on your own vectors ({cfg.data.embeddings}): a "
-          "sentence-transformers folder needs the teacher that embeds texts; export a run trained on texts")
+          "sentence-transformers folder needs the teacher that embeds texts: export a run trained on texts")
     t = teacher_settings(cfg.teacher)  # as TeacherEncoder encodes, without loading the model a second time
     mods = [Transformer(str(t["path"]), max_seq_length=t["max_length"]),
             Pooling(cfg.model.dim, pooling_mode=t["pooling"]), *([Normalize()] if t["normalize"] else []),

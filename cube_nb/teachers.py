@@ -411,7 +411,7 @@ def embed_new(self: TeacherEncoder,
               progress: bool = False,  # a fastprogress bar per chunk (notebooks)
               log=None,  # print-like: a line with the time left after each chunk (consoles)
 ) -> torch.Tensor:
-    "Embed `uniq` chunk by chunk, each chunk cached as one shard (a killed run keeps what it finished); (N, dim)."
+    "Vectors (N, dim) of `uniq`, embedded chunk by chunk, each chunk cached as one shard (a killed run keeps those)."
     from cube_nb.core import progress_line
     new, t0 = torch.empty(len(uniq), self.dim), time.perf_counter()
     for s in range(0, len(uniq), chunk):
@@ -456,7 +456,7 @@ def cache_share(self: TeacherEncoder,
                 chunk: int = 4096,  # texts embedded, then written as one shard, at a time
                 log=None,  # print-like: a line with the time left after each chunk
 ) -> int:
-    "Embed and cache share `rank` of `world` (a contiguous slice) of `uniq`; how many texts that was."
+    "Embed and cache share `rank` of `world` (a contiguous slice) of `uniq`: returns how many texts that was."
     mine = uniq[rank * len(uniq) // world:(rank + 1) * len(uniq) // world]
     self.embed_new(mine, cache or self.cache(), chunk, log=log)
     return len(mine)

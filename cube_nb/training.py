@@ -479,10 +479,10 @@ class SchedulerCB(Callback):
 
 # %% ../nbs/07_training.ipynb #f644d918
 class BestWeightsCB(Callback):
-    "Keep the weights of the epoch with the best monitored value; early-stop after `patience` epochs without one."
+    "Keep the weights of the epoch with the best monitored value, early-stop after `patience` epochs without one."
     order = 30
     def before_fit(self):
-        k = self.learn.cfg.monitor  # val_loss: lowest is best; val_R1: highest
+        k = self.learn.cfg.monitor  # val_loss: lowest is best, val_R1: highest
         if self.learn.best is None: self.learn.best = {k: math.inf if k == "val_loss" else -math.inf, "wait": 0,
                                                        "weights": None}
     def after_validate(self):
@@ -896,7 +896,7 @@ def embed_share(cfg: TrainingConfig,  # its data section and teacher
                 rank: int,  # this process ...
                 world: int,  # ... of this many (torchrun)
 ) -> tuple[int, float]:
-    "Every rank embeds (and caches) its share of the run's texts the cache lacks; (texts embedded, seconds)."
+    "Every rank embeds (and caches) its share of the run's texts the cache lacks: (texts embedded, seconds)."
     t0 = time.perf_counter()
     records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
     teacher = run_teacher(cfg, device)
@@ -906,9 +906,9 @@ def embed_share(cfg: TrainingConfig,  # its data section and teacher
     return teacher.cache_share(uniq, cache, rank, world), time.perf_counter() - t0
 
 # %% ../nbs/07_training.ipynb #0e6143ae
-def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file; its split and seed apply
+def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file, its split and seed apply
 ) -> DialogueDataset:
-    "The run's pairs from your own vectors (`data.embeddings`), checked against the model's width; no teacher runs."
+    "The run's pairs from your own vectors (`data.embeddings`), checked against the model's width, no teacher run."
     check(cfg.task == "dialogue", f"data.embeddings holds question/answer pairs: set data.task=dialogue "
                                   f"(not {cfg.task})")
     ds = create_vectors_dataset(cfg.data.embeddings, split=cfg.data.split, seed=cfg.data.seed)
@@ -932,7 +932,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     elif rank == 0:
         out = check_out_dir(out, force)
         CubeModel(cfg.model)  # a model the configuration cannot build fails now, before anything is embedded
-    shares = None  # under torchrun every rank embeds its share of what the cache lacks; rank 0 then reads them all
+    shares = None  # under torchrun every rank embeds its share of what the cache lacks, rank 0 then reads them all
     if world > 1 and not resume and not cfg.data.embeddings:
         shares = [None] * world
         torch.distributed.all_gather_object(shares, embed_share(cfg, device, rank, world))
