@@ -135,7 +135,7 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
                   val_bank=None,  # the validation candidates (`ds.bank('val')`): MAP's choices are scored on them
                   **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
 ) -> dict:
-    "Each baseline as a fitted module: identity, centroid, ridge, procrustes, map, plus mlp, lowrank of the cube's size."
+    "Each baseline as a fitted module: identity, centroid, ridge, procrustes, map, and mlp, lowrank of the cube's size."
     (xt, yt), (xv, yv) = train, val
     d, d_out = xt.shape[1], yt.shape[1]
     out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
