@@ -15,7 +15,7 @@ from .training import TrainingConfig, train_mapper, predict
 # %% auto #0
 __all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'fit_ridge', 'fit_procrustes', 'MAP', 'fit_map',
            'sized_baselines', 'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings', 'score_mapper',
-           'score_all', 'corrupt', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key', 'cached_baselines',
+           'score_all', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key', 'cached_baselines',
            'metrics_name', 'evaluate_run', 'scoring_info', 'bank_info', 'table_cols', 'metrics_table', 'error_analysis',
            'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder',
            'store_stats']
@@ -227,20 +227,6 @@ def score_all(predictors: dict,  # name -> predict function (questions -> predic
         if log: log(progress_line(f"scoring ({name} done)", len(out), len(predictors), t0, "mappers"))
     return out
 
-# %% ../nbs/08_evaluation.ipynb #2f171dcd
-def corrupt(x: torch.Tensor,  # (n, d) inputs
-            drop: float = 0.0,  # share of each row's dimensions set to zero, in [0, 1)
-            noise: float = 0.0,  # standard deviation of added Gaussian noise
-            seed: int = 0,  # seeds which dimensions and what noise: the same damage for every mapper
-) -> torch.Tensor:
-    "`x` with a share `drop` of each row's dimensions zeroed and Gaussian noise of std `noise` added."
-    check(0 <= drop < 1, f"corruption rate drop={drop} must be in [0, 1): the share of dimensions zeroed")
-    check(noise >= 0, f"noise={noise} must be >= 0: the noise's standard deviation")
-    g = torch.Generator().manual_seed(seed)
-    out = x + noise * torch.randn(x.shape, generator=g).to(x) if noise else x.clone()
-    if drop: out = out * (torch.rand(x.shape, generator=g) >= drop).to(x)
-    return out
-
 # %% ../nbs/08_evaluation.ipynb #1974f872
 class WithSteps(nn.Module):
     "A `CubeModel` run for `steps` lattice steps instead of its configuration's (e.g. more at test time)."
@@ -363,9 +349,9 @@ def evaluate_run(run,  # run folder written by cube_train
             rows = ev.rows("test")
         test, b = (ev.q[rows], ev.a[rows]), ev.bank("test", task if data is None else None, bank)
         corrected = corrected or scoring("csls", n=min(len(b.cand), len(ds.rows("train", task))))
-        mlp_log = (lambda s: log(f"baseline {s}")) if log else None  # baseline mlp: ..., baseline lowrank: ...
+        base_log = (lambda s: log(f"baseline {s}")) if log else None  # baseline mlp: ..., baseline lowrank: ...
         preds = predictors(cached_baselines(Path(run) / "baselines.safetensors", ds.part("train", task),
-                                            ds.part("val", task), cfg, model.n_params, log=mlp_log,
+                                            ds.part("val", task), cfg, model.n_params, log=base_log,
                                             val_bank=ds.bank("val", task), **ds.pair_info("train", task)))
         cube_f, train_q = (lambda q: predict(model, q)), ds.part("train", task)[0]
         counts = {}  # N1 per mapper and scoring, for the hubness figure

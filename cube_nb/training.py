@@ -25,11 +25,10 @@ __all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 
            'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order',
            'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB',
            'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
-           'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
-           'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
-           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'run_teacher',
-           'teacher_dataset', 'embed_share', 'own_vectors', 'check_not_training', 'load_run', 'StepClockCB',
-           'bench_epoch']
+           'check_damage', 'corrupt', 'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states',
+           'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB',
+           'check_out_dir', 'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training',
+           'run_teacher', 'embed_shares', 'own_vectors', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -248,8 +247,8 @@ class Learner:
         self.loss_fn.to(self.device)
         if self.device.type == "cuda":  # the data stays on the GPU: a batch is one gather, not a copy from the host
             self.train, self.val = [tuple(t.to(self.device) for t in p) for p in (train, val)]
-        groups = [{"params": list(model.parameters())}]  # the loss's own (learned temperature): no weight decay
-        groups += [{"params": ps, "weight_decay": 0.0} for ps in [list(self.loss_fn.parameters())] if ps]
+        own = list(self.loss_fn.parameters())  # the loss's own (a learned temperature): no weight decay
+        groups = [{"params": list(model.parameters())}] + ([{"params": own, "weight_decay": 0.0}] if own else [])
         self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
 
     def __call__(self, event: str):
@@ -539,20 +538,37 @@ class ProgressCB(Callback):
     def after_fit(self):
         if self.nb: self.mb.on_iter_end()
 
+# %% ../nbs/07_training.ipynb #3c93c370
+def check_damage(drop: float,  # share of dimensions zeroed
+                 noise: float):  # standard deviation of the noise
+    "Fail in one line unless `drop` is in [0, 1) and `noise` >= 0."
+    check(0 <= drop < 1, f"corruption rate drop={drop} must be in [0, 1): the share of dimensions zeroed")
+    check(noise >= 0, f"noise={noise} must be >= 0: the noise's standard deviation")
+
+# %% ../nbs/07_training.ipynb #e9a4d04c
+def corrupt(x: torch.Tensor,  # (n, d) inputs
+            drop: float = 0.0,  # share of each row's dimensions set to zero, in [0, 1)
+            noise: float = 0.0,  # standard deviation of added Gaussian noise
+            seed: int | None = 0,  # seeds which dimensions and what noise (None: torch's generator, on x's device)
+) -> torch.Tensor:
+    "`x` with Gaussian noise of std `noise` added and a share `drop` of each row's dimensions zeroed."
+    check_damage(drop, noise)
+    g = None if seed is None else torch.Generator().manual_seed(seed)
+    draw = lambda f: (f(x.shape, generator=g).to(x) if g is not None else f(x.shape, dtype=x.dtype, device=x.device))
+    if noise: x = x + noise * draw(torch.randn)
+    return x * (draw(torch.rand) >= drop).to(x) if drop else x
+
 # %% ../nbs/07_training.ipynb #79454401
 class InputNoiseCB(Callback):
-    "Corrupt each training batch's inputs: Gaussian noise of std `std`, a share `drop` of dimensions zeroed."
+    "Corrupt each training batch's inputs with `corrupt`: Gaussian noise of std `std`, a share `drop` zeroed."
     order = -5  # before anything else reads the batch
     def __init__(self,
                  std: float,  # the noise's standard deviation
                  drop: float = 0.0):  # share of each input's dimensions set to zero (no rescaling, as at test time)
-        check(0 <= drop < 1, f"drop={drop} must be in [0, 1): the share of dimensions zeroed")
+        check_damage(drop, std)
         self.std, self.drop = std, drop
-    def before_batch(self):
-        x = self.learn.xb
-        if self.std: x = x + self.std * torch.randn_like(x)
-        if self.drop: x = x * (torch.rand_like(x) >= self.drop)
-        self.learn.xb = x
+    def before_batch(self):  # the step's seed (SeedCB) draws the damage
+        self.learn.xb = corrupt(self.learn.xb, self.drop, self.std, seed=None)
 
 # %% ../nbs/07_training.ipynb #5d4e5d0c
 class CudaGraphCB(Callback):
@@ -882,28 +898,18 @@ def run_teacher(cfg: TrainingConfig,  # its teacher, the teacher's precision and
           f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
     return teacher
 
-def teacher_dataset(cfg: TrainingConfig,  # its data section and teacher
-                    device,  # where the teacher runs
-                    log: Callable | None = None):  # print-like: embedding progress
-    "The run's records, embedded by its teacher (cached) and split."
-    records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
-    teacher = run_teacher(cfg, device)
-    if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
-    return build_dataset(records, cfg.data, teacher, log=log)
-
-def embed_share(cfg: TrainingConfig,  # its data section and teacher
-                device,  # where this rank's teacher runs
-                rank: int,  # this process ...
-                world: int,  # ... of this many (torchrun)
-) -> tuple[int, float]:
-    "Every rank embeds (and caches) its share of the run's texts the cache lacks: (texts embedded, seconds)."
-    t0 = time.perf_counter()
-    records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
-    teacher = run_teacher(cfg, device)
+def embed_shares(cfg: TrainingConfig,  # its data section: filters, sample, cache folder
+                 records: list[dict],  # the run's records, from `load_records`
+                 teacher,  # this rank's `run_teacher`
+) -> list[tuple[int, float]]:
+    "Under torchrun, every rank embeds (and caches) its share of the texts the cache lacks: (texts, seconds) per rank."
+    (rank, world), t0 = dist_info(), time.perf_counter()
     cache = teacher.cache(cfg.data.cache_dir)
     uniq = teacher.missing_texts(texts_to_embed(sampled_records(records, cfg.data)[0], cfg.task), cache)
     torch.distributed.barrier()  # every rank has listed what is missing before any writes
-    return teacher.cache_share(uniq, cache, rank, world), time.perf_counter() - t0
+    mine, out = (teacher.cache_share(uniq, cache, rank, world), time.perf_counter() - t0), [None] * world
+    torch.distributed.all_gather_object(out, mine)
+    return out
 
 # %% ../nbs/07_training.ipynb #0e6143ae
 def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file, its split and seed apply
@@ -932,14 +938,18 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     elif rank == 0:
         out = check_out_dir(out, force)
         CubeModel(cfg.model)  # a model the configuration cannot build fails now, before anything is embedded
-    shares = None  # under torchrun every rank embeds its share of what the cache lacks, rank 0 then reads them all
-    if world > 1 and not resume and not cfg.data.embeddings:
-        shares = [None] * world
-        torch.distributed.all_gather_object(shares, embed_share(cfg, device, rank, world))
-        if log: log(f"embedded {sum(n for n, _ in shares)} new texts in {world} processes: "
-                    + ", ".join(f"{n} in {s:.1f}s" for n, s in shares))
+    texts = not resume and not cfg.data.embeddings  # a teacher embeds: in rank 0, and in every rank under torchrun
+    if texts:  # read and loaded once per process
+        records = load_records(cfg.data.source, cfg.task, cfg.data.strict, cfg.data.context_window)
+        teacher = run_teacher(cfg, device)
+    shares = embed_shares(cfg, records, teacher) if texts and world > 1 else None  # rank 0 then reads them all
+    if shares and log: log(f"embedded {sum(n for n, _ in shares)} new texts in {world} processes: "
+                           + ", ".join(f"{n} in {s:.1f}s" for n, s in shares))
     if rank == 0 and not resume:
-        ds = own_vectors(cfg) if cfg.data.embeddings else teacher_dataset(cfg, device, log)
+        if cfg.data.embeddings: ds = own_vectors(cfg)
+        else:
+            if log: log(f"embedding {len(records)} records of {cfg.data.source} with {teacher} (cached)")
+            ds = build_dataset(records, cfg.data, teacher, log=log)
         sp = ds.split
         check(len(sp["train"]) >= 2 and len(sp["val"]) >= 1 and len(sp["test"]) >= 2,
               f"{cfg.data.source}: {len(ds)} pairs give splits of {[len(v) for v in sp.values()]}: use more "

@@ -16,14 +16,13 @@ One JSON line per (set, seed, regime, variant, mapper); a row already in OUT is 
 """
 import argparse, dataclasses, json, time
 from pathlib import Path
-import torch
 from cube_nb.core import load_config, set_seed
 from cube_nb.data import build_dataset, load_records
-from cube_nb.evaluation import fit_baselines, predictors, score_all, corrupt, WithSteps, PER_BANK
+from cube_nb.evaluation import fit_baselines, predictors, score_all, WithSteps
 from cube_nb.model import CubeModel, Diagonal, LowRankResidual, ResidualMLP, lowrank_rank_for, mlp_hidden_for
 from cube_nb.scoring import scoring
 from cube_nb.teachers import TeacherEncoder
-from cube_nb.training import TrainingConfig, CubeTrainer, predict
+from cube_nb.training import TrainingConfig, CubeTrainer, corrupt
 from cube_nb.tuning import with_overrides
 
 SETS = {"jargon": "configs/jargon.yaml", "chitchat-20k": "configs/chitchat-20k.yaml",
@@ -68,11 +67,11 @@ def cube(ds, cfg: TrainingConfig, over: dict | None = None):
     return train(CubeModel(c.model).fit_layout(*ds.part("train")), ds, c)
 
 
-def adapters(ds, cfg: TrainingConfig, n_params: int, diagonal: bool = False) -> dict:
+def adapters(ds, cfg: TrainingConfig, budget: int, diagonal: bool = False) -> dict:
     "Same-size residual MLP and low-rank adapters (those that can be that small), and the diagonal map, trained."
     d, out = ds.q.shape[1], {}
-    if n_params >= 3 * d + 1: out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, n_params))
-    if n_params >= 3 * d: out["lowrank"] = LowRankResidual(d, lowrank_rank_for(d, n_params))
+    if budget >= 3 * d + 1: out["mlp"] = ResidualMLP(d, mlp_hidden_for(d, budget))
+    if budget >= 3 * d: out["lowrank"] = LowRankResidual(d, lowrank_rank_for(d, budget))
     if diagonal: out["diagonal"] = Diagonal(d)
     for m in out.values():
         set_seed(cfg.seed)
@@ -103,19 +102,16 @@ class Study:
         return True
 
     def score(self, regime: str, variant: str, modules: dict, q_test=None, extra=None, t0=None):
-        "Score `modules` (name -> module or predict function) on the test split and append one row per mapper."
+        "Score `modules` (name -> module) on the test split and append one row per mapper."
         test = self.ds.part("test")
         if q_test is not None: test = (q_test, test[1])
-        as_f = lambda m: (lambda x: predict(m, x)) if isinstance(m, torch.nn.Module) else m
-        fs = {k: as_f(m) for k, m in modules.items()}
+        fs = predictors(modules)  # each module's predict function, with its parameter count
         scores = score_all(fs, test, self.ds.part("train")[0], self.csls, device=self.gpu, bank=self.ds.bank("test"),
                            seed=self.seed)
         rows = []
         for k, s in scores.items():
-            m = modules[k]
-            p = n_params(m) if isinstance(m, torch.nn.Module) else getattr(m, "n_params", 0)
             rows.append({"set": self.name, "seed": self.seed, "regime": regime, "variant": variant, "mapper": k,
-                         "params": p, **{x: s[x] for x in KEEP if x in s}, **(extra or {})})
+                         "params": fs[k].n_params, **{x: s[x] for x in KEEP if x in s}, **(extra or {})})
         secs = time.perf_counter() - t0 if t0 else None
         with self.out.open("a") as fh:
             for r in rows: fh.write(json.dumps({**r, "seconds": secs}) + "\n")
