@@ -265,9 +265,13 @@ def bench_main(argv=None):  # the arguments, None: the command line's
     p.add_argument("--dims", type=int, nargs=3, default=None, help="lattice D H W (default 8 8 6)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--channels", type=int, default=None)
-    p.add_argument("--suite", choices=["lattice", "data", "train"], default="lattice",
-                   help="lattice throughput, teacher / cache / dataset speed, or one training epoch")
-    p.add_argument("--data", default="chitchat", help="with --suite data: the corpus (embed it first with cube_embed)")
+    p.add_argument("--suite", choices=["lattice", "teacher", "data", "train"], default="lattice",
+                   help="lattice throughput, the teacher against sentence-transformers, memory against data size, "
+                        "or one training epoch")
+    p.add_argument("--data", default="chitchat", help="with --suite teacher: the corpus whose texts are embedded")
+    p.add_argument("--texts", type=int, default=100_000, help="with --suite teacher: distinct texts (at most)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="with --suite teacher: the teacher's precision (half: CUDA)")
     p.add_argument("--pairs", type=int, default=None,
                    help="with --suite train: synthetic pairs in the epoch (default 20,000), runs under torchrun too")
     p.add_argument("--sweep", action="store_true",
@@ -279,15 +283,17 @@ def bench_main(argv=None):  # the arguments, None: the command line's
     check(args.batch >= 1, f"--batch {args.batch} must be >= 1")
     check(args.suite == "train" or not (args.config or args.overrides or args.print_config),
           "--config, FIELD=VALUE words and --print-config only apply with --suite train")
-    if args.suite == "data":
-        from cube_nb.data import bench_data
-        res = bench_data(args.data, n_texts=200 if args.quick else 2000)
-        print(f"{res['source']}: {res['texts']:,} texts, {res['pairs']:,} pairs | teacher "
-              f"{res['teacher_texts_per_s']:,.0f} texts/s, "
-              f"onnx {res['onnx_texts_per_s']:,.0f} texts/s "
-              f"({res['onnx_texts_per_s'] / res['teacher_texts_per_s']:.2f}×) | "
-              f"warm cache read {res['cache_vectors_per_s']:,.0f} vectors/s | warm dataset build "
-              f"{res['warm_build_s']:.1f}s | peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
+    if args.suite == "teacher":
+        from cube_nb.data import bench_teacher
+        res = bench_teacher(args.data, n_texts=300 if args.quick else args.texts, device=args.device,
+                            dtype=args.dtype)
+        rates = res["texts_per_s"]
+        print(f"{res['texts']:,} distinct {res['source']} texts, {res['teacher']} in {res['dtype']} on {res['device']}: "
+              + ", ".join(f"{k} {v:,.0f} texts/s" for k, v in rates.items())
+              + f" | ours {res['vs_sentence_transformers']:.2f}× sentence-transformers (batch {res['st_batch']}), "
+                f"lowest cosine between the two {res['min_cos_vs_sentence_transformers']:.7f} | "
+                f"{res['batch_tokens']:,} tokens a batch, {'packed' if res['packed'] else 'padded'}, "
+                f"{res['workers']} tokenizer threads")
         if args.json: print(json.dumps(res))
         return
     if args.suite == "train":

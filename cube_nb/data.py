@@ -18,7 +18,7 @@ __all__ = ['DATA_DIR', 'Task', 'VECTOR_FORMATS', 'dictd_number', 'parse_jargon',
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'DialogueDataset',
            'AutoencoderDataset', 'MixedDataset', 'embed_texts', 'sampled_records', 'texts_to_embed', 'build_dataset',
            'create_dialogue_dataset', 'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset',
-           'load_vectors', 'create_vectors_dataset', 'create_file_dataset', 'load_dataset', 'bench_data']
+           'load_vectors', 'create_vectors_dataset', 'create_file_dataset', 'load_dataset', 'bench_teacher']
 
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -754,35 +754,45 @@ def load_dataset(folder):  # a folder written by `save` (every run folder)
 # %% ../nbs/05_data.ipynb #2cfbfe6d
 from .core import peak_rss_bytes
 
-def bench_data(source: str = "chitchat",  # a corpus name or a file
-               teacher="minilm",  # the teacher to time
-               cache_dir=None,  # the embedding cache, None: the default
-               n_texts: int = 1000,  # texts embedded by each backend
-               seed: int = 0,  # seeds the sample of texts
-) -> dict:
-    "Teacher texts/s (PyTorch and ONNX Runtime side by side), warm-cache vectors/s, warm dataset build seconds."
+def _timed(f) -> tuple:
+    "(f's result, seconds), the GPU waited for."
     import time
-    from cube_nb.teachers import TeacherEncoder
-    t = _teacher(teacher)
-    fast = TeacherEncoder(str(t.path), pooling=t.pooling, normalize=t.normalize, max_length=t.max_length,
-                          batch_size=t.batch_size, backend="onnx")
-    texts = record_texts(load_records(source))
-    sample = random.Random(seed).sample(texts, min(n_texts, len(texts)))
-    rate = {}
-    for name, enc in (("torch", t), ("onnx", fast)):
-        enc.encode(sample[:enc.batch_size])  # warm-up
-        t0 = time.perf_counter()
-        enc.encode(sample)
-        rate[name] = len(sample) / (time.perf_counter() - t0)
-    cache = t.cache(cache_dir)
     t0 = time.perf_counter()
-    _, missing = cache.get(texts)
-    read = time.perf_counter() - t0
-    check(not missing, f"{len(missing)} of {len(texts)} texts of {source} are not cached yet: run cube_embed --data "
-                       f"{source} first")
-    t0 = time.perf_counter()
-    ds = build_dataset(load_records(source), DatasetConfig(source=source, cache_dir=cache_dir), t)
-    build = time.perf_counter() - t0
-    return {"source": source, "texts": len(texts), "pairs": len(ds), "teacher_texts_per_s": rate["torch"],
-            "onnx_texts_per_s": rate["onnx"],
-            "cache_vectors_per_s": len(texts) / read, "warm_build_s": build, "peak_rss_bytes": peak_rss_bytes()}
+    out = f()
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+    return out, time.perf_counter() - t0
+
+def bench_teacher(source: str = "chitchat",  # a corpus name or a file
+                  teacher: str = "minilm",  # a known teacher name or a model folder
+                  n_texts: int = 100_000,  # distinct texts of the corpus embedded by each encoder (at most)
+                  device: str = "cpu",  # cpu or cuda
+                  dtype: str = "float32",  # the teacher's precision (float16 / bfloat16: CUDA)
+                  st_batch: int | None = None,  # sentence-transformers' batch size, None: 256 (CUDA), 32 (its default)
+                  seed: int = 0,  # seeds the sample of texts
+) -> dict:
+    "Texts/s of our encoder, sentence-transformers' and (CPU) ONNX Runtime's on the same texts, and their agreement."
+    from sentence_transformers import SentenceTransformer
+    from cube_nb.teachers import TeacherEncoder, quiet_transformers
+    quiet_transformers()
+    texts = list(dict.fromkeys(record_texts(load_records(source))))
+    texts = random.Random(seed).sample(texts, min(n_texts, len(texts)))
+    ours = TeacherEncoder(teacher, device=device, dtype=dtype)
+    st_batch = st_batch or (256 if ours.device.type == "cuda" else 32)
+    st = SentenceTransformer(str(ours.path), device=str(ours.device)).to(getattr(torch, dtype))
+    run = {"ours": lambda x: ours.encode(x),
+           "sentence_transformers": lambda x: st.encode(x, batch_size=st_batch, convert_to_tensor=True,
+                                                        normalize_embeddings=ours.normalize).float().cpu()}
+    if ours.device.type == "cpu" and dtype == "float32":
+        onnx = TeacherEncoder(teacher, backend="onnx")
+        run["onnx"] = lambda x: onnx.encode(x)
+    rate, vecs = {}, {}
+    for name, f in run.items():
+        f(texts[:2048])  # warm-up: weights, kernels, thread pools
+        vecs[name], sec = _timed(lambda: f(texts))
+        rate[name] = len(texts) / sec
+    cos = torch.nn.functional.cosine_similarity(vecs["ours"], vecs["sentence_transformers"], dim=1)
+    name = torch.cuda.get_device_name() if ours.device.type == "cuda" else "cpu"
+    return {"source": source, "teacher": str(ours.name), "texts": len(texts), "device": name, "dtype": dtype,
+            "texts_per_s": rate, "vs_sentence_transformers": rate["ours"] / rate["sentence_transformers"],
+            "min_cos_vs_sentence_transformers": float(cos.min()), "st_batch": st_batch, "batch_tokens": ours.batch_tokens,
+            "packed": ours.packed, "workers": ours.workers, "peak_rss_bytes": peak_rss_bytes()}

@@ -14,10 +14,11 @@ import torch, torch.nn.functional as F
 from .core import CubeError, check, get_device, cache_root
 
 # %% auto #0
-__all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip', 'mpnet_path',
-           'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'config_width', 'TeacherEncoder',
-           'quiet_transformers', 'weight_files', 'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir',
-           'onnx_path', 'export_onnx', 'onnx_session']
+__all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'TOKENIZE_CHUNK', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip',
+           'mpnet_path', 'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'config_width',
+           'TeacherEncoder', 'quiet_transformers', 'packs', 'token_batches', 'tokenize_fn', 'pack_ids', 'pad_packed',
+           'varlen_attention', 'packed_forward', 'pool_packed', 'ahead', 'weight_files', 'weights_sha256', 'text_key',
+           'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx', 'onnx_session']
 
 # %% ../nbs/04_teachers.ipynb #3fce44b5
 def minilm_path() -> Path:
@@ -157,10 +158,13 @@ class TeacherEncoder:
                  pooling: Literal["mean", "cls"] | None = None,  # None: the folder's (sentence-transformers), else mean
                  normalize: bool | None = None,  # None: the folder's (a Normalize module), else True
                  max_length: int | None = None,  # tokens; None: the folder's max_seq_length, else 256
-                 batch_size: int = 64,  # texts per forward pass
+                 batch_size: int | None = None,  # texts per forward pass at most, None: as the token budget allows
+                 batch_tokens: int | None = None,  # padded tokens per forward pass, None: 8,192 (CPU), 32,768 (CUDA)
                  device: str | None = "cpu",  # cpu, cuda, or None: cuda when there is one
                  dtype: Literal["float32", "float16", "bfloat16"] = "float32",  # the teacher's weights on a GPU
-                 backend: Literal["torch", "onnx"] = "torch"):  # onnx: ONNX Runtime on the CPU (`export_onnx`)
+                 backend: Literal["torch", "onnx"] = "torch",  # onnx: ONNX Runtime on the CPU (`export_onnx`)
+                 attention: Literal["auto", "packed", "padded"] = "auto",  # packed: no padding (BERT models); auto
+                 workers: int | None = None):  # tokenizer threads, None: one per CPU core
         st = teacher_settings(name_or_path)
         pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
         check(pooling in ("mean", "cls"), f"pooling={pooling!r} is not known: use mean or cls")
@@ -176,7 +180,13 @@ class TeacherEncoder:
         check(backend in ("torch", "onnx"), f"backend={backend!r} is not known: use torch or onnx")
         check(backend == "torch" or (self.device.type == "cpu" and dtype == "float32"),
               f"backend='onnx' runs float32 on the CPU: use backend='torch' for {self.device.type} / {dtype}")
-        self.dtype, self.backend, self.session, self._net = dtype, backend, None, None
+        check(attention in ("auto", "packed", "padded"),
+              f"attention={attention!r} is not known: use auto, packed or padded")
+        check(batch_size is None or batch_size >= 1, f"batch_size={batch_size} must be >= 1 (or None: no cap)")
+        check(batch_tokens is None or batch_tokens >= 1, f"batch_tokens={batch_tokens} must be >= 1")
+        self.batch_tokens = batch_tokens or (32768 if self.device.type == "cuda" else 8192)
+        self.attention, self.workers = attention, workers or os.cpu_count() or 1
+        self.dtype, self.backend, self.session, self._net, self._tokenize = dtype, backend, None, None, None
         self.dim = config_width(self.path)  # the weights load on first use: a fully cached run never needs them
         if self.dim is None: self.load()
         if backend == "onnx": self.session = onnx_session(self)
@@ -194,6 +204,13 @@ def quiet_transformers():
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
+# %% ../nbs/04_teachers.ipynb #8effebf0
+def packs(model,  # a transformers model
+) -> bool:
+    "Whether `packed_forward` runs `model`: a BERT encoder with absolute positions (MiniLM, BERT, BGE, E5, ...)."
+    c = model.config
+    return c.model_type == "bert" and getattr(c, "position_embedding_type", "absolute") == "absolute"
+
 # %% ../nbs/04_teachers.ipynb #81080aba
 @patch
 def load(self: TeacherEncoder) -> tuple:
@@ -207,6 +224,9 @@ def load(self: TeacherEncoder) -> tuple:
     except Exception as e:
         raise CubeError(f"teacher folder {self.path} could not be loaded ({type(e).__name__}): "
                         "check it holds a complete model") from None
+    self.packed = self.backend == "torch" and self.attention != "padded" and packs(model)
+    check(self.packed or self.attention != "packed", f"attention='packed' runs BERT-style models (absolute "
+          f"positions), not {model.config.model_type}: use attention='auto' or 'padded'")
     self._net, self.dim = (tok, model), model.config.hidden_size
     return self._net
 
@@ -233,24 +253,186 @@ def _encode_batch(self: TeacherEncoder, texts: list[str], backend: str | None = 
     e = mean_pool(h, mask) if self.pooling == "mean" else h[:, 0]
     return (F.normalize(e, dim=-1) if self.normalize else e).float().cpu()
 
+
+# %% ../nbs/04_teachers.ipynb #c325d800
+def token_batches(lengths: list[int],  # tokens of each text
+                  budget: int,  # padded tokens per batch at most: texts × the batch's longest
+                  max_texts: int | None = None,  # texts per batch at most, None: no cap
+) -> list[list[int]]:
+    "Positions of `lengths`, shortest first, in batches of padded size <= `budget` (a longer text: alone)."
+    out, cur, longest = [], [], 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if cur and (max(longest, lengths[i]) * (len(cur) + 1) > budget or len(cur) == max_texts):
+            out.append(cur)
+            cur, longest = [], 0
+        cur.append(i)
+        longest = max(longest, lengths[i])
+    return out + [cur] if cur else out
+
+# %% ../nbs/04_teachers.ipynb #eb490735
+def tokenize_fn(tokenizer,  # a transformers tokenizer
+                max_length: int,  # tokens per text at most (special tokens included): longer texts are cut
+):
+    "A thread-safe function texts -> token ids (truncated, unpadded); a fast tokenizer's runs without the GIL."
+    if not getattr(tokenizer, "is_fast", False):
+        return lambda texts: tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    from tokenizers import Tokenizer
+    core = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # its own copy: set up once, then only read
+    core.enable_truncation(max_length)
+    core.no_padding()
+    enc = getattr(core, "encode_batch_fast", core.encode_batch)  # fast: no character offsets
+    return lambda texts: [e.ids for e in enc(texts)]
+
+# %% ../nbs/04_teachers.ipynb #e9a83772
+import itertools
+import numpy as np
+
+def pack_ids(ids: list[list[int]],  # token ids of each text
+             pin: bool = False,  # page-locked host memory (for asynchronous copies to a GPU)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "(flat, lengths): the texts' ids end to end (int64) and the length of each."
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    out = torch.from_numpy(flat), torch.from_numpy(lengths)
+    return tuple(t.pin_memory() for t in out) if pin else out
+
+def pad_packed(flat: torch.Tensor,  # (T,) ids end to end
+               lengths: torch.Tensor,  # (B,) tokens of each text
+               pad_id: int = 0,  # the id padding positions get
+) -> tuple[torch.Tensor, torch.Tensor]:
+    "The padded (B, L) ids and the (B, L) bool mask of real tokens, where `flat` is."
+    mask = torch.arange(int(lengths.max()), device=flat.device) < lengths[:, None]
+    ids = torch.full(mask.shape, pad_id, dtype=flat.dtype, device=flat.device)
+    ids[mask] = flat
+    return ids, mask
+
+# %% ../nbs/04_teachers.ipynb #f4ef7291
+import warnings
+
+def varlen_attention(q: torch.Tensor,  # (T, d) queries of packed texts
+                     k: torch.Tensor,  # (T, d) keys
+                     v: torch.Tensor,  # (T, d) values
+                     offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
+                     heads: int,  # attention heads (d = heads × head width)
+                     nested: bool = True,  # jagged nested tensors; False: pad q, k, v and mask
+) -> torch.Tensor:
+    "Multi-head attention of each packed text over its own tokens: (T, d)."
+    T, d = q.shape
+    if nested:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nested tensors are a prototype API: it says so on first use
+            qkv = [torch.nested.nested_tensor_from_jagged(x.view(T, heads, -1), offsets).transpose(1, 2)
+                   for x in (q, k, v)]
+            return F.scaled_dot_product_attention(*qkv).transpose(1, 2).values().reshape(T, d)
+    lengths = offsets.diff()
+    mask = torch.arange(int(lengths.max()), device=q.device) < lengths[:, None]
+    def pad(x):
+        p = x.new_zeros(*mask.shape, heads, d // heads)
+        p[mask] = x.view(T, heads, -1)
+        return p.transpose(1, 2)
+    o = F.scaled_dot_product_attention(pad(q), pad(k), pad(v), attn_mask=mask[:, None, None, :])
+    return o.transpose(1, 2)[mask].reshape(T, d)
+
+# %% ../nbs/04_teachers.ipynb #7a48acc2
+def packed_forward(model,  # a BERT model (`packs(model)`)
+                   flat: torch.Tensor,  # (T,) token ids of the texts end to end
+                   offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
+                   nested: bool = True,  # attention on jagged nested tensors (as `varlen_attention`)
+) -> torch.Tensor:
+    "The last hidden state (T, d) of every real token, computed without padding."
+    emb, seg = model.embeddings, torch.repeat_interleave(offsets.diff(), output_size=len(flat))
+    pos = torch.arange(len(flat), device=flat.device) - offsets[seg]  # each token's place in its own text
+    h = emb.LayerNorm(emb.word_embeddings(flat) + emb.position_embeddings(pos) + emb.token_type_embeddings.weight[0])
+    for layer in model.encoder.layer:
+        a = layer.attention
+        ctx = varlen_attention(a.self.query(h), a.self.key(h), a.self.value(h), offsets,
+                               model.config.num_attention_heads, nested)
+        h = a.output.LayerNorm(a.output.dense(ctx) + h)
+        h = layer.output.LayerNorm(layer.output.dense(layer.intermediate(h)) + h)
+    return h
+
+# %% ../nbs/04_teachers.ipynb #64942757
+def pool_packed(h: torch.Tensor,  # (T, d) hidden states of packed texts
+                offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
+                pooling: str = "mean",  # mean over each text's tokens, or cls: its first token
+) -> torch.Tensor:
+    "One float32 vector (B, d) per packed text."
+    if pooling == "cls": return h[offsets[:-1]].float()
+    seg = torch.repeat_interleave(offsets.diff(), output_size=len(h))
+    sums = torch.zeros(len(offsets) - 1, h.shape[1], device=h.device).index_add_(0, seg, h.float())
+    return sums / offsets.diff()[:, None]
+
+# %% ../nbs/04_teachers.ipynb #205424f8
+@patch
+def _embed(self: TeacherEncoder,
+           flat: torch.Tensor,  # (T,) token ids end to end, on the teacher's device
+           lengths: torch.Tensor,  # (B,) tokens of each text
+) -> torch.Tensor:
+    "Vectors (B, dim) of one packed batch, on the teacher's device, pooled and normalised in float32."
+    if self.packed:
+        offsets = F.pad(lengths.cumsum(0), (1, 0))
+        e = pool_packed(packed_forward(self.model, flat, offsets, self.device.type == "cuda"), offsets, self.pooling)
+    else:
+        ids, mask = pad_packed(flat, lengths, self.tokenizer.pad_token_id or 0)
+        if self.backend == "onnx":
+            feed = {"input_ids": ids, "attention_mask": mask.long(), "token_type_ids": torch.zeros_like(ids)}
+            h = self.session.run(None, {i.name: feed[i.name].numpy() for i in self.session.get_inputs()})[0]
+            h = torch.from_numpy(h)
+        else: h = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state.float()
+        e = mean_pool(h, mask) if self.pooling == "mean" else h[:, 0]
+    return F.normalize(e, dim=-1) if self.normalize else e
+
+# %% ../nbs/04_teachers.ipynb #060044f5
+from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+
+TOKENIZE_CHUNK = 4096  # texts a worker thread tokenises and packs at a time
+
+def ahead(pool: ThreadPoolExecutor,  # the worker threads
+          f,  # the function to map
+          items,  # its inputs, in order
+          depth: int,  # results computed ahead of the one being consumed, at most
+):
+    "`map(f, items)` in `pool`'s threads, in order, never more than `depth` results ahead (bounded memory)."
+    todo = deque()
+    for x in items:
+        todo.append(pool.submit(f, x))
+        if len(todo) > depth: yield todo.popleft().result()
+    while todo: yield todo.popleft().result()
+
+# %% ../nbs/04_teachers.ipynb #93cdeaef
+@patch(as_prop=True)
+def tokenize(self: TeacherEncoder):
+    "This teacher's thread-safe texts -> token ids function (`tokenize_fn`), made once."
+    if self._tokenize is None: self._tokenize = tokenize_fn(self.tokenizer, self.max_length)
+    return self._tokenize
+
 @patch
 def encode(self: TeacherEncoder,
            texts: list[str],  # the texts to embed
            progress: bool = False,  # a fastprogress bar (notebooks)
 ) -> torch.Tensor:
-    "Embeddings (N, d) of `texts`, in order."
+    "Embeddings (N, d) of `texts`, in order: token-budget batches, tokenised ahead in threads, packed where it can."
     check(all(isinstance(t, str) for t in texts), "texts must be a list of strings")
     if not texts: return torch.zeros(0, self.dim)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = torch.empty(len(texts), self.dim)
-    starts = range(0, len(texts), self.batch_size)
-    if progress:
-        from fastprogress.fastprogress import progress_bar
-        starts = progress_bar(starts, leave=False)
-    for s in starts:
-        idx = order[s:s + self.batch_size]
-        out[idx] = self._encode_batch([texts[i] for i in idx])
-    return out
+    order, cuda = sorted(range(len(texts)), key=lambda i: len(texts[i])), self.device.type == "cuda"
+    tokenize = self.tokenize
+    def prepare(s):  # in a worker thread: one chunk tokenised, cut into batches and packed
+        idx = order[s:s + TOKENIZE_CHUNK]
+        ids = tokenize([texts[i] for i in idx])
+        return [(torch.tensor([idx[j] for j in b]), *pack_ids([ids[j] for j in b], pin=cuda))
+                for b in token_batches([len(x) for x in ids], self.batch_tokens, self.batch_size)]
+    out, starts = torch.empty(len(texts), self.dim, device=self.device), range(0, len(texts), TOKENIZE_CHUNK)
+    with ThreadPoolExecutor(self.workers) as pool, torch.inference_mode():
+        chunks = ahead(pool, prepare, starts, depth=2 * self.workers)
+        if progress:
+            from fastprogress.fastprogress import progress_bar
+            chunks = progress_bar(chunks, total=len(starts), leave=False)
+        for batches in chunks:
+            for idx, flat, lengths in batches:
+                idx, flat, lengths = (x.to(self.device, non_blocking=True) for x in (idx, flat, lengths))
+                out[idx] = self._embed(flat, lengths)
+    return out.cpu()
 
 # %% ../nbs/04_teachers.ipynb #2c8dd29d
 import hashlib, json

@@ -892,7 +892,7 @@ def run_teacher(cfg: TrainingConfig,  # its teacher, the teacher's precision and
     gpu = get_device(device).type == "cuda"
     check(gpu or cfg.data.teacher_dtype == "float32", f"data.teacher_dtype={cfg.data.teacher_dtype} needs a CUDA "
           f"device (the run's is {device}): set data.teacher_dtype=float32 or device=cuda")
-    teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype, batch_size=256 if gpu else 64)
+    teacher = TeacherEncoder(cfg.teacher, device=device, dtype=cfg.data.teacher_dtype)  # token-budget batches
     check(teacher.dim == cfg.model.dim,
           f"teacher {cfg.teacher!r} gives {teacher.dim}-d embeddings but model.dim={cfg.model.dim}: "
           f"set model.dim={teacher.dim} and lattice dims with at least {teacher.dim} cells")
