@@ -274,6 +274,10 @@ def bench_main(argv=None):  # the arguments, None: the command line's
                    help="with --suite teacher: the teacher's precision (half: CUDA)")
     p.add_argument("--pairs", type=int, default=None,
                    help="with --suite train: synthetic pairs in the epoch (default 20,000), runs under torchrun too")
+    p.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000],
+                   help="with --suite data: synthetic pairs written and trained from memory-mapped, a process each")
+    p.add_argument("--steps", type=int, default=2000, help="with --suite data: training steps timed per size")
+    p.add_argument("--folder", default=None, help="with --suite data: where the files go (default: the temp folder)")
     p.add_argument("--sweep", action="store_true",
                    help="throughput against lattice size (8×8×6 … 32³) for ours and the depthwise-conv NCA")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for every engine (CUDA only)")
@@ -281,8 +285,8 @@ def bench_main(argv=None):  # the arguments, None: the command line's
     add_overrides(p, "with --suite train: ")
     args = p.parse_intermixed_args(argv)
     check(args.batch >= 1, f"--batch {args.batch} must be >= 1")
-    check(args.suite == "train" or not (args.config or args.overrides or args.print_config),
-          "--config, FIELD=VALUE words and --print-config only apply with --suite train")
+    check(args.suite in ("train", "data") or not (args.config or args.overrides or args.print_config),
+          "--config, FIELD=VALUE words and --print-config only apply with --suite train or data")
     if args.suite == "teacher":
         from cube_nb.data import bench_teacher
         res = bench_teacher(args.data, n_texts=300 if args.quick else args.texts, device=args.device,
@@ -295,6 +299,19 @@ def bench_main(argv=None):  # the arguments, None: the command line's
                 f"{res['batch_tokens']:,} tokens a batch, {'packed' if res['packed'] else 'padded'}, "
                 f"{res['workers']} tokenizer threads")
         if args.json: print(json.dumps(res))
+        return
+    if args.suite == "data":
+        from cube_nb.training import bench_memory, TrainingConfig
+        base = load_config(TrainingConfig, args.config) if args.config else TrainingConfig()
+        cfg = effective_config(with_overrides(base, {"device": args.device, "batch_size": args.batch}), args)
+        sizes, steps = ([2000, 20_000], 10) if args.quick else (args.sizes, args.steps)
+        check(min(sizes) >= 10 and steps >= 4, f"--sizes {sizes} must be >= 10 pairs and --steps {steps} >= 4")
+        rows = bench_memory(sizes, cfg, steps, args.folder)
+        for r in rows:
+            print(f"{r['pairs']:>12,} pairs ({r['file_bytes'] / 2**30:6.2f} GiB file, written in {r['write_s']:5.1f}s): "
+                  f"peak RSS {r['peak_rss_bytes'] / 2**30:5.2f} GiB ({r['rss_vs_first']:.2f}× the first), "
+                  f"{r['pairs_per_s']:>9,.0f} pairs/s over {r['steps']} steps of {r['batch_size']} read from the mapping")
+        if args.json: print(json.dumps(rows))
         return
     if args.suite == "train":
         from cube_nb.training import bench_epoch, TrainingConfig

@@ -15,10 +15,12 @@ from .core import CubeError, check, check_literals, atomic_write, save_tensors, 
 __all__ = ['DATA_DIR', 'Task', 'VECTOR_FORMATS', 'dictd_number', 'parse_jargon', 'jargon_pairs', 'chitchat_conversations',
            'chatterbot_conversations', 'detag_brown', 'brown_sentences', 'fetch_brown', 'conversation_records',
            'text_records', 'record_texts', 'read_records', 'load_records', 'normalise_text', 'text_filters',
-           'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'DialogueDataset',
-           'AutoencoderDataset', 'MixedDataset', 'embed_texts', 'sampled_records', 'texts_to_embed', 'build_dataset',
-           'create_dialogue_dataset', 'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset',
-           'load_vectors', 'create_vectors_dataset', 'create_file_dataset', 'load_dataset', 'bench_teacher']
+           'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'is_mapped',
+           'drop_pages', 'blockwise', 'DialogueDataset', 'AutoencoderDataset', 'MixedDataset', 'embed_texts',
+           'sampled_records', 'texts_to_embed', 'build_dataset', 'create_dialogue_dataset',
+           'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'load_vectors',
+           'create_vectors_dataset', 'create_file_dataset', 'map_tensors', 'read_rows', 'RowsWriter', 'load_dataset',
+           'bench_teacher']
 
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -413,6 +415,34 @@ class DatasetConfig:
               f"split={tuple(self.split)} must be three fractions (train, val, test) >= 0 that sum to 1, "
               "e.g. (0.7, 0.1, 0.2)")
 
+# %% ../nbs/05_data.ipynb #6e4e436d
+import mmap, weakref
+import numpy as np
+
+_MAPPED = weakref.WeakValueDictionary()  # storage address -> the numpy memmap behind a mapped tensor
+
+def is_mapped(t) -> bool:  # any object
+    "Whether `t` is (a view of) a tensor memory-mapped by `map_tensors`."
+    return isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.untyped_storage().data_ptr() in _MAPPED
+
+def drop_pages(*ts):  # tensors; in-memory ones are left alone
+    "Hand the pages of memory-mapped tensors back to the kernel: they leave this process's memory (not the page cache)."
+    for t in ts:
+        m = _MAPPED.get(t.untyped_storage().data_ptr()) if is_mapped(t) else None
+        if m is not None: m._mmap.madvise(mmap.MADV_DONTNEED)
+
+def blockwise(f,  # slice -> a tensor of that block's results
+              n: int,  # rows
+              *mapped,  # the tensors `f` reads: their pages are dropped after each block (when mapped)
+              block: int = 65536,  # rows a block
+) -> torch.Tensor:
+    "`f` over blocks of `n` rows, concatenated; a memory-mapped input never held in memory whole."
+    out = []
+    for s in range(0, n, block):
+        out.append(f(slice(s, s + block)))
+        drop_pages(*mapped)
+    return torch.cat(out) if out else f(slice(0, 0))
+
 # %% ../nbs/05_data.ipynb #87aa779f
 class DialogueDataset(torch.utils.data.Dataset):
     "Records with question and answer embeddings, a group-aware split and a filter report."
@@ -427,7 +457,7 @@ class DialogueDataset(torch.utils.data.Dataset):
         check(len(records) == len(q) == len(a),
               f"{len(records)} records but {len(q)} question and {len(a)} answer vectors")
         self.records, self.q, self.a, self.split, self.report, self.source = records, q, a, split, report or {}, source
-        self.qa_cos = torch.nn.functional.cosine_similarity(q, a, dim=1)
+        self.qa_cos = blockwise(lambda s: torch.nn.functional.cosine_similarity(q[s], a[s], dim=1), len(q), q, a)
 
     def __len__(self): return len(self.records)
     def __getitem__(self, i): return self.q[i], self.a[i]
@@ -451,8 +481,10 @@ class DialogueDataset(torch.utils.data.Dataset):
              name: str,  # train, val or test
              task: str | None = None,  # mixed data: only this task's pairs
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        "(inputs, targets) of one split: 'train', 'val' or 'test' (optionally of one task)."
-        idx = torch.tensor(self.rows(name, task), dtype=torch.long)
+        "(inputs, targets) of one split (optionally of one task): views where its rows are contiguous, else copies."
+        rows = self.rows(name, task)
+        if rows and rows[-1] - rows[0] + 1 == len(rows): return self.q[rows[0]:rows[-1] + 1], self.a[rows[0]:rows[-1] + 1]
+        idx = torch.tensor(rows, dtype=torch.long)
         return self.q[idx], self.a[idx]
 
     def pair_info(self,
@@ -720,26 +752,130 @@ def create_file_dataset(path,  # a file, or a bundled corpus name
     cfg = _cfg(task, source=str(path), **kw)
     return build_dataset(load_records(str(path), task, cfg.strict, cfg.context_window), cfg, teacher, str(path))
 
+# %% ../nbs/05_data.ipynb #14430cf1
+_NP = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32, "I16": np.int16,
+       "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+def _damaged(path, why: str) -> CubeError:
+    return CubeError(f"{path} is not a valid safetensors file ({why}): it is damaged or truncated, delete it and "
+                     "write it again (re-run the command that made it)")
+
+def map_tensors(path,  # a .safetensors file
+) -> dict:
+    "The tensors of a safetensors file, memory-mapped read-only (other dtypes, e.g. bf16, are read into memory)."
+    path = Path(path)
+    check(path.is_file(), f"{path} does not exist: check the path or re-run training")
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            head = json.loads(f.read(n)) if 0 < n <= size - 8 else None
+        specs = {k: (v["dtype"], tuple(v["shape"]), *v["data_offsets"]) for k, v in head.items() if k != "__metadata__"}
+    except (ValueError, TypeError, KeyError, AttributeError, OSError): raise _damaged(path, "unreadable header") from None
+    if any(d not in _NP for d, *_ in specs.values()): return load_tensors(path)
+    out = {}
+    for k, (d, shape, a, b) in specs.items():
+        if b - a != int(np.prod(shape)) * np.dtype(_NP[d]).itemsize or 8 + n + b > size:
+            raise _damaged(path, f"{k} needs bytes {a}-{b} of {size - 8 - n}")
+        if a == b:
+            out[k] = torch.empty(shape, dtype=torch.from_numpy(np.empty(0, _NP[d])).dtype)
+            continue
+        m = np.memmap(path, dtype=_NP[d], mode="r", offset=8 + n + a, shape=shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # read-only: torch warns that writing to it would fail
+            out[k] = torch.from_numpy(m)
+        _MAPPED[out[k].untyped_storage().data_ptr()] = m
+    return out
+
+# %% ../nbs/05_data.ipynb #da3b383a
+_FDS = {}  # file -> a descriptor open for reading, shared by every `read_rows`
+
+def read_rows(t: torch.Tensor,  # (N, d) a memory-mapped tensor, or a view of its rows
+              idx: torch.Tensor,  # (k,) the rows wanted, in order
+              pin: bool = False,  # into page-locked memory (for asynchronous copies to a GPU)
+) -> torch.Tensor:
+    "Rows `idx` of a mapped `t` read from its file with `pread`: nothing of the file becomes resident in this process."
+    m = _MAPPED[t.untyped_storage().data_ptr()]
+    check(t.ndim == 2 and t.stride(1) == 1, f"read_rows reads whole rows of a 2-d tensor, not {tuple(t.shape)}")
+    size, step = t.shape[1] * t.element_size(), t.stride(0) * t.element_size()
+    base = m.offset + t.storage_offset() * t.element_size()
+    out = torch.empty(len(idx), t.shape[1], dtype=t.dtype, pin_memory=pin)
+    fd = _FDS.get(m.filename) or _FDS.setdefault(m.filename, os.open(m.filename, os.O_RDONLY))
+    buf = memoryview(out.numpy()).cast("B")
+    for j, r in enumerate(idx.tolist()): os.preadv(fd, [buf[j * size:(j + 1) * size]], base + r * step)
+    return out
+
+# %% ../nbs/05_data.ipynb #1f0e658d
+class RowsWriter:
+    "A safetensors file of float32 matrices written block by block (never whole in memory), atomically."
+    def __init__(self,
+                 path,  # the file to replace when the `with` block ends without an error
+                 shapes: dict,  # name -> (rows, columns)
+                 metadata: dict | None = None):  # str -> str, stored in the header
+        self.path, self.shapes = Path(path), {k: tuple(map(int, v)) for k, v in sorted(shapes.items())}
+        head, at = {"__metadata__": metadata} if metadata else {}, 0
+        for k, s in self.shapes.items():
+            head[k] = {"dtype": "F32", "shape": list(s), "data_offsets": [at, at + 4 * s[0] * s[1]]}
+            at = head[k]["data_offsets"][1]
+        h = json.dumps(head).encode()
+        self.header = h + b" " * (-len(h) % 8)  # the data starts 8-byte aligned
+        self.size = 8 + len(self.header) + at
+        self.offset = {k: 8 + len(self.header) + v["data_offsets"][0] for k, v in head.items() if k in self.shapes}
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.fd = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.pwrite(self.fd, len(self.header).to_bytes(8, "little") + self.header, 0)
+        os.ftruncate(self.fd, self.size)
+        return self
+
+    def write(self,
+              name: str,  # which matrix
+              start: int,  # its first row to write
+              rows: torch.Tensor):  # (k, columns) the rows
+        "Write `rows` into matrix `name` from row `start` on."
+        n, d = self.shapes[name]
+        check(rows.ndim == 2 and rows.shape[1] == d and 0 <= start and start + len(rows) <= n,
+              f"rows of shape {tuple(rows.shape)} at row {start} do not fit {name} of shape {(n, d)}")
+        os.pwrite(self.fd, rows.detach().float().cpu().contiguous().numpy().tobytes(), self.offset[name] + 4 * start * d)
+
+    def __exit__(self, kind, *_):
+        try:
+            if kind is None:
+                os.fsync(self.fd)
+                os.replace(self.tmp, self.path)
+        finally:
+            os.close(self.fd)
+            self.tmp.unlink(missing_ok=True)
+
 # %% ../nbs/05_data.ipynb #78109b0a
 @patch
 def save(self: DialogueDataset,
          folder):  # where to write (a run folder)
-    "Write the records, split, report and embeddings into `folder` (atomically, file by file)."
+    "Write the records, split, report and embeddings into `folder` (atomically), in split order: train, val, test."
     folder = Path(folder)
-    atomic_write(folder / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records))
+    names = ("train", "val", "test")
+    order = [i for k in names for i in self.split[k]]  # each split one contiguous block of rows: mapped views
+    order += sorted(set(range(len(self))) - set(order))
+    at = {i: j for j, i in enumerate(order)}
+    split = {k: sorted(at[i] for i in self.split[k]) for k in names}
+    atomic_write(folder / "records.jsonl",
+                 "".join(json.dumps(self.records[i], ensure_ascii=False) + "\n" for i in order))
     ae = self.task == "autoencoder"
     extra = {"center": self.center, "noise_std": self.noise_std} if ae else {"mix": self.mix}
-    meta = {"task": self.task, "source": self.source, "report": self.report, **extra, **self.split}
+    meta = {"task": self.task, "source": self.source, "report": self.report, **extra, **split}
     atomic_write(folder / "split.json", json.dumps(meta))
-    t = {"e": self.q + self.mean, "mean": self.mean} if ae else {"q": self.q, "a": self.a}
+    idx = torch.tensor(order, dtype=torch.long)
+    t = {"e": self.q[idx] + self.mean, "mean": self.mean} if ae else {"q": self.q[idx], "a": self.a[idx]}
     save_tensors(t, folder / "embeddings.safetensors")
 
 # %% ../nbs/05_data.ipynb #5e0f64f7
 def load_dataset(folder):  # a folder written by `save` (every run folder)
-    "A dataset saved with `save`."
+    "A dataset saved with `save`, its vectors memory-mapped (read from disk as they are used)."
     folder = Path(folder)
     check((folder / "split.json").is_file(), f"{folder} holds no split.json: is it a cube_train run folder?")
-    meta, t = json.loads((folder / "split.json").read_text()), load_tensors(folder / "embeddings.safetensors")
+    meta, t = json.loads((folder / "split.json").read_text()), map_tensors(folder / "embeddings.safetensors")
     recs = [json.loads(l) for l in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     split = {k: meta[k] for k in ("train", "val", "test")}
     task = meta.get("task", meta.get("kind"))  # split.json of runs written before the rename: kind

@@ -21,14 +21,16 @@ from .model import ModelConfig
 from .data import DatasetConfig
 
 # %% auto #0
-__all__ = ['FINITE_EVERY', 'RUN_FILES', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info',
-           'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order',
-           'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB',
-           'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
-           'check_damage', 'corrupt', 'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states',
-           'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB',
-           'check_out_dir', 'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training',
-           'run_teacher', 'embed_shares', 'own_vectors', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch']
+__all__ = ['FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback',
+           'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed',
+           'epoch_order', 'streams', 'check_rows', 'to_device', 'host_batches', 'Learner', 'SeedCB', 'PairWeightsCB',
+           'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB', 'EmbeddingMetrics',
+           'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage', 'corrupt',
+           'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
+           'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
+           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'run_teacher',
+           'embed_shares', 'own_vectors', 'layout_sample', 'check_not_training', 'load_run', 'StepClockCB',
+           'bench_epoch', 'StopAfterCB', 'bench_mapped', 'bench_memory']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -157,6 +159,8 @@ def gather_rows(local: torch.Tensor,  # this rank's rows (its `shard` of the bat
     return parts[j % world, j // world]
 
 # %% ../nbs/07_training.ipynb #2ddd8af9
+from .data import drop_pages
+
 def predict(model: nn.Module,  # any module, run on the device of its weights (or of `x` if it has none)
             x: torch.Tensor,  # (n, d) inputs
             batch_size: int = 512,  # (n, d_out) outputs in float32 on the CPU
@@ -167,6 +171,7 @@ def predict(model: nn.Module,  # any module, run on the device of its weights (o
     dev = next(iter([*model.parameters(), *model.buffers()]), x).device  # a module with no weights runs where x is
     with torch.no_grad():
         out = torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)])
+    drop_pages(x)  # a memory-mapped `x` read once leaves nothing resident
     model.train(was)
     return out
 
@@ -199,6 +204,57 @@ def bank(self: DialogueDataset,
     rows = self.rows(name, task)
     return answer_bank([self.records[i]["a"] for i in rows], [self.records[i]["group"] for i in rows], rule)
 
+# %% ../nbs/07_training.ipynb #41d29c7a
+from .data import is_mapped, drop_pages, read_rows
+from .teachers import ahead
+from concurrent.futures import ThreadPoolExecutor
+
+def streams(train: tuple,  # (inputs, targets)
+            device: torch.device,  # where training runs
+) -> bool:
+    "Whether batches are read from host rows: mapped data on the CPU, or too big for a quarter of the GPU's memory."
+    if not is_mapped(train[0]): return False
+    if device.type != "cuda": return True
+    return sum(t.nbytes for t in train) > torch.cuda.mem_get_info(device)[0] // 4
+
+def check_rows(t,  # (N, d) rows: a tensor, in memory or memory-mapped
+               name: str,  # what they are, as the message names them
+):
+    "`check_tensor` for (N, d) rows; a memory-mapped tensor's values checked block by block (never all resident)."
+    from cube_nb.data import blockwise
+    if not is_mapped(t): return check_tensor(t, name, ndim=2)
+    check_tensor(t[:0], name, ndim=2)
+    bad = blockwise(lambda s: (~torch.isfinite(t[s])).any(1), len(t), t)
+    check(not bad.any(), f"{name} contain NaN or Inf ({int(bad.sum())} rows): clean the input before passing it in")
+    return t
+
+def to_device(t: torch.Tensor,  # any tensor; a mapped one is copied block by block, its pages dropped after each
+              device: torch.device,  # where to
+              block: int = 65536,  # rows a block
+) -> torch.Tensor:
+    "`t` on `device`; a memory-mapped `t` never whole in host memory on the way."
+    if not is_mapped(t): return t.to(device)
+    out = torch.empty(t.shape, dtype=t.dtype, device=device)
+    for s in range(0, len(t), block):
+        out[s:s + block] = t[s:s + block].to(device)
+        drop_pages(t)
+    return out
+
+def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
+                 y: torch.Tensor,  # (N, d_out) host targets
+                 idxs: list,  # row indices of each batch, in order
+                 device: torch.device,  # where the batches go
+):
+    "(indices, inputs, targets) per batch, gathered in a worker thread two batches ahead, sent from page-locked memory."
+    pin = device.type == "cuda"
+    def rows(t, idx):  # a mapped file's rows are read, never mapped (`read_rows`)
+        if is_mapped(t): return read_rows(t, idx, pin)
+        return t.index_select(0, idx).pin_memory() if pin else t.index_select(0, idx)
+    def gather(k): return rows(x, idxs[k]), rows(y, idxs[k])
+    with ThreadPoolExecutor(1) as pool:
+        for k, (xb, yb) in enumerate(ahead(pool, gather, range(len(idxs)), depth=2)):
+            yield idxs[k], xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+
 # %% ../nbs/07_training.ipynb #f8d34a33
 class Learner:
     "Fits `model` on `train` = (inputs, targets) with validation on `val`, announcing each event to `cbs`."
@@ -211,10 +267,11 @@ class Learner:
                  groups: list | None = None,  # per training pair: its group (its negatives come from other groups)
                  difficulty: torch.Tensor | None = None,  # per training pair: the curriculum's difficulty
                  sample_weights: torch.Tensor | None = None,  # per training pair: its weight in the loss
-                 val_bank: Bank | None = None):  # the validation split's retrieval candidates (`ds.bank('val')`)
+                 val_bank: Bank | None = None,  # the validation split's retrieval candidates (`ds.bank('val')`)
+                 stream: bool | None = None):  # batches read from host rows; None: mapped data too big for the GPU
         for name, (x, y) in (("training", train), ("validation", val)):
-            check_tensor(x, f"{name} inputs", ndim=2)
-            check_tensor(y, f"{name} targets", ndim=2)
+            check_rows(x, f"{name} inputs")
+            check_rows(y, f"{name} targets")
             check(len(x) == len(y) and len(x) > 0,
                   f"{name} data has {len(x)} inputs and {len(y)} targets: "
                   "pass one target per input, at least one pair")
@@ -245,8 +302,9 @@ class Learner:
         for c in self.cbs: c.learn = self
         self.model.to(self.device)
         self.loss_fn.to(self.device)
-        if self.device.type == "cuda":  # the data stays on the GPU: a batch is one gather, not a copy from the host
-            self.train, self.val = [tuple(t.to(self.device) for t in p) for p in (train, val)]
+        self.stream = streams(train, self.device) if stream is None else stream
+        if self.device.type == "cuda" and not self.stream:  # the data on the GPU: a batch is one gather, no copy
+            self.train, self.val = [tuple(to_device(t, self.device) for t in p) for p in (train, val)]
         own = list(self.loss_fn.parameters())  # the loss's own (a learned temperature): no weight decay
         groups = [{"params": list(model.parameters())}] + ([{"params": own, "weight_decay": 0.0}] if own else [])
         self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
@@ -407,6 +465,18 @@ def validate(self: Learner) -> dict:
     "The validation metrics of the model as it is now, without the events (its `EmbeddingMetrics`' `compute`)."
     return next(c for c in self.cbs if isinstance(c, EmbeddingMetrics)).compute()
 
+# %% ../nbs/07_training.ipynb #055ff305
+@patch
+def batches(self: Learner,
+            order: torch.Tensor,  # the epoch's permutation of the training pairs
+):
+    "(indices, inputs, targets) of each batch of the epoch from `iter` on, on the device."
+    bs, (x, y) = self.cfg.batch_size, self.train
+    idxs = [order[i * bs:(i + 1) * bs] for i in range(self.iter, self.n_batches)]
+    if self.stream: yield from host_batches(x, y, idxs, self.device)
+    else:
+        for idx in idxs: yield idx, x[idx], y[idx]
+
 # %% ../nbs/07_training.ipynb #61278809
 @patch
 def fit(self: Learner):
@@ -417,12 +487,10 @@ def fit(self: Learner):
         while self.epoch < self.cfg.epochs and not self.stop:
             self("before_epoch")
             order = epoch_order(len(self.train[0]), self.cfg.seed, self.epoch)
-            bs = self.cfg.batch_size
-            while self.iter < self.n_batches:
-                self.idx = order[self.iter * bs:(self.iter + 1) * bs]
+            for self.idx, xb, yb in self.batches(order):
                 self.iter += 1
                 if len(self.idx) < max(2, self.world): continue
-                self.xb, self.yb = self.train[0][self.idx], self.train[1][self.idx]  # the global batch (all ranks)
+                self.xb, self.yb = xb, yb  # the global batch (all ranks)
                 self.negatives = self.weights = None
                 try: self.one_batch()
                 except CancelBatchException: continue
@@ -580,7 +648,7 @@ class CudaGraphCB(Callback):
         self.on = (l.cfg.cuda_graphs and l.device.type == "cuda" and l.world == 1 and len(l.train[0]) >= bs
                    and not varies)
         if not self.on: return
-        m, x = l.model, l.train[0][:bs]
+        m, x = l.model, l.train[0][:bs].to(l.device)  # streamed data is on the host
         try:
             with l.forward_context():  # the graph is captured as the batches will run: in bf16 under MixedPrecisionCB
                 graphed = torch.cuda.make_graphed_callables(m, (x,), allow_unused_input=True).forward
@@ -923,6 +991,16 @@ def own_vectors(cfg: TrainingConfig,  # `data.embeddings` names the file, its sp
                               f"model.dim={d} and lattice dims with at least {d} cells")
     return ds
 
+# %% ../nbs/07_training.ipynb #dd5f3f5e
+LAYOUT_ROWS = 100_000  # training pairs the layout (reshaper order, adapters' principal directions) is fitted on
+
+def layout_sample(train: tuple,  # (inputs, targets) of the training split
+                  n: int = LAYOUT_ROWS,  # rows at most
+) -> tuple:
+    "Every k-th training pair, at most `n` of them (all below `n`), as views: the layout never reads everything."
+    step = -(-len(train[0]) // n)
+    return tuple(t[::step] for t in train)
+
 # %% ../nbs/07_training.ipynb #91fa4560
 def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     from cube_nb.core import load_config
@@ -960,7 +1038,7 @@ def _run(cfg, out, force, resume, log, device, tensorboard=False) -> dict:
     if resume or rank > 0: ds = load_dataset(out)
     t_embed = time.perf_counter() - t0
     set_seed(cfg.seed)
-    model = CubeModel(cfg.model).fit_layout(*ds.part("train"))
+    model = CubeModel(cfg.model).fit_layout(*layout_sample(ds.part("train")))
     trainer = AdapterCubeTrainer if cfg.model.mode == "surface_only" else CubeTrainer
     cbs = [TensorBoardCB(out / "tensorboard")] if tensorboard else []  # `tensorboard --logdir RUN`
     learn = trainer(model, ds.part("train"), ds.part("val"), cfg, cbs, checkpoint=out / "checkpoint", log=log,
@@ -1029,6 +1107,7 @@ class StepClockCB(Callback):
     def before_validate(self):
         if self.t0 is not None: self.seconds += self.now() - self.t0
         self.t0 = None
+    def after_fit(self): self.before_validate()  # a fit ended early (CancelFitException) closes the window too
 
 # %% ../nbs/07_training.ipynb #03a5edb4
 def bench_epoch(cfg: TrainingConfig | None = None,  # the configuration to time, None: the default
@@ -1053,3 +1132,61 @@ def bench_epoch(cfg: TrainingConfig | None = None,  # the configuration to time,
             "pairs_per_s": clock.pairs / clock.seconds if clock.seconds else float("nan"),
             "params": model.n_params, "peak_rss_bytes": peak_rss_bytes(), "device": cfg.device,
             "processes": world}
+
+# %% ../nbs/07_training.ipynb #da788c33
+class StopAfterCB(Callback):
+    "End the fit after `steps` optimiser steps (a benchmark's bounded epoch)."
+    def __init__(self, steps: int): self.steps = steps  # optimiser steps, then stop
+    def after_batch(self):
+        if self.learn.step >= self.steps: raise CancelFitException()
+
+def bench_mapped(n: int = 100_000,  # synthetic training pairs in the file
+                 cfg: TrainingConfig | None = None,  # the configuration to time, None: the default
+                 steps: int = 2000,  # optimiser steps timed at most
+                 val: int = 10_000,  # validation pairs after them in the file
+                 folder=None,  # where the file is written (and deleted after), None: the system's temp folder
+                 seed: int = 0,  # seeds the pairs and the weights
+) -> dict:
+    "Peak RSS and pairs/s of training read batch by batch from `n` memory-mapped pairs; pairs written blockwise."
+    from cube_nb.data import RowsWriter, map_tensors
+    cfg, d = dataclasses.replace(cfg or TrainingConfig(), epochs=1), (cfg or TrainingConfig()).model.dim
+    g, block = torch.Generator().manual_seed(seed), 65536
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        path, t0 = Path(tmp) / "embeddings.safetensors", time.perf_counter()
+        with RowsWriter(path, {"q": (n + val, d), "a": (n + val, d)}) as w:
+            for s in range(0, n + val, block):
+                x = F.normalize(torch.randn(min(block, n + val - s), d, generator=g), dim=1)
+                w.write("q", s, x)
+                w.write("a", s, F.normalize(x + torch.randn(x.shape, generator=g), dim=1))
+        write_s, t = time.perf_counter() - t0, map_tensors(path)
+        set_seed(cfg.seed)
+        model, clock = CubeModel(cfg.model), StepClockCB()
+        learn = CubeTrainer(model, (t["q"][:n], t["a"][:n]), (t["q"][n:], t["a"][n:]), cfg,
+                            cbs=[clock, StopAfterCB(steps)], stream=True)
+        learn.fit()
+        done = learn.step
+        del learn, t  # the mapping closes before its file goes
+    return {"pairs": n, "file_bytes": 2 * (n + val) * d * 4, "write_s": write_s, "steps": done,
+            "batch_size": cfg.batch_size, "pairs_per_s": clock.pairs / clock.seconds if clock.seconds else float("nan"),
+            "peak_rss_bytes": peak_rss_bytes(), "device": cfg.device}
+
+# %% ../nbs/07_training.ipynb #a25a10de
+def bench_memory(sizes=(100_000, 1_000_000, 10_000_000),  # training pairs, one fresh process each
+                 cfg: TrainingConfig | None = None,  # the configuration to time, None: the default
+                 steps: int = 2000,  # optimiser steps timed at most, per size
+                 folder=None,  # where the files are written, None: the system's temp folder
+) -> list[dict]:
+    "`bench_mapped` for each size in its own process (each peak RSS is one size's), with the ratio to the first."
+    import subprocess, sys
+    cfg, rows = cfg or TrainingConfig(), []
+    for n in sizes:
+        code = ("import json, sys; from cube_nb.training import bench_mapped, TrainingConfig; "
+                "from cube_nb.core import config_from_dict; a = json.loads(sys.argv[1]); "
+                "print(json.dumps(bench_mapped(a['n'], config_from_dict(TrainingConfig, a['cfg']), a['steps'], "
+                "folder=a['folder'])))")
+        arg = json.dumps({"n": n, "cfg": config_to_dict(cfg), "steps": steps, "folder": folder})
+        r = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True)
+        check(r.returncode == 0, f"the {n:,}-pair benchmark failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        rows[-1]["rss_vs_first"] = rows[-1]["peak_rss_bytes"] / rows[0]["peak_rss_bytes"]
+    return rows
