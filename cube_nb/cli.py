@@ -270,6 +270,7 @@ def bench_main(argv=None):  # the arguments, None: the command line's
                         "or one training epoch")
     p.add_argument("--data", default="chitchat", help="with --suite teacher: the corpus whose texts are embedded")
     p.add_argument("--texts", type=int, default=100_000, help="with --suite teacher: distinct texts (at most)")
+    p.add_argument("--teacher", default="minilm", help="with --suite teacher: a known teacher name or a model folder")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
                    help="with --suite teacher: the teacher's precision (half: CUDA)")
     p.add_argument("--pairs", type=int, default=None,
@@ -289,8 +290,7 @@ def bench_main(argv=None):  # the arguments, None: the command line's
           "--config, FIELD=VALUE words and --print-config only apply with --suite train or data")
     if args.suite == "teacher":
         from cube_nb.data import bench_teacher
-        res = bench_teacher(args.data, n_texts=300 if args.quick else args.texts, device=args.device,
-                            dtype=args.dtype)
+        res = bench_teacher(args.data, args.teacher, 300 if args.quick else args.texts, args.device, args.dtype)
         rates = res["texts_per_s"]
         print(f"{res['texts']:,} distinct {res['source']} texts, {res['teacher']} in {res['dtype']} on {res['device']}: "
               + ", ".join(f"{k} {v:,.0f} texts/s" for k, v in rates.items())

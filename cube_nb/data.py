@@ -696,7 +696,24 @@ def create_embedding_dataset(e: torch.Tensor,  # (N, d) precomputed embeddings
                               cfg.noise_std)
 
 # %% ../nbs/05_data.ipynb #8182f949
-VECTOR_FORMATS = (".safetensors", ".npz")
+VECTOR_FORMATS = (".safetensors", ".npz", ".parquet")
+
+def _parquet_columns(p: Path) -> dict:
+    "q and a (vector columns: a list of numbers per row) as (N, d) arrays, and questions, answers, groups as strings."
+    import pyarrow.parquet as pq, pyarrow.compute as pc
+    t = pq.read_table(p)
+    out = {}
+    for k in t.column_names:
+        col = t.column(k).combine_chunks()
+        if k in ("q", "a"):
+            check(hasattr(col, "flatten") and col.null_count == 0, f"embeddings file {p}: column {k} is "
+                  f"{col.type} with {col.null_count} empty rows: store one list of numbers per row in every row")
+            widths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+            check(len(set(widths.tolist())) <= 1, f"embeddings file {p}: rows of {k} have {len(set(widths.tolist()))} "
+                  f"different lengths ({widths.min()}-{widths.max()}): store vectors of one width")
+            out[k] = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(col), -1)
+        elif k in ("questions", "answers", "groups"): out[k] = col.to_pylist()
+    return out
 
 def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d), an .npz may add texts and groups
 ) -> dict:
@@ -709,10 +726,11 @@ def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d), a
     try:
         if p.suffix == ".npz":
             with np.load(p, allow_pickle=False) as z: raw = {k: z[k] for k in z.files}
+        elif p.suffix == ".parquet": raw = _parquet_columns(p)
         else: raw = load_tensors(p)
     except CubeError: raise
     except Exception as e: raise CubeError(f"embeddings file {p} cannot be read ({type(e).__name__}): write it again "
-                                           f"with numpy.savez or safetensors") from None
+                                           f"with numpy.savez, safetensors or pyarrow.parquet") from None
     missing = [k for k in ("q", "a") if k not in raw]
     check(not missing, f"embeddings file {p} has no {' and no '.join(missing)} (it holds {sorted(raw) or 'nothing'}): "
                        "store the question vectors as q and the answer vectors as a")

@@ -319,11 +319,14 @@ def varlen_attention(q: torch.Tensor,  # (T, d) queries of packed texts
     "Multi-head attention of each packed text over its own tokens: (T, d)."
     T, d = q.shape
     if nested:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # nested tensors are a prototype API: it says so on first use
-            qkv = [torch.nested.nested_tensor_from_jagged(x.view(T, heads, -1), offsets).transpose(1, 2)
-                   for x in (q, k, v)]
-            return F.scaled_dot_product_attention(*qkv).transpose(1, 2).values().reshape(T, d)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # nested tensors are a prototype API: it says so on first use
+                qkv = [torch.nested.nested_tensor_from_jagged(x.view(T, heads, -1), offsets).transpose(1, 2)
+                       for x in (q, k, v)]
+                return F.scaled_dot_product_attention(*qkv).transpose(1, 2).values().reshape(T, d)
+        except (RuntimeError, NotImplementedError) as e:  # a PyTorch without these kernels: pad instead
+            warnings.warn(f"attention on nested tensors failed ({str(e).splitlines()[0][:80]}): padding q, k, v")
     lengths = offsets.diff()
     mask = torch.arange(int(lengths.max()), device=q.device) < lengths[:, None]
     def pad(x):

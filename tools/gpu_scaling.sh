@@ -5,6 +5,7 @@
 #   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
+#   bash tools/gpu_scaling.sh embeddings FOLDER                         # teacher and data suites, then e2e (issue 31)
 #   bash tools/gpu_scaling.sh leakfree ROOT "SET ..."                   # 3 seeds: cube_eval leak-free and --bank all
 #   bash tools/gpu_scaling.sh tune ROOT TRIALS WORKERS SECONDS          # the retrieval preset: Jargon + 20k chitchat
 #   bash tools/gpu_scaling.sh retrieval "SET:REGIMES ..." SECONDS       # tools/retrieval_study.py, sets in parallel
@@ -53,6 +54,18 @@ if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied f
     cli bench_main --suite train --device cuda --batch 1024 --json 2>&1 | grep -v -i warn | tee -a $OUT/speed.txt \
       | grep -v "^{"
   done
+  exit
+fi
+if [ "$1" = embeddings ]; then  # cube_bench's teacher suite (fp16, 100,000 chitchat texts) and data suite, then e2e
+  setup
+  cli bench_main --suite teacher --device cuda --dtype float16 --data chitchat --texts 100000 \
+    --teacher runs/gpu-bundle/minilm-fp16 \
+    --json 2>&1 | grep -v -i warn | tee $OUT/teacher.txt
+  mkdir -p $2
+  cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 --steps 2000 --folder $2 \
+    --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
+  rm -rf $CUBE_NB_CACHE/embeddings  # e2e with a cold embedding cache (the Triton cache stays as the runs left it)
+  bash $0 e2e $2/e2e 2>&1 | grep -v -i warn | tail -4 | tee $OUT/e2e.txt
   exit
 fi
 if [ "$1" = e2e ]; then  # from the corpus's text to an evaluated run, the teacher on the GPU in half precision
