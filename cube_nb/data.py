@@ -820,7 +820,9 @@ def read_rows(t: torch.Tensor,  # (N, d) a memory-mapped tensor, or a view of it
     out = torch.empty(len(idx), t.shape[1], dtype=t.dtype, pin_memory=pin)
     fd = _FDS.get(m.filename) or _FDS.setdefault(m.filename, os.open(m.filename, os.O_RDONLY))
     buf = memoryview(out.numpy()).cast("B")
-    for j, r in enumerate(idx.tolist()): os.preadv(fd, [buf[j * size:(j + 1) * size]], base + r * step)
+    rows = idx.tolist()
+    for j in sorted(range(len(rows)), key=rows.__getitem__):  # in file order: neighbours share cached pages
+        os.preadv(fd, [buf[j * size:(j + 1) * size]], base + rows[j] * step)
     return out
 
 # %% ../nbs/05_data.ipynb #1f0e658d

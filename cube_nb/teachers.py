@@ -159,7 +159,7 @@ class TeacherEncoder:
                  normalize: bool | None = None,  # None: the folder's (a Normalize module), else True
                  max_length: int | None = None,  # tokens; None: the folder's max_seq_length, else 256
                  batch_size: int | None = None,  # texts per forward pass at most, None: as the token budget allows
-                 batch_tokens: int | None = None,  # padded tokens per forward pass, None: 8,192 (CPU), 32,768 (CUDA)
+                 batch_tokens: int | None = None,  # padded tokens per forward pass, None: 8,192 (CPU), 65,536 (CUDA)
                  device: str | None = "cpu",  # cpu, cuda, or None: cuda when there is one
                  dtype: Literal["float32", "float16", "bfloat16"] = "float32",  # the teacher's weights on a GPU
                  backend: Literal["torch", "onnx"] = "torch",  # onnx: ONNX Runtime on the CPU (`export_onnx`)
@@ -184,7 +184,7 @@ class TeacherEncoder:
               f"attention={attention!r} is not known: use auto, packed or padded")
         check(batch_size is None or batch_size >= 1, f"batch_size={batch_size} must be >= 1 (or None: no cap)")
         check(batch_tokens is None or batch_tokens >= 1, f"batch_tokens={batch_tokens} must be >= 1")
-        self.batch_tokens = batch_tokens or (32768 if self.device.type == "cuda" else 8192)
+        self.batch_tokens = batch_tokens or (65536 if self.device.type == "cuda" else 8192)
         self.attention, self.workers = attention, workers or os.cpu_count() or 1
         self.dtype, self.backend, self.session, self._net, self._tokenize = dtype, backend, None, None, None
         self.dim = config_width(self.path)  # the weights load on first use: a fully cached run never needs them
@@ -389,7 +389,7 @@ def _embed(self: TeacherEncoder,
 from concurrent.futures import ThreadPoolExecutor
 from collections import deque
 
-TOKENIZE_CHUNK = 4096  # texts a worker thread tokenises and packs at a time
+TOKENIZE_CHUNK = 8192  # texts a worker thread tokenises and packs at a time (H100: 4,096 -> 8,192 was 1.3× faster)
 
 def ahead(pool: ThreadPoolExecutor,  # the worker threads
           f,  # the function to map

@@ -245,14 +245,14 @@ def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
                  idxs: list,  # row indices of each batch, in order
                  device: torch.device,  # where the batches go
 ):
-    "(indices, inputs, targets) per batch, gathered in a worker thread two batches ahead, sent from page-locked memory."
+    "(indices, inputs, targets) per batch, gathered in two worker threads ahead, sent from page-locked memory."
     pin = device.type == "cuda"
     def rows(t, idx):  # a mapped file's rows are read, never mapped (`read_rows`)
         if is_mapped(t): return read_rows(t, idx, pin)
         return t.index_select(0, idx).pin_memory() if pin else t.index_select(0, idx)
     def gather(k): return rows(x, idxs[k]), rows(y, idxs[k])
-    with ThreadPoolExecutor(1) as pool:
-        for k, (xb, yb) in enumerate(ahead(pool, gather, range(len(idxs)), depth=2)):
+    with ThreadPoolExecutor(2) as pool:  # reads wait on the kernel without the GIL: two overlap
+        for k, (xb, yb) in enumerate(ahead(pool, gather, range(len(idxs)), depth=3)):
             yield idxs[k], xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
 
 # %% ../nbs/07_training.ipynb #f8d34a33

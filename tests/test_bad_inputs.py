@@ -104,6 +104,12 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
      "log folder"),
     ("eval-missing-run", ["cube_eval", "--run", "no_run"], "not a run folder"),
     ("eval-truncated-model", ["cube_eval", "--run", "run_truncated"], "model.safetensors"),
+    ("eval-truncated-embeddings", ["cube_eval", "--run", "run_vectors_truncated"],
+     "embeddings.safetensors is not a valid safetensors file"),
+    ("train-ragged-parquet", ["cube_train", "--embeddings", "ragged.parquet", "--out", "from_ragged"],
+     "rows of q have 2 different lengths"),
+    ("train-null-parquet", ["cube_train", "--embeddings", "null.parquet", "--out", "from_null"], "1 empty rows"),
+    ("bench-data-too-small", ["cube_bench", "--suite", "data", "--sizes", "5"], "--sizes [5] must be >= 10"),
     ("eval-wrong-dims-model", ["cube_eval", "--run", "run_wrong_dims"], "does not match"),
     ("eval-missing-data", ["cube_eval", "--run", "run_ok", "--data", "nope.jsonl"], "does not exist"),
     ("eval-empty-data", ["cube_eval", "--run", "run_ok", "--data", "empty.jsonl"], "empty.jsonl"),
@@ -175,6 +181,12 @@ def workdir(tmp_path_factory, tiny_bert, tiny_run):
     shutil.copytree(d / "run_ok", d / "run_truncated")
     m = d / "run_truncated" / "model.safetensors"
     m.write_bytes(m.read_bytes()[:100])
+    shutil.copytree(d / "run_ok", d / "run_vectors_truncated")
+    e = d / "run_vectors_truncated" / "embeddings.safetensors"
+    e.write_bytes(e.read_bytes()[:5000])
+    import pyarrow as pa, pyarrow.parquet as pq
+    pq.write_table(pa.table({"q": [[1.0, 2.0], [3.0], [1.0, 2.0]], "a": [[1.0, 2.0]] * 3}), d / "ragged.parquet")
+    pq.write_table(pa.table({"q": [[1.0, 2.0], None, [1.0, 2.0]], "a": [[1.0, 2.0]] * 3}), d / "null.parquet")
     shutil.copytree(d / "run_ok", d / "run_wrong_dims")
     c = d / "run_wrong_dims" / "config.yaml"
     cfg = yaml.safe_load(c.read_text())

@@ -108,6 +108,16 @@ def test_bench_quick_json():
     assert res["vs_reference"] > 1 and res["cell_steps_per_s"] > 0 and res["device"] == "cpu"
 
 
+def test_bench_data_quick(tmp_path):
+    "--suite data: each size written, mapped and trained from in its own process; the files go afterwards."
+    r = run("cube_bench", "--suite", "data", "--quick", "--folder", tmp_path, "--json", "model.lattice.steps=2")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout.strip().splitlines()[-1])
+    assert [x["pairs"] for x in rows] == [2000, 20_000] and all(x["pairs_per_s"] > 0 for x in rows)
+    assert rows[1]["rss_vs_first"] < 1.5, rows  # ten times the pairs, about the same memory
+    assert "peak RSS" in r.stdout and not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("mode, flag", [("autoencoder", "--task"), ("mixed", "--mode")])
 def test_other_modes_end_to_end(mode, flag, tiny_run, tmp_path):
     out = tmp_path / mode

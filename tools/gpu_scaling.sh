@@ -62,7 +62,7 @@ if [ "$1" = embeddings ]; then  # cube_bench's teacher suite (fp16, 100,000 chit
     --teacher runs/gpu-bundle/minilm-fp16 \
     --json 2>&1 | grep -v -i warn | tee $OUT/teacher.txt
   mkdir -p $2
-  cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 --steps 2000 --folder $2 \
+  [ -n "${NO_DATA:-}" ] || cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 --steps 2000 --folder $2 \
     --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
   rm -rf $CUBE_NB_CACHE/embeddings  # e2e with a cold embedding cache (the Triton cache stays as the runs left it)
   bash $0 e2e $2/e2e 2>&1 | grep -v -i warn | tail -4 | tee $OUT/e2e.txt
