@@ -56,16 +56,15 @@ if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied f
   done
   exit
 fi
-if [ "$1" = embeddings ]; then  # cube_bench's teacher suite (fp16, 100,000 chitchat texts) and data suite, then e2e
+if [ "$1" = embeddings ]; then  # cube_bench's teacher suite (fp16, 100,000 chitchat texts), e2e, then the data suite
   setup
   cli bench_main --suite teacher --device cuda --dtype float16 --data chitchat --texts 100000 \
-    --teacher runs/gpu-bundle/minilm-fp16 \
-    --json 2>&1 | grep -v -i warn | tee $OUT/teacher.txt
+    --teacher runs/gpu-bundle/minilm-fp16 --json 2>&1 | grep -v -i warn | tee $OUT/teacher.txt
   mkdir -p $2
-  [ -n "${NO_DATA:-}" ] || cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 --steps 2000 --folder $2 \
-    --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
-  rm -rf $CUBE_NB_CACHE/embeddings  # e2e with a cold embedding cache (the Triton cache stays as the runs left it)
+  rm -rf $CUBE_NB_CACHE/embeddings  # e2e with a cold embedding cache (the Triton cache as earlier runs left it)
   bash $0 e2e $2/e2e 2>&1 | grep -v -i warn | tail -4 | tee $OUT/e2e.txt
+  [ -n "${NO_DATA:-}" ] || cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 \
+    --steps 2000 --folder $2 --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
   exit
 fi
 if [ "$1" = e2e ]; then  # from the corpus's text to an evaluated run, the teacher on the GPU in half precision
