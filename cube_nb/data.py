@@ -483,7 +483,9 @@ class DialogueDataset(torch.utils.data.Dataset):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         "(inputs, targets) of one split (optionally of one task): views where its rows are contiguous, else copies."
         rows = self.rows(name, task)
-        if rows and rows[-1] - rows[0] + 1 == len(rows): return self.q[rows[0]:rows[-1] + 1], self.a[rows[0]:rows[-1] + 1]
+        if rows and rows[-1] - rows[0] + 1 == len(rows):
+            s = slice(rows[0], rows[-1] + 1)
+            return self.q[s], self.a[s]
         idx = torch.tensor(rows, dtype=torch.long)
         return self.q[idx], self.a[idx]
 
@@ -708,9 +710,9 @@ def _parquet_columns(p: Path) -> dict:
         if k in ("q", "a"):
             check(hasattr(col, "flatten") and col.null_count == 0, f"embeddings file {p}: column {k} is "
                   f"{col.type} with {col.null_count} empty rows: store one list of numbers per row in every row")
-            widths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
-            check(len(set(widths.tolist())) <= 1, f"embeddings file {p}: rows of {k} have {len(set(widths.tolist()))} "
-                  f"different lengths ({widths.min()}-{widths.max()}): store vectors of one width")
+            w = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+            check(len(set(w.tolist())) <= 1, f"embeddings file {p}: rows of {k} have {len(set(w.tolist()))} "
+                  f"different lengths ({w.min()}-{w.max()}): store vectors of one width")
             out[k] = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(col), -1)
         elif k in ("questions", "answers", "groups"): out[k] = col.to_pylist()
     return out
@@ -774,6 +776,11 @@ def create_file_dataset(path,  # a file, or a bundled corpus name
 _NP = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32, "I16": np.int16,
        "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 
+class _OpenFile:
+    "A file open for reading while anything holds this object."
+    def __init__(self, path): self.fd = os.open(path, os.O_RDONLY)
+    def __del__(self): os.close(self.fd)
+
 def _damaged(path, why: str) -> CubeError:
     return CubeError(f"{path} is not a valid safetensors file ({why}): it is damaged or truncated, delete it and "
                      "write it again (re-run the command that made it)")
@@ -791,7 +798,7 @@ def map_tensors(path,  # a .safetensors file
         specs = {k: (v["dtype"], tuple(v["shape"]), *v["data_offsets"]) for k, v in head.items() if k != "__metadata__"}
     except (ValueError, TypeError, KeyError, AttributeError, OSError): raise _damaged(path, "unreadable header") from None
     if any(d not in _NP for d, *_ in specs.values()): return load_tensors(path)
-    out = {}
+    out, file = {}, _OpenFile(path)
     for k, (d, shape, a, b) in specs.items():
         if b - a != int(np.prod(shape)) * np.dtype(_NP[d]).itemsize or 8 + n + b > size:
             raise _damaged(path, f"{k} needs bytes {a}-{b} of {size - 8 - n}")
@@ -799,6 +806,7 @@ def map_tensors(path,  # a .safetensors file
             out[k] = torch.empty(shape, dtype=torch.from_numpy(np.empty(0, _NP[d])).dtype)
             continue
         m = np.memmap(path, dtype=_NP[d], mode="r", offset=8 + n + a, shape=shape)
+        m.file = file  # for `read_rows`, closed with the last of the file's tensors
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # read-only: torch warns that writing to it would fail
             out[k] = torch.from_numpy(m)
@@ -806,8 +814,6 @@ def map_tensors(path,  # a .safetensors file
     return out
 
 # %% ../nbs/05_data.ipynb #da3b383a
-_FDS = {}  # file -> a descriptor open for reading, shared by every `read_rows`
-
 def read_rows(t: torch.Tensor,  # (N, d) a memory-mapped tensor, or a view of its rows
               idx: torch.Tensor,  # (k,) the rows wanted, in order
               pin: bool = False,  # into page-locked memory (for asynchronous copies to a GPU)
@@ -818,7 +824,7 @@ def read_rows(t: torch.Tensor,  # (N, d) a memory-mapped tensor, or a view of it
     size, step = t.shape[1] * t.element_size(), t.stride(0) * t.element_size()
     base = m.offset + t.storage_offset() * t.element_size()
     out = torch.empty(len(idx), t.shape[1], dtype=t.dtype, pin_memory=pin)
-    fd = _FDS.get(m.filename) or _FDS.setdefault(m.filename, os.open(m.filename, os.O_RDONLY))
+    fd = m.file.fd  # opened with the mapping: the very file mapped, even if another took its name since
     buf = memoryview(out.numpy()).cast("B")
     rows = idx.tolist()
     for j in sorted(range(len(rows)), key=rows.__getitem__):  # in file order: neighbours share cached pages

@@ -205,7 +205,7 @@ def bank(self: DialogueDataset,
     return answer_bank([self.records[i]["a"] for i in rows], [self.records[i]["group"] for i in rows], rule)
 
 # %% ../nbs/07_training.ipynb #41d29c7a
-from .data import is_mapped, drop_pages, read_rows
+from .data import is_mapped, read_rows, blockwise
 from .teachers import ahead
 from concurrent.futures import ThreadPoolExecutor
 
@@ -221,7 +221,6 @@ def check_rows(t,  # (N, d) rows: a tensor, in memory or memory-mapped
                name: str,  # what they are, as the message names them
 ):
     "`check_tensor` for (N, d) rows; a memory-mapped tensor's values checked block by block (never all resident)."
-    from cube_nb.data import blockwise
     if not is_mapped(t): return check_tensor(t, name, ndim=2)
     check_tensor(t[:0], name, ndim=2)
     bad = blockwise(lambda s: (~torch.isfinite(t[s])).any(1), len(t), t)
@@ -1149,8 +1148,8 @@ def bench_mapped(n: int = 100_000,  # synthetic training pairs in the file
 ) -> dict:
     "Peak RSS and pairs/s of training read batch by batch from `n` memory-mapped pairs; pairs written blockwise."
     from cube_nb.data import RowsWriter, map_tensors
-    cfg, d = dataclasses.replace(cfg or TrainingConfig(), epochs=1), (cfg or TrainingConfig()).model.dim
-    g, block = torch.Generator().manual_seed(seed), 65536
+    cfg = dataclasses.replace(cfg or TrainingConfig(), epochs=1)
+    d, g, block = cfg.model.dim, torch.Generator().manual_seed(seed), 65536
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         path, t0 = Path(tmp) / "embeddings.safetensors", time.perf_counter()
         with RowsWriter(path, {"q": (n + val, d), "a": (n + val, d)}) as w:
