@@ -292,7 +292,8 @@ def bench_main(argv=None):  # the arguments, None: the command line's
         from cube_nb.data import bench_teacher
         res = bench_teacher(args.data, args.teacher, 300 if args.quick else args.texts, args.device, args.dtype)
         rates = res["texts_per_s"]
-        print(f"{res['texts']:,} distinct {res['source']} texts, {res['teacher']} in {res['dtype']} on {res['device']}: "
+        print(f"{res['texts']:,} distinct {res['source']} texts, {res['teacher']} in {res['dtype']} "
+              f"on {res['device']}: "
               + ", ".join(f"{k} {v:,.0f} texts/s" for k, v in rates.items())
               + f" | ours {res['vs_sentence_transformers']:.2f}× sentence-transformers (batch {res['st_batch']}), "
                 f"lowest cosine between the two {res['min_cos_vs_sentence_transformers']:.7f} | "
@@ -308,9 +309,11 @@ def bench_main(argv=None):  # the arguments, None: the command line's
         check(min(sizes) >= 10 and steps >= 4, f"--sizes {sizes} must be >= 10 pairs and --steps {steps} >= 4")
         rows = bench_memory(sizes, cfg, steps, args.folder)
         for r in rows:
-            print(f"{r['pairs']:>12,} pairs ({r['file_bytes'] / 2**30:6.2f} GiB file, written in {r['write_s']:5.1f}s): "
+            print(f"{r['pairs']:>12,} pairs ({r['file_bytes'] / 2**30:6.2f} GiB file, "
+                  f"written in {r['write_s']:5.1f}s): "
                   f"peak RSS {r['peak_rss_bytes'] / 2**30:5.2f} GiB ({r['rss_vs_first']:.2f}× the first), "
-                  f"{r['pairs_per_s']:>9,.0f} pairs/s over {r['steps']} steps of {r['batch_size']} read from the mapping")
+                  f"{r['pairs_per_s']:>9,.0f} pairs/s over {r['steps']} steps of {r['batch_size']} "
+                  "read from the file")
         if args.json: print(json.dumps(rows))
         return
     if args.suite == "train":
@@ -370,7 +373,7 @@ def embed_main(argv=None):  # the arguments, None: the command line's
     p.add_argument("--context-window", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: ONNX Runtime on the CPU, the same vectors and cache, 1.0–1.3× faster here")
+                   help="onnx: ONNX Runtime on the CPU, the same vectors and cache (see cube_bench --suite teacher)")
     args = p.parse_args(argv)
     texts = record_texts(load_records(args.data, task_arg(args), context_window=args.context_window))
     t = TeacherEncoder(args.teacher, device=args.device, backend=args.backend)

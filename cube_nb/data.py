@@ -425,7 +425,7 @@ def is_mapped(t) -> bool:  # any object
     "Whether `t` is (a view of) a tensor memory-mapped by `map_tensors`."
     return isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.untyped_storage().data_ptr() in _MAPPED
 
-def drop_pages(*ts):  # tensors; in-memory ones are left alone
+def drop_pages(*ts):  # tensors (in-memory ones are left alone)
     "Hand the pages of memory-mapped tensors back to the kernel: they leave this process's memory (not the page cache)."
     for t in ts:
         m = _MAPPED.get(t.untyped_storage().data_ptr()) if is_mapped(t) else None
@@ -436,7 +436,7 @@ def blockwise(f,  # slice -> a tensor of that block's results
               *mapped,  # the tensors `f` reads: their pages are dropped after each block (when mapped)
               block: int = 65536,  # rows a block
 ) -> torch.Tensor:
-    "`f` over blocks of `n` rows, concatenated; a memory-mapped input never held in memory whole."
+    "`f` over blocks of `n` rows, concatenated: a memory-mapped input is never held in memory whole."
     out = []
     for s in range(0, n, block):
         out.append(f(slice(s, s + block)))
@@ -796,7 +796,8 @@ def map_tensors(path,  # a .safetensors file
             n = int.from_bytes(f.read(8), "little")
             head = json.loads(f.read(n)) if 0 < n <= size - 8 else None
         specs = {k: (v["dtype"], tuple(v["shape"]), *v["data_offsets"]) for k, v in head.items() if k != "__metadata__"}
-    except (ValueError, TypeError, KeyError, AttributeError, OSError): raise _damaged(path, "unreadable header") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OSError):
+        raise _damaged(path, "unreadable header") from None
     if any(d not in _NP for d, *_ in specs.values()): return load_tensors(path)
     out, file = {}, _OpenFile(path)
     for k, (d, shape, a, b) in specs.items():
@@ -864,7 +865,8 @@ class RowsWriter:
         n, d = self.shapes[name]
         check(rows.ndim == 2 and rows.shape[1] == d and 0 <= start and start + len(rows) <= n,
               f"rows of shape {tuple(rows.shape)} at row {start} do not fit {name} of shape {(n, d)}")
-        os.pwrite(self.fd, rows.detach().float().cpu().contiguous().numpy().tobytes(), self.offset[name] + 4 * start * d)
+        data = rows.detach().float().cpu().contiguous().numpy().tobytes()
+        os.pwrite(self.fd, data, self.offset[name] + 4 * start * d)
 
     def __exit__(self, kind, *_):
         try:
@@ -956,5 +958,6 @@ def bench_teacher(source: str = "chitchat",  # a corpus name or a file
     name = torch.cuda.get_device_name() if ours.device.type == "cuda" else "cpu"
     return {"source": source, "teacher": str(ours.name), "texts": len(texts), "device": name, "dtype": dtype,
             "texts_per_s": rate, "vs_sentence_transformers": rate["ours"] / rate["sentence_transformers"],
-            "min_cos_vs_sentence_transformers": float(cos.min()), "st_batch": st_batch, "batch_tokens": ours.batch_tokens,
-            "packed": ours.packed, "workers": ours.workers, "peak_rss_bytes": peak_rss_bytes()}
+            "min_cos_vs_sentence_transformers": float(cos.min()), "st_batch": st_batch,
+            "batch_tokens": ours.batch_tokens, "packed": ours.packed, "workers": ours.workers,
+            "peak_rss_bytes": peak_rss_bytes()}

@@ -163,7 +163,7 @@ class TeacherEncoder:
                  device: str | None = "cpu",  # cpu, cuda, or None: cuda when there is one
                  dtype: Literal["float32", "float16", "bfloat16"] = "float32",  # the teacher's weights on a GPU
                  backend: Literal["torch", "onnx"] = "torch",  # onnx: ONNX Runtime on the CPU (`export_onnx`)
-                 attention: Literal["auto", "packed", "padded"] = "auto",  # packed: no padding (BERT models); auto
+                 attention: Literal["auto", "packed", "padded"] = "auto",  # packed: unpadded (BERT), auto: where it can
                  workers: int | None = None):  # tokenizer threads, None: one per CPU core
         st = teacher_settings(name_or_path)
         pooling, normalize = pooling or st["pooling"], st["normalize"] if normalize is None else normalize
@@ -273,7 +273,7 @@ def token_batches(lengths: list[int],  # tokens of each text
 def tokenize_fn(tokenizer,  # a transformers tokenizer
                 max_length: int,  # tokens per text at most (special tokens included): longer texts are cut
 ):
-    "A thread-safe function texts -> token ids (truncated, unpadded); a fast tokenizer's runs without the GIL."
+    "A thread-safe function texts -> token ids (truncated, unpadded): a fast tokenizer's runs without the GIL."
     if not getattr(tokenizer, "is_fast", False):
         return lambda texts: tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     from tokenizers import Tokenizer
@@ -314,7 +314,7 @@ def varlen_attention(q: torch.Tensor,  # (T, d) queries of packed texts
                      v: torch.Tensor,  # (T, d) values
                      offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
                      heads: int,  # attention heads (d = heads × head width)
-                     nested: bool = True,  # jagged nested tensors; False: pad q, k, v and mask
+                     nested: bool = True,  # jagged nested tensors, False: pad q, k, v and mask
 ) -> torch.Tensor:
     "Multi-head attention of each packed text over its own tokens: (T, d)."
     T, d = q.shape

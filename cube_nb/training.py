@@ -220,18 +220,18 @@ def streams(train: tuple,  # (inputs, targets)
 def check_rows(t,  # (N, d) rows: a tensor, in memory or memory-mapped
                name: str,  # what they are, as the message names them
 ):
-    "`check_tensor` for (N, d) rows; a memory-mapped tensor's values checked block by block (never all resident)."
+    "`check_tensor` for (N, d) rows: a memory-mapped tensor's values checked block by block (never all resident)."
     if not is_mapped(t): return check_tensor(t, name, ndim=2)
     check_tensor(t[:0], name, ndim=2)
     bad = blockwise(lambda s: (~torch.isfinite(t[s])).any(1), len(t), t)
     check(not bad.any(), f"{name} contain NaN or Inf ({int(bad.sum())} rows): clean the input before passing it in")
     return t
 
-def to_device(t: torch.Tensor,  # any tensor; a mapped one is copied block by block, its pages dropped after each
+def to_device(t: torch.Tensor,  # any tensor (a mapped one is copied block by block, its pages dropped after each)
               device: torch.device,  # where to
               block: int = 65536,  # rows a block
 ) -> torch.Tensor:
-    "`t` on `device`; a memory-mapped `t` never whole in host memory on the way."
+    "`t` on `device`: a memory-mapped `t` is never whole in host memory on the way."
     if not is_mapped(t): return t.to(device)
     out = torch.empty(t.shape, dtype=t.dtype, device=device)
     for s in range(0, len(t), block):
@@ -267,7 +267,7 @@ class Learner:
                  difficulty: torch.Tensor | None = None,  # per training pair: the curriculum's difficulty
                  sample_weights: torch.Tensor | None = None,  # per training pair: its weight in the loss
                  val_bank: Bank | None = None,  # the validation split's retrieval candidates (`ds.bank('val')`)
-                 stream: bool | None = None):  # batches read from host rows; None: mapped data too big for the GPU
+                 stream: bool | None = None):  # batches read from host rows, None: mapped data too big for the GPU
         for name, (x, y) in (("training", train), ("validation", val)):
             check_rows(x, f"{name} inputs")
             check_rows(y, f"{name} targets")
@@ -1146,7 +1146,7 @@ def bench_mapped(n: int = 100_000,  # synthetic training pairs in the file
                  folder=None,  # where the file is written (and deleted after), None: the system's temp folder
                  seed: int = 0,  # seeds the pairs and the weights
 ) -> dict:
-    "Peak RSS and pairs/s of training read batch by batch from `n` memory-mapped pairs; pairs written blockwise."
+    "Peak RSS and pairs/s of training read batch by batch from `n` memory-mapped pairs, written block by block."
     from cube_nb.data import RowsWriter, map_tensors
     cfg = dataclasses.replace(cfg or TrainingConfig(), epochs=1)
     d, g, block = cfg.model.dim, torch.Generator().manual_seed(seed), 65536
@@ -1179,10 +1179,12 @@ def bench_memory(sizes=(100_000, 1_000_000, 10_000_000),  # training pairs, one 
     import subprocess, sys
     cfg, rows = cfg or TrainingConfig(), []
     for n in sizes:
-        code = ("import json, sys; from cube_nb.training import bench_mapped, TrainingConfig; "
-                "from cube_nb.core import config_from_dict; a = json.loads(sys.argv[1]); "
-                "print(json.dumps(bench_mapped(a['n'], config_from_dict(TrainingConfig, a['cfg']), a['steps'], "
-                "folder=a['folder'])))")
+        code = ("import json, sys\n"
+                "from cube_nb.training import bench_mapped, TrainingConfig\n"
+                "from cube_nb.core import config_from_dict\n"
+                "a = json.loads(sys.argv[1])\n"
+                "cfg = config_from_dict(TrainingConfig, a['cfg'])\n"
+                "print(json.dumps(bench_mapped(a['n'], cfg, a['steps'], folder=a['folder'])))")
         arg = json.dumps({"n": n, "cfg": config_to_dict(cfg), "steps": steps, "folder": folder})
         r = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True)
         check(r.returncode == 0, f"the {n:,}-pair benchmark failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
