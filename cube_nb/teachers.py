@@ -587,17 +587,24 @@ def cache(self: TeacherEncoder,
     "The embedding cache of this teacher and its options under `root`."
     return EmbeddingCache(root or default_cache_dir(), self.cache_key, self.dim)
 
+# %% ../nbs/04_teachers.ipynb #8975eac2
+@patch(as_prop=True)
+def shard_texts(self: TeacherEncoder) -> int:
+    "Texts per cache shard: 4,096 on the CPU, 16 tokenizer chunks on a GPU (`encode`'s threads keep ahead within one)."
+    return 16 * TOKENIZE_CHUNK if self.device.type == "cuda" else 4096
+
 # %% ../nbs/04_teachers.ipynb #407bebe5
 @patch
 def embed_new(self: TeacherEncoder,
               uniq: list[str],  # distinct texts the cache does not hold
               cache: EmbeddingCache,  # where their vectors go, a shard per chunk
-              chunk: int = 4096,  # texts embedded, then written as one shard, at a time
+              chunk: int | None = None,  # texts embedded, then written as one shard, None: `shard_texts`
               progress: bool = False,  # a fastprogress bar per chunk (notebooks)
               log=None,  # print-like: a line with the time left after each chunk (consoles)
 ) -> torch.Tensor:
     "Vectors (N, dim) of `uniq`, embedded chunk by chunk, each chunk cached as one shard (a killed run keeps those)."
     from cube_nb.core import progress_line
+    chunk = chunk or self.shard_texts
     new, t0 = torch.empty(len(uniq), self.dim), time.perf_counter()
     for s in range(0, len(uniq), chunk):
         new[s:s + chunk] = self.encode(uniq[s:s + chunk], progress=progress)
@@ -609,7 +616,7 @@ def embed_new(self: TeacherEncoder,
 def encode_cached(self: TeacherEncoder,
                   texts: list[str],  # the texts to embed
                   cache: EmbeddingCache | None = None,  # None: this teacher's cache in the default folder
-                  chunk: int = 4096,  # texts embedded, then written as one shard, at a time
+                  chunk: int | None = None,  # texts embedded, then written as one shard, None: `shard_texts`
                   progress: bool = False,  # a fastprogress bar per chunk (notebooks)
                   log=None,  # print-like: a line with the time left after each chunk (consoles)
 ) -> torch.Tensor:
@@ -638,7 +645,7 @@ def cache_share(self: TeacherEncoder,
                 cache: EmbeddingCache | None = None,  # None: this teacher's cache in the default folder
                 rank: int = 0,  # this process's share ...
                 world: int = 1,  # ... of this many
-                chunk: int = 4096,  # texts embedded, then written as one shard, at a time
+                chunk: int | None = None,  # texts embedded, then written as one shard, None: `shard_texts`
                 log=None,  # print-like: a line with the time left after each chunk
 ) -> int:
     "Embed and cache share `rank` of `world` (a contiguous slice) of `uniq`: returns how many texts that was."
