@@ -13,12 +13,12 @@ from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
-__all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'fit_ridge', 'fit_procrustes', 'MAP', 'fit_map',
-           'sized_baselines', 'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings', 'score_mapper',
-           'score_all', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key', 'cached_baselines',
-           'metrics_name', 'evaluate_run', 'scoring_info', 'bank_info', 'table_cols', 'metrics_table', 'error_analysis',
-           'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'bank_line', 'run_report', 'PhraseBankDecoder',
-           'store_stats']
+__all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'moments', 'fit_ridge', 'fit_procrustes', 'MAP',
+           'fit_map', 'sized_baselines', 'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings',
+           'score_mapper', 'score_all', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key',
+           'cached_baselines', 'metrics_name', 'evaluate_run', 'scoring_info', 'bank_info', 'table_cols',
+           'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'bank_line',
+           'run_report', 'PhraseBankDecoder', 'store_stats']
 
 # %% ../nbs/08_evaluation.ipynb #f2b070fd
 class Affine64(nn.Module):
@@ -35,6 +35,23 @@ class Affine64(nn.Module):
 
     def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()  # (B, d) questions
 
+# %% ../nbs/08_evaluation.ipynb #d6e04dce
+from .data import drop_pages, blockwise
+from .training import to_device
+
+def moments(x: torch.Tensor,  # (n, d) inputs, in memory or memory-mapped
+            y: torch.Tensor,  # (n, d_out) targets
+            block: int = 65536,  # rows a block
+) -> tuple:
+    "(Σx, Σy, xᵀx, xᵀy) in float64, summed block by block: a memory-mapped x, y is never whole in memory."
+    sx, sy = x.new_zeros(x.shape[1], dtype=torch.float64), y.new_zeros(y.shape[1], dtype=torch.float64)
+    xx, xy = torch.outer(sx, sx), torch.outer(sx, sy)
+    for s in range(0, len(x), block):
+        xb, yb = x[s:s + block].double(), y[s:s + block].double()
+        sx, sy, xx, xy = sx + xb.sum(0), sy + yb.sum(0), xx + xb.T @ xb, xy + xb.T @ yb
+        drop_pages(x, y)
+    return sx, sy, xx, xy
+
 # %% ../nbs/08_evaluation.ipynb #dd69f9ef
 def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
               y: torch.Tensor,  # training targets (n, d_out)
@@ -42,10 +59,10 @@ def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
               yv: torch.Tensor,  # validation targets
               lams=tuple(10 ** (k / 2) for k in range(-6, 7))):  # the λ tried: 1e-3 … 1e3, half-decade steps
     "Ridge regression x -> y with intercept, λ picked by validation cosine, returns (`Affine64`, λ)."
-    x, y, xv, yv = (t.double() for t in (x, y, xv, yv))
-    mx, my = x.mean(0), y.mean(0)
-    xc, yc = x - mx, y - my
-    gram, xty = xc.T @ xc, xc.T @ yc
+    sx, sy, xx, xy = moments(x, y)
+    n, xv, yv = len(x), xv.double(), yv.double()
+    mx, my = sx / n, sy / n
+    gram, xty = xx - n * torch.outer(mx, mx), xy - n * torch.outer(mx, my)  # the centred products
     def solve(lam): return torch.linalg.solve(gram + lam * torch.eye(len(gram), dtype=gram.dtype), xty)
     best = max(lams, key=lambda l: F.cosine_similarity((xv - mx) @ solve(l) + my, yv).mean().item())
     return Affine64(solve(best), mx, my), best
@@ -56,7 +73,7 @@ def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
 ) -> Affine64:
     "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as an `Affine64`."
     # (d_in, d_out) with orthonormal rows or columns
-    u, _, vt = torch.linalg.svd(x.double().T @ y.double(), full_matrices=False)
+    u, _, vt = torch.linalg.svd(moments(x, y)[3], full_matrices=False)
     return Affine64(u @ vt)
 
 # %% ../nbs/08_evaluation.ipynb #6745d348
@@ -73,7 +90,7 @@ MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  #
 
 def _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device):
     "One MAP training of the grid: (best validation R@1, its weights, its epoch)."
-    (x, y), (xv, yv) = [[t.to(device) for t in p] for p in (train, val)]
+    (x, y), (xv, yv) = [[to_device(t, torch.device(device)) for t in p] for p in (train, val)]
     torch.manual_seed(seed)
     m, g, yn = MAP(x.shape[1]).to(device), torch.Generator().manual_seed(seed), F.normalize(y, dim=1)
     opt, best, since = torch.optim.Adagrad(m.parameters(), lr=lr), (-1.0, None, 0), 0
@@ -139,7 +156,8 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     (xt, yt), (xv, yv) = train, val
     d, d_out = xt.shape[1], yt.shape[1]
     out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
-    out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=yt.mean(0)),
+    mean = blockwise(lambda s: yt[s].double().sum(0, keepdim=True), len(yt), yt).sum(0).float() / len(yt)
+    out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=mean),
                 "ridge": fit_ridge(xt, yt, xv, yv)[0], "procrustes": fit_procrustes(xt, yt)})
     if d == d_out:  # the identity plus a learned map: the field's adapter
         out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
