@@ -428,8 +428,7 @@ def is_mapped(t) -> bool:  # any object
 def drop_pages(*ts):  # tensors (in-memory ones are left alone)
     "Hand the pages of memory-mapped tensors back to the kernel: they leave this process's memory (not the page cache)."
     for t in ts:
-        m = _MAPPED.get(t.untyped_storage().data_ptr()) if is_mapped(t) else None
-        if m is not None: m._mmap.madvise(mmap.MADV_DONTNEED)
+        if is_mapped(t): _MAPPED[t.untyped_storage().data_ptr()]._mmap.madvise(mmap.MADV_DONTNEED)
 
 def blockwise(f,  # slice -> a tensor of that block's results
               n: int,  # rows
@@ -717,7 +716,7 @@ def _parquet_columns(p: Path) -> dict:
         elif k in ("questions", "answers", "groups"): out[k] = col.to_pylist()
     return out
 
-def load_vectors(path,  # a .safetensors or .npz file with `q` and `a` (N, d), an .npz may add texts and groups
+def load_vectors(path,  # .safetensors, .npz or .parquet with `q` and `a` (N, d), the last two may add texts
 ) -> dict:
     "Question and answer vectors from a file, checked: {'q', 'a'} float tensors and, where given, the texts and groups."
     import numpy as np
@@ -943,12 +942,11 @@ def bench_teacher(source: str = "chitchat",  # a corpus name or a file
     ours = TeacherEncoder(teacher, device=device, dtype=dtype)
     st_batch = st_batch or (256 if ours.device.type == "cuda" else 32)
     st = SentenceTransformer(str(ours.path), device=str(ours.device)).to(getattr(torch, dtype))
-    run = {"ours": lambda x: ours.encode(x),
+    run = {"ours": ours.encode,
            "sentence_transformers": lambda x: st.encode(x, batch_size=st_batch, convert_to_tensor=True,
                                                         normalize_embeddings=ours.normalize).float().cpu()}
     if ours.device.type == "cpu" and dtype == "float32":
-        onnx = TeacherEncoder(teacher, backend="onnx")
-        run["onnx"] = lambda x: onnx.encode(x)
+        run["onnx"] = TeacherEncoder(teacher, backend="onnx").encode
     rate, vecs = {}, {}
     for name, f in run.items():
         f(texts[:2048])  # warm-up: weights, kernels, thread pools

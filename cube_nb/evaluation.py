@@ -36,7 +36,7 @@ class Affine64(nn.Module):
     def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()  # (B, d) questions
 
 # %% ../nbs/08_evaluation.ipynb #d6e04dce
-from .data import drop_pages, blockwise
+from .data import drop_pages
 from .training import to_device
 
 def moments(x: torch.Tensor,  # (n, d) inputs, in memory or memory-mapped
@@ -57,9 +57,10 @@ def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
               y: torch.Tensor,  # training targets (n, d_out)
               xv: torch.Tensor,  # validation inputs: λ is picked on them
               yv: torch.Tensor,  # validation targets
-              lams=tuple(10 ** (k / 2) for k in range(-6, 7))):  # the λ tried: 1e-3 … 1e3, half-decade steps
+              lams=tuple(10 ** (k / 2) for k in range(-6, 7)),  # the λ tried: 1e-3 … 1e3, half-decade steps
+              stats: tuple | None = None):  # `moments(x, y)` if already computed, None: computed here
     "Ridge regression x -> y with intercept, λ picked by validation cosine, returns (`Affine64`, λ)."
-    sx, sy, xx, xy = moments(x, y)
+    sx, sy, xx, xy = stats or moments(x, y)
     n, xv, yv = len(x), xv.double(), yv.double()
     mx, my = sx / n, sy / n
     gram, xty = xx - n * torch.outer(mx, mx), xy - n * torch.outer(mx, my)  # the centred products
@@ -70,10 +71,11 @@ def fit_ridge(x: torch.Tensor,  # training inputs (n, d)
 # %% ../nbs/08_evaluation.ipynb #123b6900
 def fit_procrustes(x: torch.Tensor,  # training inputs (n, d)
                    y: torch.Tensor,  # training targets (n, d_out)
+                   stats: tuple | None = None,  # `moments(x, y)` if already computed, None: computed here
 ) -> Affine64:
     "The orthogonal W minimising ‖xW − y‖ (orthogonal Procrustes), as an `Affine64`."
     # (d_in, d_out) with orthonormal rows or columns
-    u, _, vt = torch.linalg.svd(moments(x, y)[3], full_matrices=False)
+    u, _, vt = torch.linalg.svd((stats or moments(x, y))[3], full_matrices=False)
     return Affine64(u @ vt)
 
 # %% ../nbs/08_evaluation.ipynb #6745d348
@@ -90,7 +92,7 @@ MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  #
 
 def _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device):
     "One MAP training of the grid: (best validation R@1, its weights, its epoch)."
-    (x, y), (xv, yv) = [[to_device(t, torch.device(device)) for t in p] for p in (train, val)]
+    (x, y), (xv, yv) = train, val  # on `device` already (`fit_map`)
     torch.manual_seed(seed)
     m, g, yn = MAP(x.shape[1]).to(device), torch.Generator().manual_seed(seed), F.normalize(y, dim=1)
     opt, best, since = torch.optim.Adagrad(m.parameters(), lr=lr), (-1.0, None, 0), 0
@@ -119,6 +121,7 @@ def fit_map(train: tuple,  # (questions, answers) to fit
 ) -> tuple:
     "MAP fitted as PolyAI fit it, the grid point and epoch with the best validation R@1 kept: (`MAP`, its choice)."
     from itertools import product
+    train, val = [tuple(to_device(t, torch.device(device)) for t in p) for p in (train, val)]  # once for the grid
     runs = {(lr, l2): _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device)
             for lr, l2 in product(grid["lr"], grid["l2"])}
     (lr, l2), (r1, state, ep) = max(runs.items(), key=lambda kv: kv[1][0])
@@ -156,9 +159,9 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     (xt, yt), (xv, yv) = train, val
     d, d_out = xt.shape[1], yt.shape[1]
     out = {"identity": nn.Identity()} if d == d_out else {}  # no identity between two teachers' spaces
-    mean = blockwise(lambda s: yt[s].double().sum(0, keepdim=True), len(yt), yt).sum(0).float() / len(yt)
-    out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=mean),
-                "ridge": fit_ridge(xt, yt, xv, yv)[0], "procrustes": fit_procrustes(xt, yt)})
+    stats = moments(xt, yt)  # one pass over the training split for the three linear baselines
+    out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=(stats[1] / len(yt)).float()),
+                "ridge": fit_ridge(xt, yt, xv, yv, stats=stats)[0], "procrustes": fit_procrustes(xt, yt, stats)})
     if d == d_out:  # the identity plus a learned map: the field's adapter
         out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
                              device=get_device(cfg.device) if cfg else "cpu")[0]

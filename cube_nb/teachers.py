@@ -296,13 +296,13 @@ def pack_ids(ids: list[list[int]],  # token ids of each text
     out = torch.from_numpy(flat), torch.from_numpy(lengths)
     return tuple(t.pin_memory() for t in out) if pin else out
 
-def pad_packed(flat: torch.Tensor,  # (T,) ids end to end
+def pad_packed(flat: torch.Tensor,  # (T, ...) ids (or any rows) of the texts end to end
                lengths: torch.Tensor,  # (B,) tokens of each text
-               pad_id: int = 0,  # the id padding positions get
+               pad_id: int = 0,  # the value padding positions get
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    "The padded (B, L) ids and the (B, L) bool mask of real tokens, where `flat` is."
+    "The padded (B, L, ...) rows and the (B, L) bool mask of real tokens, where `flat` is."
     mask = torch.arange(int(lengths.max()), device=flat.device) < lengths[:, None]
-    ids = torch.full(mask.shape, pad_id, dtype=flat.dtype, device=flat.device)
+    ids = torch.full((*mask.shape, *flat.shape[1:]), pad_id, dtype=flat.dtype, device=flat.device)
     ids[mask] = flat
     return ids, mask
 
@@ -327,13 +327,8 @@ def varlen_attention(q: torch.Tensor,  # (T, d) queries of packed texts
                 return F.scaled_dot_product_attention(*qkv).transpose(1, 2).values().reshape(T, d)
         except (RuntimeError, NotImplementedError) as e:  # a PyTorch without these kernels: pad instead
             warnings.warn(f"attention on nested tensors failed ({str(e).splitlines()[0][:80]}): padding q, k, v")
-    lengths = offsets.diff()
-    mask = torch.arange(int(lengths.max()), device=q.device) < lengths[:, None]
-    def pad(x):
-        p = x.new_zeros(*mask.shape, heads, d // heads)
-        p[mask] = x.view(T, heads, -1)
-        return p.transpose(1, 2)
-    o = F.scaled_dot_product_attention(pad(q), pad(k), pad(v), attn_mask=mask[:, None, None, :])
+    (qp, mask), (kp, _), (vp, _) = [pad_packed(x.view(T, heads, -1), offsets.diff()) for x in (q, k, v)]
+    o = F.scaled_dot_product_attention(*(p.transpose(1, 2) for p in (qp, kp, vp)), attn_mask=mask[:, None, None, :])
     return o.transpose(1, 2)[mask].reshape(T, d)
 
 # %% ../nbs/04_teachers.ipynb #7a48acc2

@@ -1178,13 +1178,13 @@ def bench_memory(sizes=(100_000, 1_000_000, 10_000_000),  # training pairs, one 
     "`bench_mapped` for each size in its own process (each peak RSS is one size's), with the ratio to the first."
     import subprocess, sys
     cfg, rows = cfg or TrainingConfig(), []
+    code = ("import json, sys\n"
+            "from cube_nb.training import bench_mapped, TrainingConfig\n"
+            "from cube_nb.core import config_from_dict\n"
+            "a = json.loads(sys.argv[1])\n"
+            "cfg = config_from_dict(TrainingConfig, a['cfg'])\n"
+            "print(json.dumps(bench_mapped(a['n'], cfg, a['steps'], folder=a['folder'])))")
     for n in sizes:
-        code = ("import json, sys\n"
-                "from cube_nb.training import bench_mapped, TrainingConfig\n"
-                "from cube_nb.core import config_from_dict\n"
-                "a = json.loads(sys.argv[1])\n"
-                "cfg = config_from_dict(TrainingConfig, a['cfg'])\n"
-                "print(json.dumps(bench_mapped(a['n'], cfg, a['steps'], folder=a['folder'])))")
         arg = json.dumps({"n": n, "cfg": config_to_dict(cfg), "steps": steps, "folder": folder})
         r = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True)
         check(r.returncode == 0, f"the {n:,}-pair benchmark failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")

@@ -5,7 +5,7 @@
 #   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
-#   bash tools/gpu_scaling.sh embeddings FOLDER                         # teacher and data suites, then e2e (issue 31)
+#   bash tools/gpu_scaling.sh embeddings FOLDER                         # teacher suite, e2e, data suite (issue 31)
 #   bash tools/gpu_scaling.sh leakfree ROOT "SET ..."                   # 3 seeds: cube_eval leak-free and --bank all
 #   bash tools/gpu_scaling.sh tune ROOT TRIALS WORKERS SECONDS          # the retrieval preset: Jargon + 20k chitchat
 #   bash tools/gpu_scaling.sh retrieval "SET:REGIMES ..." SECONDS       # tools/retrieval_study.py, sets in parallel
@@ -46,6 +46,13 @@ setup() {  # the wheels the image lacks and the chitchat corpus package, unpacke
     runs/gpu-bundle/chitchat_dataset/dataset.json.xz $site/dataset.json
 }
 cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
+e2e() {  # RUN: from the corpus's text to an evaluated run, the teacher on the GPU in half precision
+  local start=$(date +%s)
+  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $1 --force || return 1
+  cli eval_main --run $1 || return 1
+  echo "cube_train + cube_eval on all chitchat: $(( $(date +%s) - start ))s"
+  cp $1/metrics.json $1/timing.json $OUT/
+}
 if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied first, then as the first run left it
   setup
   rm -rf $CUBE_NB_CACHE/triton
@@ -62,18 +69,14 @@ if [ "$1" = embeddings ]; then  # cube_bench's teacher suite (fp16, 100,000 chit
     --teacher runs/gpu-bundle/minilm-fp16 --json 2>&1 | grep -v -i warn | tee $OUT/teacher.txt
   mkdir -p $2
   rm -rf $CUBE_NB_CACHE/embeddings  # e2e with a cold embedding cache (the Triton cache as earlier runs left it)
-  bash $0 e2e $2/e2e 2>&1 | grep -v -i warn | tail -4 | tee $OUT/e2e.txt
+  e2e $2/e2e 2>&1 | grep -v -i warn | tail -4 | tee $OUT/e2e.txt
   [ -n "${NO_DATA:-}" ] || cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 \
     --steps 2000 --folder $2 --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
   exit
 fi
-if [ "$1" = e2e ]; then  # from the corpus's text to an evaluated run, the teacher on the GPU in half precision
+if [ "$1" = e2e ]; then
   setup
-  start=$(date +%s)
-  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2 --force || exit 1
-  cli eval_main --run $2 || exit 1
-  echo "cube_train + cube_eval on all chitchat: $(( $(date +%s) - start ))s"
-  cp $2/metrics.json $2/timing.json $OUT/
+  e2e $2
   exit
 fi
 if [ "$1" = leakfree ]; then  # seeds 0 1 2 of each SET (configs/SET.yaml): cube_train, cube_eval leak-free and old rule
