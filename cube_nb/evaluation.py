@@ -8,7 +8,7 @@ import copy, functools, hashlib, json, math, time, warnings
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, get_device, set_seed, save_png
-from .losses import Bank, answer_bank, one_of_k, retrieval_metrics, pair_scores
+from .losses import Bank, answer_bank, candidate_ranks, one_of_k, retrieval_metrics, pair_scores
 from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict
 
@@ -90,23 +90,47 @@ class MAP(nn.Module):
 # %% ../nbs/08_evaluation.ipynb #a0a502d9
 MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  # PolyAI's grid search
 
-def _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device):
-    "One MAP training of the grid: (best validation R@1, its weights, its epoch)."
-    (x, y), (xv, yv) = train, val  # on `device` already (`fit_map`)
+def _adagrad_(p, acc, lr, eps=1e-10):
+    "`torch.optim.Adagrad`'s step (no decay) in place, `lr` broadcast against `p`: one learning rate per grid point."
+    acc.addcmul_(p.grad, p.grad)
+    p.sub_(lr * p.grad / (acc.sqrt() + eps))
+    p.grad = None
+
+def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoothing, device):
+    "Every (lr, l2) of `points` trained at once, one (α, W) each: {point: (best validation R@1, weights, epoch)}."
+    (x, y), (xv, yv), n = train, val, len(points)  # on `device` already (`fit_map`)
     torch.manual_seed(seed)
-    m, g, yn = MAP(x.shape[1]).to(device), torch.Generator().manual_seed(seed), F.normalize(y, dim=1)
-    opt, best, since = torch.optim.Adagrad(m.parameters(), lr=lr), (-1.0, None, 0), 0
+    m0 = MAP(x.shape[1])  # each point starts from this W and sees the same batches, as a run of its own would
+    alpha, W = (t.detach().repeat(n, *[1] * t.ndim).to(device).requires_grad_() for t in (m0.alpha, m0.W))
+    lr, l2 = (torch.tensor(v, device=device) for v in zip(*points))
+    acc, g = (torch.zeros_like(alpha), torch.zeros_like(W)), torch.Generator().manual_seed(seed)
+    xn, yn, xvn = (F.normalize(t, dim=1) for t in (x, y, xv))  # MAP works on unit vectors
+    bank = val_bank if val_bank is not None else answer_bank(n=len(yv))
+    best, since, live = [(-1.0, None, 0)] * n, [0] * n, list(range(n))  # live: the points still training
     for ep in range(1, epochs + 1):
         for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
-            logits = m(x[idx]) @ yn[idx].T  # each question against every answer of its batch
-            loss = F.cross_entropy(logits, torch.arange(len(idx), device=device), label_smoothing=smoothing)
-            opt.zero_grad()
-            (loss + l2 / 2 * (m.W ** 2).sum()).backward()
-            opt.step()
-        with torch.no_grad(): r1 = retrieval_metrics(m(xv), yv, ks=(1,), bank=val_bank)["R1"]
-        if r1 > best[0]: best, since = (r1, {k: v.cpu().clone() for k, v in m.state_dict().items()}, ep), 0
-        elif (since := since + 1) >= patience: break
-    return best
+            xb = xn[idx]
+            logits = (alpha[:, None, None] * xb + xb @ W) @ yn[idx].T  # (n, B, B): each question, its batch's answers
+            labels = torch.arange(len(idx), device=device).repeat(len(live))
+            loss = F.cross_entropy(logits.flatten(0, 1), labels, label_smoothing=smoothing) * len(live)  # a sum
+            (loss + (l2 / 2 * (W ** 2).sum((1, 2))).sum()).backward()
+            with torch.no_grad():
+                _adagrad_(alpha, acc[0], lr)
+                _adagrad_(W, acc[1], lr[:, None, None])
+        with torch.no_grad():
+            ranks = candidate_ranks(alpha[:, None, None] * xvn + xvn @ W, yv[bank.cand.to(yv.device)], bank,
+                                    chunk=max(1, 8192 // len(live)))
+        for j, (k, r1) in enumerate(zip(live, (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist())):
+            if r1 > best[k][0]:
+                state = {"alpha": alpha[j].detach().clone().cpu(), "W": W[j].detach().clone().cpu()}  # a copy
+                best[k], since[k] = (r1, state, ep), 0
+            else: since[k] += 1
+        rows = [j for j, k in enumerate(live) if since[k] < patience]  # a stopped point leaves the batch
+        if not rows: break
+        if len(rows) < len(live):
+            live, alpha, W = [live[j] for j in rows], *(t.detach()[rows].requires_grad_() for t in (alpha, W))
+            acc, lr, l2 = tuple(t[rows] for t in acc), lr[rows], l2[rows]
+    return dict(zip(points, best))
 
 def fit_map(train: tuple,  # (questions, answers) to fit
             val: tuple,  # (questions, answers): the grid point and epoch are picked on them
@@ -122,8 +146,8 @@ def fit_map(train: tuple,  # (questions, answers) to fit
     "MAP fitted as PolyAI fit it, the grid point and epoch with the best validation R@1 kept: (`MAP`, its choice)."
     from itertools import product
     train, val = [tuple(to_device(t, torch.device(device)) for t in p) for p in (train, val)]  # once for the grid
-    runs = {(lr, l2): _map_run(train, val, val_bank, lr, l2, seed, batch, epochs, patience, smoothing, device)
-            for lr, l2 in product(grid["lr"], grid["l2"])}
+    runs = _map_grid(train, val, val_bank, list(product(grid["lr"], grid["l2"])), seed, batch, epochs, patience,
+                     smoothing, device)
     (lr, l2), (r1, state, ep) = max(runs.items(), key=lambda kv: kv[1][0])
     m = MAP(train[0].shape[1])
     m.load_state_dict(state)

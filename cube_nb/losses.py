@@ -280,22 +280,24 @@ def answer_bank(answers: list | None = None,  # each query's true answer text, N
 
 # %% ../nbs/06_losses.ipynb #6dc7d64e
 @torch.no_grad()
-def candidate_ranks(pred: torch.Tensor,  # (n, d) predictions, one per query of `bank`
+def candidate_ranks(pred: torch.Tensor,  # (..., n, d) predictions, one per query of `bank` (leading dims: cosine)
                     cands: torch.Tensor,  # (M, d) the candidates (the targets of `bank.cand`)
                     bank: Bank,  # each query's true candidate and those left out
                     score=None,  # a `Scoring` fitted to `cands` (see 06a_scoring), None: plain cosine
                     chunk: int = 1024,  # prediction rows per matrix product
 ) -> torch.Tensor:
-    "Rank (1 = best) of each query's true candidate under `score`, the candidates left out for it excluded."
-    c, out = F.normalize(cands.to(pred.device).double(), dim=1), []
-    for i in range(0, len(pred), chunk):
-        j, drop = min(i + chunk, len(pred)), bank.drop(i, min(i + chunk, len(pred)))
+    "Rank (1 = best) of each query's true candidate under `score`, the candidates left out for it excluded: (..., n)."
+    check(score is None or pred.ndim == 2, "a corrected scoring ranks one (n, d) set of predictions at a time")
+    c, out, n = F.normalize(cands.to(pred.device).double(), dim=1), [], pred.shape[-2]
+    for i in range(0, n, chunk):
+        j, drop = min(i + chunk, n), bank.drop(i, min(i + chunk, n))
         drop = drop if drop is None else drop.to(pred.device)
-        s = F.normalize(pred[i:j].double(), dim=1) @ c.T if score is None else score(pred[i:j], drop)
+        p = pred[..., i:j, :]
+        s = F.normalize(p.double(), dim=-1) @ c.T if score is None else score(p, drop)
         if drop is not None: s = s.masked_fill(drop, float("-inf"))
-        o = s[torch.arange(j - i), bank.target[i:j].to(s.device)]
-        out.append((s > o[:, None]).sum(1) + 1 if bank.rule == "distinct" else (s >= o[:, None]).sum(1))
-    return torch.cat(out).cpu()
+        o = s[..., torch.arange(j - i), bank.target[i:j].to(s.device)]
+        out.append((s > o[..., None]).sum(-1) + 1 if bank.rule == "distinct" else (s >= o[..., None]).sum(-1))
+    return torch.cat(out, -1).cpu()
 
 # %% ../nbs/06_losses.ipynb #16015a9c
 def pair_scores(pred: torch.Tensor,  # (N, d) predictions
