@@ -81,6 +81,7 @@ if [ "$1" = profile ]; then  # e2e to warm the Triton cache, e2e with cold embed
   rm -rf $CUBE_NB_CACHE/embeddings
   e2e $2 2>&1 | grep -v -i warn | tail -1 | tee $OUT/e2e.txt
   printf 'import sys\nfrom cube_nb import cli\nsys.exit(getattr(cli, sys.argv.pop(1))())\n' > /tmp/cli.py
+  rm -f $2/baselines.safetensors  # fitted again under the profiler
   for cmd in "eval_main --run $2"; do  # (train_main ... profiles training likewise)
     start=$(date +%s%N)
     python -m cProfile -o $OUT/${cmd%% *}.prof /tmp/cli.py $cmd 2>&1 | grep -v -i warn | tail -3
