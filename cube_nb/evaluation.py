@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, get_device, set_seed, save_png
 from .losses import Bank, answer_bank, candidate_ranks, one_of_k, retrieval_metrics, pair_scores
 from .scoring import Scoring, scoring, top1, n1_counts, hubness
-from .training import TrainingConfig, train_mapper, predict
+from .training import TrainingConfig, train_mapper, predict, in_blocks
 
 # %% auto #0
 __all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'moments', 'fit_ridge', 'fit_procrustes', 'MAP',
@@ -224,8 +224,7 @@ def fitted_scorings(f,  # predict function: questions (n, d) -> predicted answer
     "Plain cosine and each `corrected` scoring (one or a tuple), fitted on `f`'s predictions for `train_q`, by suffix."
     out = {"": Scoring().fit(a)}
     corr = () if corrected is None else corrected if isinstance(corrected, (tuple, list)) else (corrected,)
-    if corr: preds = f(train_q)
-    for c in corr: out[f"_{c.name}"] = copy.copy(c).fit(a, preds)
+    for c in corr: out[f"_{c.name}"] = copy.copy(c).fit(a, in_blocks(f, train_q))  # one pass each, never all
     return out
 
 # %% ../nbs/08_evaluation.ipynb #bf321254

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_scoring.ipynb #a338c7e6
 from __future__ import annotations
-import copy
+import copy, math
 import torch, torch.nn.functional as F
 from .core import check, check_tensor
 from .losses import Bank
@@ -35,20 +35,29 @@ class Scoring:
     per_candidate_stats = ()  # the statistics with one value per candidate (a subset of the bank slices them)
     def fit(self,
             bank: torch.Tensor,  # (M, d) candidate embeddings
-            train_preds: torch.Tensor | None = None,  # (N, d) the mapper's predictions for training questions
+            train_preds=None,  # (N, d) the mapper's predictions for training questions, or an iterable of blocks
             chunk: int = 1024):  # bank rows per matrix product when reading statistics
-        "Hold the bank and read the statistics of the correction from `train_preds`."
+        "Hold the bank and read the statistics of the correction from `train_preds` (whole, or block by block)."
         check_tensor(bank, "bank", ndim=2)
         check(len(bank) > 0, "the bank holds no candidates: pass at least one text")
         self.bank = unit(bank)
         if type(self).bank_stats is Scoring.bank_stats: return self.set_stats({})
-        check(train_preds is not None and len(train_preds) > 0,
+        check(train_preds is not None,
               f"{self.label} needs the mapper's predictions for training questions: pass train_preds")
-        check_tensor(train_preds, "train_preds", ndim=2, last=bank.shape[1])
-        return self.set_stats(self.bank_stats(unit(train_preds), chunk))
+        blocks = [train_preds] if torch.is_tensor(train_preds) else train_preds
+        return self.set_stats(self.bank_stats(self.units(blocks), chunk))
+
+    def units(self, blocks):  # (n_i, d) blocks of training predictions
+        "Each block checked and as float64 unit rows, one at a time; an error at the end if there were no rows."
+        n = 0
+        for b in blocks:
+            check_tensor(b, "train_preds", ndim=2, last=self.bank.shape[1])
+            n += len(b)
+            if len(b): yield unit(b)
+        check(n > 0, f"{self.label} needs the mapper's predictions for training questions: pass train_preds")
 
     def bank_stats(self,
-                   train: torch.Tensor,  # (N, d) unit training predictions
+                   train,  # iterable of (n_i, d) blocks of unit training predictions (a pass over them)
                    chunk: int,  # bank rows per matrix product
     ) -> dict: return {}
     def set_stats(self, stats: dict):  # name -> tensor, as `bank_stats` returns them
@@ -91,10 +100,15 @@ class CSLS(Scoring):
     def __init__(self, k: int = 10):  # neighbours on each side (MUSE's default)
         check(isinstance(k, int) and not isinstance(k, bool) and k >= 1, f"k={k!r} must be a positive integer")
         self.k = k
-    def bank_stats(self, train, chunk):
-        for what, n in (("the bank", len(self.bank)), ("the training predictions", len(train))):
-            check(self.k <= n, f"k={self.k} is larger than {what} ({n} rows): use k <= {n}")
-        return {"r_train": per_candidate(self.bank, train, lambda s: knn_mean(s, self.k), chunk)}
+    def bank_stats(self, train, chunk):  # the k nearest of each block, then of their union: r_P(a)
+        top, n, near = None, 0, lambda s: s.topk(min(self.k, s.shape[1]), dim=1).values
+        m = len(self.bank)
+        check(self.k <= m, f"k={self.k} is larger than the bank ({m} rows): use k <= {m}")
+        for t in train:
+            s, n = per_candidate(self.bank, t, near, chunk), n + len(t)
+            top = s if top is None else near(torch.cat([top, s], 1))
+        check(self.k <= n, f"k={self.k} is larger than the training predictions ({n} rows): use k <= {n}")
+        return {"r_train": top.mean(1)}
     def __call__(self, p, drop=None):  # r_A(p): over the candidates not left out for p
         s = super().__call__(p)
         near = knn_mean(s if drop is None else s.masked_fill(drop, float("-inf")), self.k)
@@ -110,9 +124,12 @@ class InvertedSoftmax(Scoring):
     def __init__(self, temperature: float = 0.05):  # T; 1/T is Smith et al.'s inverse temperature β
         check(isinstance(temperature, (int, float)) and temperature > 0, f"temperature={temperature!r} must be > 0")
         self.temperature = float(temperature)
-    def bank_stats(self, train, chunk):
-        lme = lambda s: torch.logsumexp(s / self.temperature, 1) - torch.log(torch.tensor(float(s.shape[1])))
-        return {"log_mean_exp": per_candidate(self.bank, train, lme, chunk)}
+    def bank_stats(self, train, chunk):  # log Σ exp over each block, added up across blocks
+        lse, n = None, 0
+        for t in train:
+            s, n = per_candidate(self.bank, t, lambda s: torch.logsumexp(s / self.temperature, 1), chunk), n + len(t)
+            lse = s if lse is None else torch.logaddexp(lse, s)
+        return {"log_mean_exp": lse - math.log(n)}
     def __call__(self, p, drop=None):
         return super().__call__(p) / self.temperature - self.stats["log_mean_exp"][None].to(p.device)
     @property
@@ -122,7 +139,10 @@ class InvertedSoftmax(Scoring):
 class Centred(Scoring):
     "Centring (Suzuki et al. 2013): cosine of (p − mean training prediction) and (a − mean candidate)."
     name = "centred"
-    def bank_stats(self, train, chunk): return {"mean_pred": train.mean(0), "mean_bank": self.bank.mean(0)}
+    def bank_stats(self, train, chunk):
+        total, n = 0, 0
+        for t in train: total, n = total + t.sum(0), n + len(t)
+        return {"mean_pred": total / n, "mean_bank": self.bank.mean(0)}
     def set_stats(self, stats):
         super().set_stats(stats)
         self.centred_bank = unit(self.bank - stats["mean_bank"]) if stats else None

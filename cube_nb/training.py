@@ -22,11 +22,11 @@ from .data import DatasetConfig
 
 # %% auto #0
 __all__ = ['FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback',
-           'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed',
-           'epoch_order', 'streams', 'check_rows', 'to_device', 'host_batches', 'Learner', 'SeedCB', 'PairWeightsCB',
-           'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB', 'EmbeddingMetrics',
-           'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage', 'corrupt',
-           'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
+           'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'in_blocks',
+           'derived_seed', 'epoch_order', 'streams', 'check_rows', 'to_device', 'host_batches', 'Learner', 'SeedCB',
+           'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB',
+           'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage',
+           'corrupt', 'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
            'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
            'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'run_teacher',
            'embed_shares', 'own_vectors', 'layout_sample', 'check_not_training', 'load_run', 'StepClockCB',
@@ -174,6 +174,13 @@ def predict(model: nn.Module,  # any module, run on the device of its weights (o
     drop_pages(x)  # a memory-mapped `x` read once leaves nothing resident
     model.train(was)
     return out
+
+# %% ../nbs/07_training.ipynb #749ae55e
+def in_blocks(f,  # a function of a block of rows, e.g. `partial(predict, model)`
+              x: torch.Tensor,  # (n, ...) rows, possibly memory-mapped
+              size: int = 65_536):  # rows per block
+    "`f` applied to `x` a block of rows at a time (a generator): statistics read in one pass, never f(x) whole."
+    return (f(x[i:i + size]) for i in range(0, len(x), size))
 
 # %% ../nbs/07_training.ipynb #d9d38a76
 def derived_seed(seed: int,  # the run's seed
@@ -431,10 +438,10 @@ class EmbeddingMetrics(Callback):
         bank = l.val_bank  # None (no texts): every validation target a candidate
         m = retrieval_metrics(pv, yv, ks=self.ks, bank=bank)
         out.update(val_cos=m["cos"], **{f"val_R{k}": m[f"R{k}"] for k in self.ks})
-        tp = predict(l.model, l.train[0]).to(l.device) if self.scorings else None
         cands = yv if bank is None else yv[bank.cand.to(yv.device)]
-        for name in self.scorings:
-            sc = scoring(name, n=min(len(cands), len(tp))).fit(cands, tp)
+        for name in self.scorings:  # the training predictions block by block: `in_blocks`
+            tp = in_blocks(lambda x: predict(l.model, x).to(l.device), l.train[0])
+            sc = scoring(name, n=min(len(cands), len(l.train[0]))).fit(cands, tp)
             m = retrieval_metrics(pv, yv, ks=self.ks, score=sc, bank=bank)
             out.update({f"val_R{k}_{name}": m[f"R{k}"] for k in self.ks})
         return out
