@@ -9,7 +9,7 @@ from typing import Literal
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, check_literals
 from fastcore.basics import patch
-import math, warnings
+import functools, math, warnings
 
 # %% auto #0
 __all__ = ['BANK_RULES', 'wmean', 'cosine_loss', 'mse_loss', 'info_nce', 'triplet_loss', 'diversity_penalty',
@@ -232,13 +232,24 @@ class Bank:
         "Queries with no candidate left but their true one: left out of the retrieval figures."
         return len(self.cand) - torch.bincount(self.removed[0], minlength=len(self.target)) <= 1
 
+    @functools.cached_property
+    def by_query(self) -> tuple:
+        "(order, queries): `removed`'s columns sorted by query, once, so a query's pairs are found by bisection."
+        order = self.removed[0].argsort(stable=True)
+        return order, self.removed[0][order]
+
+    def pairs_of(self, rows: torch.Tensor) -> torch.Tensor:
+        "Indices into `removed` of the pairs of queries `rows`, without a pass over all pairs."
+        order, q = self.by_query
+        lo, n = torch.searchsorted(q, rows), torch.searchsorted(q, rows, right=True) - torch.searchsorted(q, rows)
+        return order[torch.repeat_interleave(lo - (n.cumsum(0) - n), n) + torch.arange(int(n.sum()))]
+
     def drop(self, lo: int, hi: int) -> torch.Tensor | None:
         "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1, None when there are none."
-        q, c = self.removed
-        sel = (q >= lo) & (q < hi)
-        if not bool(sel.any()): return None
+        q, c = self.removed[:, self.pairs_of(torch.arange(lo, hi))]
+        if not len(q): return None
         m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool)
-        m[q[sel] - lo, c[sel]] = True
+        m[q - lo, c] = True
         return m
 
     def sub(self, rows: torch.Tensor) -> tuple:
@@ -246,8 +257,8 @@ class Bank:
         cols = self.target[rows].unique()
         pos, col = torch.full((len(self.target),), -1), torch.full((len(self.cand),), -1)
         pos[rows], col[cols] = torch.arange(len(rows)), torch.arange(len(cols))
-        q, c = self.removed
-        keep = (pos[q] >= 0) & (col[c] >= 0)
+        q, c = self.removed[:, self.pairs_of(rows)]
+        keep = col[c] >= 0
         return Bank(self.cand[cols], col[self.target[rows]], torch.stack([pos[q[keep]], col[c[keep]]]), self.rule), cols
 
 # %% ../nbs/06_losses.ipynb #da56a182
