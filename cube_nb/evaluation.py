@@ -104,13 +104,13 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
     alpha, W = (t.detach().repeat(n, *[1] * t.ndim).to(device).requires_grad_() for t in (m0.alpha, m0.W))
     lr, l2 = (torch.tensor(v, device=device) for v in zip(*points))
     acc, g = (torch.zeros_like(alpha), torch.zeros_like(W)), torch.Generator().manual_seed(seed)
-    xn, yn, xvn = (F.normalize(t, dim=1) for t in (x, y, xv))  # MAP works on unit vectors
+    xvn = F.normalize(xv, dim=1)  # MAP works on unit vectors (the training rows: a batch at a time)
     bank = val_bank if val_bank is not None else answer_bank(n=len(yv))
     best, since, live = [(-1.0, None, 0)] * n, [0] * n, list(range(n))  # live: the points still training
     for ep in range(1, epochs + 1):
         for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
-            xb = xn[idx]
-            logits = (alpha[:, None, None] * xb + xb @ W) @ yn[idx].T  # (n, B, B): each question, its batch's answers
+            xb, yb = (F.normalize(t[idx], dim=1) for t in (x, y))
+            logits = (alpha[:, None, None] * xb + xb @ W) @ yb.T  # (n, B, B): each question, its batch's answers
             labels = torch.arange(len(idx), device=device).repeat(len(live))
             loss = F.cross_entropy(logits.flatten(0, 1), labels, label_smoothing=smoothing) * len(live)  # a sum
             (loss + (l2 / 2 * (W ** 2).sum((1, 2))).sum()).backward()

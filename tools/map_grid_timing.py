@@ -1,0 +1,35 @@
+"""Time MAP's grid search (08_evaluation) on a run's own splits, on the GPU if there is one:
+   python tools/map_grid_timing.py RUN
+one and three epochs of all 20 grid points, then one epoch's validation ranking and its masks alone."""
+import itertools, sys, time
+import torch
+from cube_nb import evaluation as ev
+from cube_nb.losses import candidate_ranks
+from cube_nb.training import load_run
+
+
+def clock(f):
+    "Seconds `f()` takes, the device synchronised on either side."
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync()
+    t = time.perf_counter()
+    f()
+    sync()
+    return time.perf_counter() - t
+
+
+cfg, model, ds = load_run(sys.argv[1])
+tr, va, vb = ds.part("train"), ds.part("val"), ds.bank("val")
+dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+trd, vad = [tuple(ev.to_device(t, dev) for t in p) for p in (tr, va)]
+points = list(itertools.product(ev.MAP_GRID["lr"], ev.MAP_GRID["l2"]))
+print(f"{len(tr[0])} training pairs, {len(va[0])} validation, {len(vb.cand)} candidates, "
+      f"{vb.removed.shape[1]} left-out pairs, {len(points)} grid points on {dev}")
+for epochs in (1, 3):
+    s = clock(lambda: ev._map_grid(trd, vad, vb, points, 0, 256, epochs, 10, 0.2, dev))
+    print(f"{epochs} epoch(s): {s:.2f} s")
+pred = torch.randn(len(points), *vad[0].shape, device=dev)
+chunk, n = max(1, 8192 // len(points)), len(va[0])
+ranking = clock(lambda: candidate_ranks(pred, vad[1][vb.cand.to(dev)], vb, chunk=chunk))
+masks = clock(lambda: [vb.drop(i, min(i + chunk, n)) for i in range(0, n, chunk)])
+print(f"validation ranking of one epoch: {ranking:.2f} s, its masks alone: {masks:.2f} s")
