@@ -13,9 +13,9 @@ from .scoring import Scoring, scoring, top1, n1_counts, hubness
 from .training import TrainingConfig, train_mapper, predict, in_blocks
 
 # %% auto #0
-__all__ = ['MAP_GRID', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'moments', 'fit_ridge', 'fit_procrustes', 'MAP',
-           'fit_map', 'sized_baselines', 'fit_baselines', 'predictors', 'baseline_predictors', 'fitted_scorings',
-           'score_mapper', 'score_all', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key',
+__all__ = ['MAP_GRID', 'MAP_VAL_ROWS', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'moments', 'fit_ridge',
+           'fit_procrustes', 'MAP', 'fit_map', 'sized_baselines', 'fit_baselines', 'predictors', 'baseline_predictors',
+           'fitted_scorings', 'score_mapper', 'score_all', 'WithSteps', 'format_table', 'stored_stats', 'baselines_key',
            'cached_baselines', 'metrics_name', 'evaluate_run', 'scoring_info', 'bank_info', 'table_cols',
            'metrics_table', 'error_analysis', 'plot_pair_scores', 'hub_counts', 'plot_hubness', 'md_table', 'bank_line',
            'run_report', 'PhraseBankDecoder', 'store_stats']
@@ -89,6 +89,7 @@ class MAP(nn.Module):
 
 # %% ../nbs/08_evaluation.ipynb #a0a502d9
 MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  # PolyAI's grid search
+MAP_VAL_ROWS = 65_536  # validation questions × grid points ranked at a time
 
 def _adagrad_(p, acc, lr, eps=1e-10):
     "`torch.optim.Adagrad`'s step (no decay) in place, `lr` broadcast against `p`: one learning rate per grid point."
@@ -117,9 +118,11 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
             with torch.no_grad():
                 _adagrad_(alpha, acc[0], lr)
                 _adagrad_(W, acc[1], lr[:, None, None])
-        with torch.no_grad():
-            ranks = candidate_ranks(alpha[:, None, None] * xvn + xvn @ W, yv[bank.cand.to(yv.device)], bank,
-                                    chunk=max(1, 8192 // len(live)))
+        with torch.no_grad():  # validation R@1 of every point, a block of questions at a time (memory)
+            step, cands = max(1, MAP_VAL_ROWS // len(live)), yv[bank.cand.to(yv.device)]
+            ranks = torch.cat([candidate_ranks(alpha[:, None, None] * xvn[i:i + step] + xvn[i:i + step] @ W, cands,
+                                               bank, chunk=max(1, 8192 // len(live)), offset=i)
+                               for i in range(0, len(xvn), step)], -1)
         for j, (k, r1) in enumerate(zip(live, (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist())):
             if r1 > best[k][0]:
                 state = {"alpha": alpha[j].detach().clone().cpu(), "W": W[j].detach().clone().cpu()}  # a copy

@@ -241,7 +241,8 @@ class Bank:
     def pairs_of(self, rows: torch.Tensor) -> torch.Tensor:
         "Indices into `removed` of the pairs of queries `rows`, without a pass over all pairs."
         order, q = self.by_query
-        lo, n = torch.searchsorted(q, rows), torch.searchsorted(q, rows, right=True) - torch.searchsorted(q, rows)
+        lo = torch.searchsorted(q, rows)
+        n = torch.searchsorted(q, rows, right=True) - lo
         return order[torch.repeat_interleave(lo - (n.cumsum(0) - n), n) + torch.arange(int(n.sum()))]
 
     def drop(self, lo: int, hi: int) -> torch.Tensor | None:
@@ -296,17 +297,18 @@ def candidate_ranks(pred: torch.Tensor,  # (..., n, d) predictions, one per quer
                     bank: Bank,  # each query's true candidate and those left out
                     score=None,  # a `Scoring` fitted to `cands` (see 06a_scoring), None: plain cosine
                     chunk: int = 1024,  # prediction rows per matrix product
+                    offset: int = 0,  # `pred`'s rows are the bank's queries offset, offset + 1, … (a block of them)
 ) -> torch.Tensor:
     "Rank (1 = best) of each query's true candidate under `score`, the candidates left out for it excluded: (..., n)."
     check(score is None or pred.ndim == 2, "a corrected scoring ranks one (n, d) set of predictions at a time")
     c, out, n = F.normalize(cands.to(pred.device).double(), dim=1), [], pred.shape[-2]
     for i in range(0, n, chunk):
-        j, drop = min(i + chunk, n), bank.drop(i, min(i + chunk, n))
+        j, drop = min(i + chunk, n), bank.drop(offset + i, offset + min(i + chunk, n))
         drop = drop if drop is None else drop.to(pred.device)
         p = pred[..., i:j, :]
         s = F.normalize(p.double(), dim=-1) @ c.T if score is None else score(p, drop)
         if drop is not None: s = s.masked_fill(drop, float("-inf"))
-        o = s[..., torch.arange(j - i), bank.target[i:j].to(s.device)]
+        o = s[..., torch.arange(j - i), bank.target[offset + i:offset + j].to(s.device)]
         out.append((s > o[..., None]).sum(-1) + 1 if bank.rule == "distinct" else (s >= o[..., None]).sum(-1))
     return torch.cat(out, -1).cpu()
 

@@ -15,7 +15,8 @@ from fastcore.basics import patch
 from .core import CubeError, check, check_literals, check_tensor, set_seed, get_device
 from .core import atomic_write, save_tensors, load_tensors
 from .core import config_to_dict, flatten_config, save_png, progress_line, peak_rss_bytes
-from .losses import LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics, Bank, answer_bank
+from .losses import (LossConfig, CombinedLoss, NegativeSampler, curriculum_weights, retrieval_metrics, Bank,
+                            answer_bank)
 from .scoring import scoring
 from .model import ModelConfig
 from .data import DatasetConfig
