@@ -100,7 +100,8 @@ CLI_CASES = [  # (id, argv, words expected in the error line)
     ("train-teacher-dim", ["cube_train", "--data", "qa.jsonl", "--teacher", "mpnet_like"], "model.dim=384"),
     ("train-resume-nothing", ["cube_train", "--out", "no_run", "--resume"], "no run to resume"),
     ("train-device", ["cube_train", "--device", "tpu"], "tpu"),
-    ("train-log-unwritable", ["cube_train", "--data", "qa.jsonl", "--epochs", "1", "--out", "tb_blocked", "--log", "tensorboard"],
+    ("train-log-unwritable",
+     ["cube_train", "--data", "qa.jsonl", "--epochs", "1", "--out", "tb_blocked", "--log", "tensorboard"],
      "log folder"),
     ("eval-missing-run", ["cube_eval", "--run", "no_run"], "not a run folder"),
     ("eval-truncated-model", ["cube_eval", "--run", "run_truncated"], "model.safetensors"),
@@ -221,6 +222,7 @@ def builder_cases(tmp):
     (tmp / "bin.jsonl").write_bytes(bytes(range(256)))
     (tmp / "nokeys.jsonl").write_text('{"x": 1}\n')
     lat = lattice.Lattice3D(lattice.LatticeConfig(dims=(2, 2, 2), channels=2, hidden=4, steps=1))
+    two = lambda: evaluation.PhraseBankDecoder(["a", "b"], torch.randn(2, 384))  # a bank of two phrases
     cfg = training.TrainingConfig(epochs=1)
     e = torch.nn.functional.normalize(torch.randn(8, 384), dim=1)
     return [
@@ -271,14 +273,15 @@ def builder_cases(tmp):
                                                                (torch.randn(2, 768), torch.randn(2, 768)), cfg), "768"),
         ("trainer-length-mismatch",
          lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (e, e[:5]), (e[:2], e[:2]), cfg), "8"),
-        ("trainer-nan", lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (e * float("nan"), e), (e[:2], e[:2]), cfg), "NaN"),
+        ("trainer-nan", lambda: training.CubeTrainer(model.CubeModel(model.ModelConfig()), (e * float("nan"), e),
+                                                     (e[:2], e[:2]), cfg), "NaN"),
         ("training-config-batch", lambda: training.TrainingConfig(batch_size=1), "batch_size"),
         ("training-config-lr", lambda: training.TrainingConfig(lr=0), "lr"),
         ("bank-empty", lambda: evaluation.PhraseBankDecoder([], torch.zeros(0, 384)), "phrase bank"),
         ("bank-count", lambda: evaluation.PhraseBankDecoder(["a", "b"], torch.randn(3, 384)), "phrase bank"),
-        ("bank-query-dim", lambda: evaluation.PhraseBankDecoder(["a", "b"], torch.randn(2, 384)).decode(torch.randn(768)), "768"),
-        ("bank-query-nan", lambda: evaluation.PhraseBankDecoder(["a", "b"], torch.randn(2, 384)).decode(torch.full((384,), float("nan"))), "NaN"),
-        ("bank-k", lambda: evaluation.PhraseBankDecoder(["a", "b"], torch.randn(2, 384)).decode(torch.randn(384), k=0), "k"),
+        ("bank-query-dim", lambda: two().decode(torch.randn(768)), "768"),
+        ("bank-query-nan", lambda: two().decode(torch.full((384,), float("nan"))), "NaN"),
+        ("bank-k", lambda: two().decode(torch.randn(384), k=0), "k"),
         ("load-run-missing", lambda: training.load_run(tmp / "none"), "not a run folder"),
     ]
 
@@ -321,8 +324,8 @@ LEAVES = {  # a field path and values that are valid for it
     ("loss", "temperature"): st.floats(1e-3, 1.0), ("data", "split"): st.just([0.7, 0.1, 0.2]),
 }
 ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                st.text(max_size=8), st.lists(st.integers(-3, 3),
-                                              max_size=4), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+                st.text(max_size=8), st.lists(st.integers(-3, 3), max_size=4),
+                st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
 
 
 @st.composite
@@ -349,7 +352,7 @@ def test_generated_configs_load_or_fail_in_one_line(d):
 
 # ---------------------------------------------------------------- a full disk
 def test_disk_full_keeps_the_last_checkpoint(workdir, tmp_path):
-    "Resume under a 1 KiB file-size limit (as a full disk would): a one-line error, the last checkpoint untouched and still resumable."
+    "Resume under a 1 KiB file-size limit (as on a full disk): one line, the last checkpoint untouched and resumable."
     import time
     from cube_nb.core import load_tensors
     cfg = {"epochs": 40, "batch_size": 4, "checkpoint_every": 2,  # ~5 s of training: the kill lands well inside it

@@ -14,7 +14,7 @@ def corpus(tmp_path, n):
 
 @pytest.fixture
 def embed(tiny_bert):
-    "`cube_embed` on `data` into `cache` with the tiny teacher: a running process, or (`process=False`) the finished call."
+    "`cube_embed` on `data` into `cache` with the tiny teacher: a running process, or (`process=False`) the run done."
     def start(data, cache, *extra, process=True):
         args = ["cube_embed", "--data", data, "--task", "autoencoder", "--cache", cache, "--teacher", tiny_bert, *extra]
         return cli(*args, wait=False) if process else run_entry(*args)

@@ -66,7 +66,8 @@ def test_ask_ranks_with_csls_and_keeps_bank_statistics(trained_run, tmp_path):
     assert [p.name.split("-")[0] for p in stats] == ["cube", "identity"]
     before = {p: p.stat().st_mtime_ns for p in stats}
     again = run("cube_ask", "--run", trained_run, "What is a hacker?")
-    assert again.stdout == r.stdout and again.stderr == "" and {p: p.stat().st_mtime_ns for p in stats} == before  # read back
+    assert again.stdout == r.stdout and again.stderr == ""
+    assert {p: p.stat().st_mtime_ns for p in stats} == before  # read back, not written again
     stats[0].write_bytes(b"not a safetensors file")  # damaged: rebuilt with a one-line warning, the answers unchanged
     fixed = run("cube_ask", "--run", trained_run, "What is a hacker?")
     assert fixed.stdout == r.stdout and fixed.stderr.startswith("warning:") and "damaged" in fixed.stderr
@@ -162,8 +163,9 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
     assert len({x["a"] for x in pairs}) == 40  # distinct answers: no ties for the evaluator to break differently
     ev = InformationRetrievalEvaluator({str(i): x["q"] for i, x in enumerate(pairs)},
                                        {str(i): x["a"] for i, x in enumerate(pairs)},
-                                       {str(i): {str(i)} for i in range(40)}, accuracy_at_k=[1, 10], precision_recall_at_k=[1],
-                                       mrr_at_k=[10], ndcg_at_k=[10], map_at_k=[10], score_functions={"cos": cos_sim}, show_progress_bar=False)
+                                       {str(i): {str(i)} for i in range(40)}, accuracy_at_k=[1, 10],
+                                       precision_recall_at_k=[1], mrr_at_k=[10], ndcg_at_k=[10], map_at_k=[10],
+                                       score_functions={"cos": cos_sim}, show_progress_bar=False)
     row = {x["q"]: i for i, x in enumerate(pairs)}
 
     class Predictions:  # hands the evaluator the cube's outputs for its query texts
@@ -175,7 +177,7 @@ def test_eval_other_file_and_saved_predictions(trained_run, tmp_path):
 
 
 def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
-    "cube_seeds writes a table with intervals; cube_tune runs a study in SQLite, resumes it, and writes a config cube_train takes."
+    "cube_seeds: a table with intervals; cube_tune: a study in SQLite, resumed, and a config for cube_train."
     tiny = tmp_path / "tiny.yaml"
     lattice = "model:\n  lattice:\n    channels: 4\n    hidden: 8\n    steps: 2\n"
     tiny.write_text(f"epochs: 2\ndata:\n  source: {qa_file}\n{lattice}")
@@ -202,7 +204,7 @@ def test_seeds_and_tune_end_to_end(qa_file, tmp_path):
 
 
 def test_overrides_print_config_and_train(tiny_run, tmp_path):
-    "FIELD=VALUE words among the options: --print-config shows them (a field twice warns, the last wins); runs keep them."
+    "FIELD=VALUE words among the options: --print-config shows them (twice: a warning, the last wins); runs keep them."
     r = run("cube_train", "--config", tiny_run.config, "epochs=3", "model.lattice.dims=[8,8,6]", "--seed", 2,
                   "epochs=2", "loss.infonce=1e-1", "--print-config")
     c = yaml.safe_load(r.stdout)

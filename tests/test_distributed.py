@@ -1,4 +1,4 @@
-"Several processes: the gathered global batch and its gradients (gloo, 2 ranks), and `torchrun cube_train` against one process."
+"Several processes: the gathered global batch and its gradients (gloo, 2 ranks), `torchrun cube_train` against one."
 import json, os, socket
 import pytest, torch
 import torch.distributed as dist

@@ -144,7 +144,8 @@ def test_internal_links_resolve(rendered):
             if not target.exists():
                 bad.append(f"{p.name}: {h} (no such file)")
                 continue
-            if u.fragment and target.suffix == ".html" and u.fragment not in rendered[target].ids: bad.append(f"{p.name}: {h} (no such anchor)")
+            if u.fragment and target.suffix == ".html" and u.fragment not in rendered[target].ids:
+                bad.append(f"{p.name}: {h} (no such anchor)")
     assert not bad, bad[:20]
 
 

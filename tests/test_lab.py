@@ -1,4 +1,4 @@
-"`make lab` as a user starts it, but headless on loopback: the notebooks are served with the project's kernel and one renders in Chromium."
+"`make lab` as a user starts it, headless on loopback: the notebooks served with our kernel, one rendered in Chromium."
 import json, os, secrets, signal, socket, subprocess, time, urllib.request
 from pathlib import Path
 from test_docs import chromium
@@ -18,7 +18,8 @@ def get(url: str):
 
 def test_make_lab_serves_the_notebooks_and_one_renders(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
-    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --ServerApp.port_retries=0 "
+            f"--IdentityProvider.token={token}")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env, start_new_session=True,
                            stdout=open(tmp_path / "lab.log", "w"), stderr=subprocess.STDOUT)

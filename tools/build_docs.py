@@ -241,7 +241,8 @@ def output_md(o: dict) -> str:
         tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o["traceback"]))
         return f'<pre class="out cell-error">{html.escape(local_paths(tb))}</pre>'
     d = o.get("data", {})
-    if "image/png" in d: return f'<img class="out" alt="figure" src="data:image/png;base64,{"".join(d["image/png"]).strip()}">'
+    if "image/png" in d:
+        return f'<img class="out" alt="figure" src="data:image/png;base64,{"".join(d["image/png"]).strip()}">'
     if "image/svg+xml" in d: return '<div class="out" markdown="0">' + "".join(d["image/svg+xml"]) + "</div>"
     if "text/html" in d: return '<div class="out html" markdown="0">' + "".join(d["text/html"]) + "</div>"
     if "text/markdown" in d: return "".join(d["text/markdown"])

@@ -12,5 +12,6 @@ for name, data in res["outputs"].items():
     Path(name).write_bytes(data)
 body = re.sub(r"\]\(((?![a-z]+:)[^)\s]+\.ipynb)", r"](nbs/\1",
               body)  # links between notebooks, from the repository root
-Path("README.md").write_text("<!-- generated from nbs/index.ipynb by `make readme`; edit the notebook -->\n" + body.strip() + "\n")
+HEADER = "<!-- generated from nbs/index.ipynb by `make readme`; edit the notebook -->\n"
+Path("README.md").write_text(HEADER + body.strip() + "\n")
 print("wrote README.md")

@@ -25,7 +25,8 @@ def lattice_memory(cfg: LatticeConfig) -> dict:
     return {"seconds": time.time() - t, "peak_mem_bytes": torch.cuda.max_memory_allocated()}
 
 
-if sys.argv[1:2] == ["teacher"]:  # python3 tools/gpu_check.py teacher FOLDER: the teacher in fp32 / fp16 / bf16 on the GPU
+# python3 tools/gpu_check.py teacher FOLDER: the teacher in fp32 / fp16 / bf16 on the GPU
+if sys.argv[1:2] == ["teacher"]:
     import time
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.data import jargon_pairs
@@ -44,7 +45,9 @@ if sys.argv[1:2] == ["teacher"]:  # python3 tools/gpu_check.py teacher FOLDER: t
         print(f"teacher {dtype}: {len(texts) / sec:,.0f} texts/s ({len(texts)} Jargon texts, batch 256); cos to "
               f"float32: min {cos.min():.6f}, mean {cos.mean():.6f}", flush=True)
     sys.exit(0)
-if sys.argv[1:2] == ["frontier"]:  # python3 tools/gpu_check.py frontier RUN OUT.json: the cube of a run folder trained on CUDA at several InfoNCE weights (09_tuning)
+# python3 tools/gpu_check.py frontier RUN OUT.json: the cube of a run folder trained on CUDA at several InfoNCE
+# weights (09_tuning)
+if sys.argv[1:2] == ["frontier"]:
     from cube_nb.data import load_dataset
     from cube_nb.core import load_config, set_seed
     from cube_nb.losses import retrieval_metrics
@@ -61,7 +64,8 @@ if sys.argv[1:2] == ["frontier"]:  # python3 tools/gpu_check.py frontier RUN OUT
         m = retrieval_metrics(predict(model, ds.part("test")[0]), ds.part("test")[1], bank=ds.bank("test"))
         rows.append({"infonce": lam, **{k: v for k, v in m.items() if k in ("cos", "R1", "MRR10")}})
         print(json.dumps(rows[-1]), flush=True)
-    open(sys.argv[3], "w").write(json.dumps({"run": run, "device": torch.cuda.get_device_name(), "torch": torch.__version__, "cube": rows}, indent=1))
+    record = {"run": run, "device": torch.cuda.get_device_name(), "torch": torch.__version__, "cube": rows}
+    open(sys.argv[3], "w").write(json.dumps(record, indent=1))
     sys.exit(0)
 
 if sys.argv[1:2] == ["graphs"]:  # python3 tools/gpu_check.py graphs: training with CUDA graphs against without them
@@ -82,7 +86,9 @@ if sys.argv[1:2] == ["graphs"]:  # python3 tools/gpu_check.py graphs: training w
         print(f"CUDA graphs vs eager (amp={amp}, {over or 'default lattice'}): weights max rel diff {diff:.1e}, "
               f"val cos {out[True][1]:.4f} vs {out[False][1]:.4f}", flush=True)
     sys.exit(0)
-if sys.argv[1:2] == ["fused"]:  # python3 tools/gpu_check.py fused [tune]: the Triton engine against the CPU path, its block sizes, the 16^3 table, memory
+# python3 tools/gpu_check.py fused [tune]: the Triton engine against the CPU path, its block sizes, the 16^3 table,
+# memory
+if sys.argv[1:2] == ["fused"]:
     import dataclasses, time, cube_nb.fused as fz
     from cube_nb.fused import engine_diffs
     from cube_nb.bench import bench_engine
@@ -105,8 +111,12 @@ if sys.argv[1:2] == ["fused"]:  # python3 tools/gpu_check.py fused [tune]: the T
         cfg = TrainingConfig(epochs=3, batch_size=256, device="cuda", amp=amp, loss=LossConfig(cosine=1, infonce=0.1))
         m = CubeModel(cfg.model)
         h = CubeTrainer(m, (xs[:3500], ys[:3500]), (xs[3500:], ys[3500:]), cfg).fit()
-        print(f"CubeTrainer on CUDA (amp={amp}), lattice engine {m.lattice.engine_for(torch.zeros(1, device='cuda'))}:", [(r["epoch"], round(r["val_cos"], 4), round(r["seconds"], 2)) for r in h], flush=True)
-    for amp in ((True,) if sys.argv[2:3] == ["tune"] else ()):  # `fused tune`: each kernel's (cells, warps) in turn, the others at the default (bf16: the fp32 sweep found (64, 4) best or within 10 %)
+        engine = m.lattice.engine_for(torch.zeros(1, device='cuda'))
+        print(f"CubeTrainer on CUDA (amp={amp}), lattice engine {engine}:",
+              [(r["epoch"], round(r["val_cos"], 4), round(r["seconds"], 2)) for r in h], flush=True)
+    # `fused tune`: each kernel's (cells, warps) in turn, the others at the default (bf16: the fp32 sweep found
+    # (64, 4) best or within 10 %)
+    for amp in ((True,) if sys.argv[2:3] == ["tune"] else ()):
         for kern in ("fwd", "bwd_h", "bwd_s"):
             keep = fz.BLOCKS[kern, amp]
             best = None
@@ -177,7 +187,7 @@ def guarded(fn):
         return {"oom": str(e)[:120]}
 
 def memory_runs(results, segments=(1, 2, 4)):
-    "Batch 4096 x 16^3 cells x 32 steps, bf16, one forward + backward with the PyTorch engine: per-step and segment checkpointing, and none."
+    "Batch 4096 x 16^3 cells x 32 steps, bf16, forward + backward (PyTorch engine); checkpoint per step, segment, none."
     for seg in (*segments, None):
         cfg = LatticeConfig(dims=(16, 16, 16), channels=16, steps=32, grad_checkpoint=seg is not None,
                             checkpoint_segment=seg or 1, engine="torch")

@@ -27,12 +27,15 @@ import chitchat_dataset
 from safetensors.torch import load_file, save_file
 from cube_nb.teachers import minilm_path
 src, dst = minilm_path(), Path("runs/gpu-bundle/minilm-fp16")
-shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json"))
+skip = shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json")
+shutil.copytree(src, dst, dirs_exist_ok=True, ignore=skip)
 sd = load_file(src / "model.safetensors")
-save_file({k: v.half() if v.is_floating_point() else v for k, v in sd.items()}, dst / "model.safetensors", {"format": "pt"})
+half = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+save_file(half, dst / "model.safetensors", {"format": "pt"})
 pkg = Path(chitchat_dataset.__file__).parent
 shutil.copy(pkg / "__init__.py", "runs/gpu-bundle/chitchat_dataset/__init__.py")
-with open(pkg / "dataset.json", "rb") as f, lzma.open("runs/gpu-bundle/chitchat_dataset/dataset.json.xz", "wb", preset=9) as g:
+xz = "runs/gpu-bundle/chitchat_dataset/dataset.json.xz"
+with open(pkg / "dataset.json", "rb") as f, lzma.open(xz, "wb", preset=9) as g:
     shutil.copyfileobj(f, g)
 PY
   du -sh runs/gpu-bundle runs/wheels
@@ -43,7 +46,8 @@ setup() {  # the wheels the image lacks and the chitchat corpus package, unpacke
   python -m pip install --no-deps -q runs/wheels/*.whl 2>&1 | grep -v -i warn
   site=/tmp/site/chitchat_dataset
   mkdir -p $site && cp runs/gpu-bundle/chitchat_dataset/__init__.py $site/
-  [ -f $site/dataset.json ] || python -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
+  [ -f $site/dataset.json ] || \
+    python -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
     runs/gpu-bundle/chitchat_dataset/dataset.json.xz $site/dataset.json
 }
 cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
@@ -116,7 +120,8 @@ if [ "$1" = tune ]; then  # cube_tune on Jargon and 20,000 chitchat pairs jointl
 p['data'] = yaml.safe_load(open('configs/chitchat-20k.yaml'))['data']; yaml.safe_dump(p, open(sys.argv[1], 'w'))" \
     /tmp/retrieval-chitchat-20k.yaml
   for i in $(seq 0 $(( $4 - 1 ))); do
-    timeout $5 python -c "import sys; from cube_nb import cli; sys.exit(cli.tune_main())" --config configs/retrieval.yaml \
+    timeout $5 python -c "import sys; from cube_nb import cli; sys.exit(cli.tune_main())" \
+      --config configs/retrieval.yaml \
       --also /tmp/retrieval-chitchat-20k.yaml --space configs/space-retrieval.yaml --objective R1 --trials $3 \
       --teacher runs/gpu-bundle/minilm-fp16 --root $2 --worker $i device=cuda > $OUT/tune-log-$i.txt 2>&1 &
     [ $i = 0 ] && sleep 45  # the first worker creates the study and fills the embedding cache
@@ -138,7 +143,9 @@ if [ "$1" = retrieval ]; then  # one process per SET and seed, each running its 
     done
   done
   wait
-  for spec in $2; do cat $OUT/retrieval-${spec%%:*}-*.jsonl > $OUT/${spec%%:*}.jsonl; rm $OUT/retrieval-${spec%%:*}-*.jsonl
+  for spec in $2; do
+    cat $OUT/retrieval-${spec%%:*}-*.jsonl > $OUT/${spec%%:*}.jsonl
+    rm $OUT/retrieval-${spec%%:*}-*.jsonl
     grep -v -i warn $OUT/log-${spec%%:*}-*.txt | tail -n 30; done
   exit
 fi

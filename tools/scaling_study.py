@@ -4,7 +4,8 @@ chitchat pairs). Every job trains one cube configuration and the baselines (the 
 and scores every mapper on validation and test by cosine and by retrieval, plain and CSLS-corrected (k = 10).
 
     python tools/scaling_study.py prep SET DATA_DIR [--seeds 0 1 2] [--teacher DIR --device cuda --dtype float16]
-    python tools/scaling_study.py run DATA_DIR OUT.jsonl [--variants 10k 40k ...] [--device cuda] [--worker I --workers N]
+    python tools/scaling_study.py run DATA_DIR OUT.jsonl [--variants 10k 40k ...] [--device cuda]
+        [--worker I --workers N]
 
 SET is jargon, chitchat-20k or chitchat-full (configs/). `prep` is hubness_study's (one folder per seed, float16
 embeddings); `run` appends one JSON line per (set, seed, variant) job not already in OUT.jsonl; job j goes to
