@@ -97,6 +97,14 @@ def _adagrad_(p, acc, lr, eps=1e-10):
     p.sub_(lr * p.grad / (acc.sqrt() + eps))
     p.grad = None
 
+@torch.no_grad()
+def _grid_r1(alpha, W, xvn, cands, bank) -> list:
+    "Validation R@1 of each stacked point (α, W) on the unit questions `xvn`, a block of them at a time (memory)."
+    step, n = max(1, MAP_VAL_ROWS // len(W)), len(W)
+    ranks = torch.cat([candidate_ranks(alpha[:, None, None] * xvn[i:i + step] + xvn[i:i + step] @ W, cands, bank,
+                                       chunk=max(1, 8192 // n), offset=i) for i in range(0, len(xvn), step)], -1)
+    return (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist()
+
 def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoothing, device):
     "Every (lr, l2) of `points` trained at once, one (α, W) each: {point: (best validation R@1, weights, epoch)}."
     (x, y), (xv, yv), n = train, val, len(points)  # on `device` already (`fit_map`)
@@ -107,6 +115,7 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
     acc, g = (torch.zeros_like(alpha), torch.zeros_like(W)), torch.Generator().manual_seed(seed)
     xvn = F.normalize(xv, dim=1)  # MAP works on unit vectors (the training rows: a batch at a time)
     bank = val_bank if val_bank is not None else answer_bank(n=len(yv))
+    cands = yv[bank.cand.to(yv.device)]
     best, since, live = [(-1.0, None, 0)] * n, [0] * n, list(range(n))  # live: the points still training
     for ep in range(1, epochs + 1):
         for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
@@ -118,12 +127,7 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
             with torch.no_grad():
                 _adagrad_(alpha, acc[0], lr)
                 _adagrad_(W, acc[1], lr[:, None, None])
-        with torch.no_grad():  # validation R@1 of every point, a block of questions at a time (memory)
-            step, cands = max(1, MAP_VAL_ROWS // len(live)), yv[bank.cand.to(yv.device)]
-            ranks = torch.cat([candidate_ranks(alpha[:, None, None] * xvn[i:i + step] + xvn[i:i + step] @ W, cands,
-                                               bank, chunk=max(1, 8192 // len(live)), offset=i)
-                               for i in range(0, len(xvn), step)], -1)
-        for j, (k, r1) in enumerate(zip(live, (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist())):
+        for j, (k, r1) in enumerate(zip(live, _grid_r1(alpha, W, xvn, cands, bank))):
             if r1 > best[k][0]:
                 state = {"alpha": alpha[j].detach().clone().cpu(), "W": W[j].detach().clone().cpu()}  # a copy
                 best[k], since[k] = (r1, state, ep), 0

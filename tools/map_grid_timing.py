@@ -4,7 +4,6 @@ one and three epochs of all 20 grid points, then one epoch's validation ranking 
 import itertools, sys, time
 import torch
 from cube_nb import evaluation as ev
-from cube_nb.losses import candidate_ranks
 from cube_nb.training import load_run
 
 
@@ -28,8 +27,9 @@ print(f"{len(tr[0])} training pairs, {len(va[0])} validation, {len(vb.cand)} can
 for epochs in (1, 3):
     s = clock(lambda: ev._map_grid(trd, vad, vb, points, 0, 256, epochs, 10, 0.2, dev))
     print(f"{epochs} epoch(s): {s:.2f} s")
-pred = torch.randn(len(points), *vad[0].shape, device=dev)
+alpha, W = torch.ones(len(points), device=dev), torch.randn(len(points), tr[0].shape[1], tr[0].shape[1], device=dev)
+xvn, cands = torch.nn.functional.normalize(vad[0], dim=1), vad[1][vb.cand.to(dev)]
 chunk, n = max(1, 8192 // len(points)), len(va[0])
-ranking = clock(lambda: candidate_ranks(pred, vad[1][vb.cand.to(dev)], vb, chunk=chunk))
+ranking = clock(lambda: ev._grid_r1(alpha, W, xvn, cands, vb))
 masks = clock(lambda: [vb.drop(i, min(i + chunk, n)) for i in range(0, n, chunk)])
-print(f"validation ranking of one epoch: {ranking:.2f} s, its masks alone: {masks:.2f} s")
+print(f"validation R@1 of one epoch: {ranking:.2f} s, its masks alone: {masks:.2f} s")
