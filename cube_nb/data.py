@@ -16,8 +16,8 @@ __all__ = ['DATA_DIR', 'Task', 'VECTOR_FORMATS', 'dictd_number', 'parse_jargon',
            'chatterbot_conversations', 'detag_brown', 'brown_sentences', 'fetch_brown', 'conversation_records',
            'text_records', 'record_texts', 'read_records', 'load_records', 'normalise_text', 'text_filters',
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'is_mapped',
-           'drop_pages', 'blockwise', 'DialogueDataset', 'AutoencoderDataset', 'MixedDataset', 'embed_texts',
-           'sampled_records', 'texts_to_embed', 'build_dataset', 'create_dialogue_dataset',
+           'drop_pages', 'in_blocks', 'blockwise', 'DialogueDataset', 'AutoencoderDataset', 'MixedDataset',
+           'embed_texts', 'sampled_records', 'texts_to_embed', 'build_dataset', 'create_dialogue_dataset',
            'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'load_vectors',
            'create_vectors_dataset', 'create_file_dataset', 'map_tensors', 'read_rows', 'RowsWriter', 'load_dataset',
            'bench_teacher']
@@ -430,16 +430,22 @@ def drop_pages(*ts):  # tensors (in-memory ones are left alone)
     for t in ts:
         if is_mapped(t): _MAPPED[t.untyped_storage().data_ptr()]._mmap.madvise(mmap.MADV_DONTNEED)
 
+def in_blocks(f,  # slice -> that block's result
+              n: int,  # rows
+              *mapped,  # the tensors `f` reads: their pages are dropped after each block (when mapped)
+              block: int = 65536):  # rows a block
+    "`f` over blocks of `n` rows, one at a time (a generator): a memory-mapped input is never held in memory whole."
+    for s in range(0, n, block):
+        yield f(slice(s, s + block))
+        drop_pages(*mapped)  # once the block's consumer is done with it
+
 def blockwise(f,  # slice -> a tensor of that block's results
               n: int,  # rows
               *mapped,  # the tensors `f` reads: their pages are dropped after each block (when mapped)
               block: int = 65536,  # rows a block
 ) -> torch.Tensor:
-    "`f` over blocks of `n` rows, concatenated: a memory-mapped input is never held in memory whole."
-    out = []
-    for s in range(0, n, block):
-        out.append(f(slice(s, s + block)))
-        drop_pages(*mapped)
+    "`in_blocks`' results concatenated."
+    out = list(in_blocks(f, n, *mapped, block=block))
     return torch.cat(out) if out else f(slice(0, 0))
 
 # %% ../nbs/05_data.ipynb #87aa779f

@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check, get_device, set_seed, save_png
 from .losses import Bank, answer_bank, candidate_ranks, one_of_k, retrieval_metrics, pair_scores
 from .scoring import Scoring, scoring, top1, n1_counts, hubness
-from .training import TrainingConfig, train_mapper, predict, in_blocks
+from .training import TrainingConfig, train_mapper, predict
 
 # %% auto #0
 __all__ = ['MAP_GRID', 'MAP_VAL_ROWS', 'PER_BANK', 'LOWER_IS_BETTER', 'BASELINES', 'Affine64', 'moments', 'fit_ridge',
@@ -36,7 +36,7 @@ class Affine64(nn.Module):
     def forward(self, q): return ((q.double() - self.shift) @ self.W + self.bias).float()  # (B, d) questions
 
 # %% ../nbs/08_evaluation.ipynb #d6e04dce
-from .data import drop_pages
+from .data import in_blocks
 from .training import to_device
 
 def moments(x: torch.Tensor,  # (n, d) inputs, in memory or memory-mapped
@@ -46,10 +46,8 @@ def moments(x: torch.Tensor,  # (n, d) inputs, in memory or memory-mapped
     "(Σx, Σy, xᵀx, xᵀy) in float64, summed block by block: a memory-mapped x, y is never whole in memory."
     sx, sy = x.new_zeros(x.shape[1], dtype=torch.float64), y.new_zeros(y.shape[1], dtype=torch.float64)
     xx, xy = torch.outer(sx, sx), torch.outer(sx, sy)
-    for s in range(0, len(x), block):
-        xb, yb = x[s:s + block].double(), y[s:s + block].double()
+    for xb, yb in in_blocks(lambda s: (x[s].double(), y[s].double()), len(x), x, y, block=block):
         sx, sy, xx, xy = sx + xb.sum(0), sy + yb.sum(0), xx + xb.T @ xb, xy + xb.T @ yb
-        drop_pages(x, y)
     return sx, sy, xx, xy
 
 # %% ../nbs/08_evaluation.ipynb #dd69f9ef
@@ -100,7 +98,8 @@ def _adagrad_(p, acc, lr, eps=1e-10):
 @torch.no_grad()
 def _grid_r1(alpha, W, xvn, cands, bank) -> list:
     "Validation R@1 of each stacked point (α, W) on the unit questions `xvn`, a block of them at a time (memory)."
-    step, n = max(1, MAP_VAL_ROWS // len(W)), len(W)
+    n = len(W)
+    step = max(1, MAP_VAL_ROWS // n)
     ranks = torch.cat([candidate_ranks(alpha[:, None, None] * xvn[i:i + step] + xvn[i:i + step] @ W, cands, bank,
                                        chunk=max(1, 8192 // n), offset=i) for i in range(0, len(xvn), step)], -1)
     return (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist()
@@ -231,7 +230,8 @@ def fitted_scorings(f,  # predict function: questions (n, d) -> predicted answer
     "Plain cosine and each `corrected` scoring (one or a tuple), fitted on `f`'s predictions for `train_q`, by suffix."
     out = {"": Scoring().fit(a)}
     corr = () if corrected is None else corrected if isinstance(corrected, (tuple, list)) else (corrected,)
-    for c in corr: out[f"_{c.name}"] = copy.copy(c).fit(a, in_blocks(f, train_q))  # one pass each, never all
+    blocks = lambda: in_blocks(lambda s: f(train_q[s]), len(train_q), train_q)  # never all predictions at once
+    for c in corr: out[f"_{c.name}"] = copy.copy(c).fit(a, blocks())  # a pass over the training questions each
     return out
 
 # %% ../nbs/08_evaluation.ipynb #bf321254

@@ -48,7 +48,7 @@ class Scoring:
         return self.set_stats(self.bank_stats(self.units(blocks), chunk))
 
     def units(self, blocks):  # (n_i, d) blocks of training predictions
-        "Each block checked and as float64 unit rows, one at a time; an error at the end if there were no rows."
+        "Each block checked and as float64 unit rows, one at a time, and an error at the end if there were no rows."
         n = 0
         for b in blocks:
             check_tensor(b, "train_preds", ndim=2, last=self.bank.shape[1])

@@ -23,11 +23,11 @@ from .data import DatasetConfig
 
 # %% auto #0
 __all__ = ['FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback',
-           'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'in_blocks',
-           'derived_seed', 'epoch_order', 'streams', 'check_rows', 'to_device', 'host_batches', 'Learner', 'SeedCB',
-           'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB',
-           'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage',
-           'corrupt', 'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
+           'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed',
+           'epoch_order', 'streams', 'check_rows', 'to_device', 'host_batches', 'Learner', 'SeedCB', 'PairWeightsCB',
+           'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB', 'EmbeddingMetrics',
+           'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage', 'corrupt',
+           'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
            'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
            'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'run_teacher',
            'embed_shares', 'own_vectors', 'layout_sample', 'check_not_training', 'load_run', 'StepClockCB',
@@ -176,13 +176,6 @@ def predict(model: nn.Module,  # any module, run on the device of its weights (o
     model.train(was)
     return out
 
-# %% ../nbs/07_training.ipynb #749ae55e
-def in_blocks(f,  # a function of a block of rows, e.g. `partial(predict, model)`
-              x: torch.Tensor,  # (n, ...) rows, possibly memory-mapped
-              size: int = 65_536):  # rows per block
-    "`f` applied to `x` a block of rows at a time (a generator): statistics read in one pass, never f(x) whole."
-    return (f(x[i:i + size]) for i in range(0, len(x), size))
-
 # %% ../nbs/07_training.ipynb #d9d38a76
 def derived_seed(seed: int,  # the run's seed
                  k: int,  # the epoch or the step
@@ -213,7 +206,7 @@ def bank(self: DialogueDataset,
     return answer_bank([self.records[i]["a"] for i in rows], [self.records[i]["group"] for i in rows], rule)
 
 # %% ../nbs/07_training.ipynb #41d29c7a
-from .data import is_mapped, read_rows, blockwise
+from .data import is_mapped, read_rows, blockwise, in_blocks
 from .teachers import ahead
 from concurrent.futures import ThreadPoolExecutor
 
@@ -242,9 +235,7 @@ def to_device(t: torch.Tensor,  # any tensor (a mapped one is copied block by bl
     "`t` on `device`: a memory-mapped `t` is never whole in host memory on the way."
     if not is_mapped(t): return t.to(device)
     out = torch.empty(t.shape, dtype=t.dtype, device=device)
-    for s in range(0, len(t), block):
-        out[s:s + block] = t[s:s + block].to(device)
-        drop_pages(t)
+    for s in in_blocks(lambda s: s, len(t), t, block=block): out[s] = t[s].to(device)
     return out
 
 def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
@@ -440,9 +431,10 @@ class EmbeddingMetrics(Callback):
         m = retrieval_metrics(pv, yv, ks=self.ks, bank=bank)
         out.update(val_cos=m["cos"], **{f"val_R{k}": m[f"R{k}"] for k in self.ks})
         cands = yv if bank is None else yv[bank.cand.to(yv.device)]
-        for name in self.scorings:  # the training predictions block by block: `in_blocks`
-            tp = in_blocks(lambda x: predict(l.model, x).to(l.device), l.train[0])
-            sc = scoring(name, n=min(len(cands), len(l.train[0]))).fit(cands, tp)
+        x = l.train[0]
+        for name in self.scorings:  # the training predictions block by block (one pass per scoring)
+            tp = in_blocks(lambda s: predict(l.model, x[s]).to(l.device), len(x), x)
+            sc = scoring(name, n=min(len(cands), len(x))).fit(cands, tp)
             m = retrieval_metrics(pv, yv, ks=self.ks, score=sc, bank=bank)
             out.update({f"val_R{k}_{name}": m[f"R{k}"] for k in self.ks})
         return out
