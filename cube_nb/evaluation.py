@@ -89,11 +89,22 @@ class MAP(nn.Module):
 MAP_GRID = {"lr": (10.0, 3.0, 1.0, 0.3, 0.01), "l2": (0.0, 0.1, 0.01, 0.001)}  # PolyAI's grid search
 MAP_VAL_ROWS = 65_536  # validation questions × grid points ranked at a time
 
-def _adagrad_(p, acc, lr, eps=1e-10):
-    "`torch.optim.Adagrad`'s step (no decay) in place, `lr` broadcast against `p`: one learning rate per grid point."
-    acc.addcmul_(p.grad, p.grad)
-    p.sub_(lr * p.grad / (acc.sqrt() + eps))
-    p.grad = None
+def _adagrad_(p, g, acc, lr, eps=1e-10):
+    "`torch.optim.Adagrad`'s step (no decay) of `p` by gradient `g`, in place, `lr` broadcast: one per grid point."
+    acc.addcmul_(g, g)
+    p.sub_(lr * g / (acc.sqrt() + eps))
+
+@torch.no_grad()
+def _map_step_(alpha, W, acc, lr, l2, xb, yb, smoothing):
+    "One step of every stacked point (α, W) on the unit batch (xb, yb), the in-batch softmax's gradient written out."
+    g = (alpha[:, None, None] * xb + xb @ W) @ yb.T  # (n, B, B) logits: each question, its batch's answers
+    g = g.softmax(-1)  # d(mean cross-entropy)/d logits = (softmax - smoothed one-hot) / B
+    g.diagonal(dim1=1, dim2=2).sub_(1 - smoothing)
+    g.sub_(smoothing / len(xb)).div_(len(xb))
+    dp = g @ yb  # (n, B, d): the gradient at α·x + x·W
+    ga, gW = (dp * xb).sum((1, 2)), xb.T @ dp + l2[:, None, None] * W  # and the L2 penalty's, l2 / 2 · ‖W‖²
+    _adagrad_(alpha, ga, acc[0], lr)
+    _adagrad_(W, gW, acc[1], lr[:, None, None])
 
 @torch.no_grad()
 def _grid_r1(alpha, W, xvn, cands, bank) -> list:
@@ -109,7 +120,7 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
     (x, y), (xv, yv), n = train, val, len(points)  # on `device` already (`fit_map`)
     torch.manual_seed(seed)
     m0 = MAP(x.shape[1])  # each point starts from this W and sees the same batches, as a run of its own would
-    alpha, W = (t.detach().repeat(n, *[1] * t.ndim).to(device).requires_grad_() for t in (m0.alpha, m0.W))
+    alpha, W = (t.detach().repeat(n, *[1] * t.ndim).to(device) for t in (m0.alpha, m0.W))
     lr, l2 = (torch.tensor(v, device=device) for v in zip(*points))
     acc, g = (torch.zeros_like(alpha), torch.zeros_like(W)), torch.Generator().manual_seed(seed)
     xvn = F.normalize(xv, dim=1)  # MAP works on unit vectors (the training rows: a batch at a time)
@@ -118,23 +129,16 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
     best, since, live = [(-1.0, None, 0)] * n, [0] * n, list(range(n))  # live: the points still training
     for ep in range(1, epochs + 1):
         for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
-            xb, yb = (F.normalize(t[idx], dim=1) for t in (x, y))
-            logits = (alpha[:, None, None] * xb + xb @ W) @ yb.T  # (n, B, B): each question, its batch's answers
-            labels = torch.arange(len(idx), device=device).repeat(len(live))
-            loss = F.cross_entropy(logits.flatten(0, 1), labels, label_smoothing=smoothing) * len(live)  # a sum
-            (loss + (l2 / 2 * (W ** 2).sum((1, 2))).sum()).backward()
-            with torch.no_grad():
-                _adagrad_(alpha, acc[0], lr)
-                _adagrad_(W, acc[1], lr[:, None, None])
+            _map_step_(alpha, W, acc, lr, l2, *(F.normalize(t[idx], dim=1) for t in (x, y)), smoothing)
         for j, (k, r1) in enumerate(zip(live, _grid_r1(alpha, W, xvn, cands, bank))):
             if r1 > best[k][0]:
-                state = {"alpha": alpha[j].detach().clone().cpu(), "W": W[j].detach().clone().cpu()}  # a copy
+                state = {"alpha": alpha[j].clone().cpu(), "W": W[j].clone().cpu()}  # a copy
                 best[k], since[k] = (r1, state, ep), 0
             else: since[k] += 1
         rows = [j for j, k in enumerate(live) if since[k] < patience]  # a stopped point leaves the batch
         if not rows: break
         if len(rows) < len(live):
-            live, alpha, W = [live[j] for j in rows], *(t.detach()[rows].requires_grad_() for t in (alpha, W))
+            live, alpha, W = [live[j] for j in rows], alpha[rows], W[rows]
             acc, lr, l2 = tuple(t[rows] for t in acc), lr[rows], l2[rows]
     return dict(zip(points, best))
 

@@ -245,12 +245,12 @@ class Bank:
         n = torch.searchsorted(q, rows, right=True) - lo
         return order[torch.repeat_interleave(lo - (n.cumsum(0) - n), n) + torch.arange(int(n.sum()))]
 
-    def drop(self, lo: int, hi: int) -> torch.Tensor | None:
-        "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1, None when there are none."
+    def drop(self, lo: int, hi: int, device=None) -> torch.Tensor | None:
+        "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1 on `device`, None when there are none."
         q, c = self.removed[:, self.pairs_of(torch.arange(lo, hi))]
         if not len(q): return None
-        m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool)
-        m[q - lo, c] = True
+        m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool, device=device)  # made where it is used
+        m[(q - lo).to(m.device), c.to(m.device)] = True
         return m
 
     def sub(self, rows: torch.Tensor) -> tuple:
@@ -303,8 +303,7 @@ def candidate_ranks(pred: torch.Tensor,  # (..., n, d) predictions, one per quer
     check(score is None or pred.ndim == 2, "a corrected scoring ranks one (n, d) set of predictions at a time")
     c, out, n = F.normalize(cands.to(pred.device).double(), dim=1), [], pred.shape[-2]
     for i in range(0, n, chunk):
-        j, drop = min(i + chunk, n), bank.drop(offset + i, offset + min(i + chunk, n))
-        drop = drop if drop is None else drop.to(pred.device)
+        j, drop = min(i + chunk, n), bank.drop(offset + i, offset + min(i + chunk, n), pred.device)
         p = pred[..., i:j, :]
         s = F.normalize(p.double(), dim=-1) @ c.T if score is None else score(p, drop)
         if drop is not None: s = s.masked_fill(drop, float("-inf"))

@@ -173,8 +173,7 @@ def top1(score: Scoring,  # a fitted scoring of the candidates
     out = []
     for i in range(0, len(p), chunk):
         j = min(i + chunk, len(p))
-        drop = bank.drop(i, j) if bank is not None else None
-        drop = drop if drop is None else drop.to(p.device)
+        drop = bank.drop(i, j, p.device) if bank is not None else None
         s = score(p[i:j], drop)
         out.append((s if drop is None else s.masked_fill(drop, float("-inf"))).argmax(1).cpu())
     return torch.cat(out)

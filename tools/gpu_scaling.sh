@@ -6,7 +6,7 @@
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
 #   bash tools/gpu_scaling.sh embeddings FOLDER                         # teacher suite, e2e, data suite (issue 31)
-#   bash tools/gpu_scaling.sh profile RUN                               # e2e twice (the figure), cube_eval in cProfile
+#   bash tools/gpu_scaling.sh profile RUN                               # train, eval in cProfile, then e2e (the figure)
 #   bash tools/gpu_scaling.sh leakfree ROOT "SET ..."                   # 3 seeds: cube_eval leak-free and --bank all
 #   bash tools/gpu_scaling.sh tune ROOT TRIALS WORKERS SECONDS          # the retrieval preset: Jargon + 20k chitchat
 #   bash tools/gpu_scaling.sh retrieval "SET:REGIMES ..." SECONDS       # tools/retrieval_study.py, sets in parallel
@@ -79,18 +79,18 @@ if [ "$1" = embeddings ]; then  # cube_bench's teacher suite (fp16, 100,000 chit
     --steps 2000 --folder $2 --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
   exit
 fi
-if [ "$1" = profile ]; then  # e2e to warm the Triton cache, e2e with cold embeddings, then cube_eval in cProfile
+if [ "$1" = profile ]; then  # cube_train then cube_eval in cProfile (cold caches), then the figure: e2e, warm Triton
   setup
-  e2e $2 2>&1 | grep -v -i warn | tail -1
-  rm -rf $CUBE_NB_CACHE/embeddings
-  e2e $2 2>&1 | grep -v -i warn | tail -1 | tee $OUT/e2e.txt
   printf 'import sys\nfrom cube_nb import cli\nsys.exit(getattr(cli, sys.argv.pop(1))())\n' > /tmp/cli.py
-  rm -f $2/baselines.safetensors  # fitted again under the profiler
-  for cmd in "eval_main --run $2"; do  # (train_main ... profiles training likewise)
+  for cmd in "train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2 --force" \
+      "eval_main --run $2"; do
     start=$(date +%s%N)
-    python -m cProfile -o $OUT/${cmd%% *}.prof /tmp/cli.py $cmd 2>&1 | grep -v -i warn | tail -3
+    python -m cProfile -o $OUT/${cmd%% *}.prof /tmp/cli.py $cmd 2>&1 | grep -v -i warn > $OUT/${cmd%% *}.txt
     echo "${cmd%% *}: $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a $OUT/profile.txt
   done
+  cp $2/timing.json $2/metrics.json $OUT/
+  rm -rf $CUBE_NB_CACHE/embeddings
+  e2e $2 2>&1 | grep -v -i warn | tail -1 | tee $OUT/e2e.txt
   exit
 fi
 if [ "$1" = e2e ]; then
