@@ -6,6 +6,7 @@
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
 #   bash tools/gpu_scaling.sh embeddings FOLDER                         # teacher suite, e2e, data suite (issue 31)
+#   bash tools/gpu_scaling.sh figures FOLDER                            # warm Triton, e2e, teacher cold, data suite
 #   bash tools/gpu_scaling.sh profile RUN                               # train, eval in cProfile, then e2e (the figure)
 #   bash tools/gpu_scaling.sh leakfree ROOT "SET ..."                   # 3 seeds: cube_eval leak-free and --bank all
 #   bash tools/gpu_scaling.sh tune ROOT TRIALS WORKERS SECONDS          # the retrieval preset: Jargon + 20k chitchat
@@ -52,10 +53,13 @@ setup() {  # the wheels the image lacks and the chitchat corpus package, unpacke
 }
 cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
 e2e() {  # RUN: from the corpus's text to an evaluated run, the teacher on the GPU in half precision
-  local start=$(date +%s)
+  local start=$(date +%s%N)
   cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $1 --force || return 1
+  local mid=$(date +%s%N)
   cli eval_main --run $1 || return 1
-  echo "cube_train + cube_eval on all chitchat: $(( $(date +%s) - start ))s"
+  local end=$(date +%s%N)
+  echo "cube_train $(( (mid - start) / 1000000 )) ms, cube_eval $(( (end - mid) / 1000000 )) ms"
+  echo "cube_train + cube_eval on all chitchat: $(( (end - start) / 1000000000 ))s"
   cp $1/metrics.json $1/timing.json $OUT/
 }
 if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied first, then as the first run left it
@@ -91,6 +95,17 @@ if [ "$1" = profile ]; then  # cube_train then cube_eval in cProfile (cold cache
   cp $2/timing.json $2/metrics.json $OUT/
   rm -rf $CUBE_NB_CACHE/embeddings
   e2e $2 2>&1 | grep -v -i warn | tail -1 | tee $OUT/e2e.txt
+  exit
+fi
+if [ "$1" = figures ]; then  # issue 31's figures: e2e (cold embeddings, warm Triton), the teacher cold, data suite
+  setup
+  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2/warm --force \
+    data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1  # the same kernels compiled: a warm Triton cache
+  rm -rf $CUBE_NB_CACHE/embeddings
+  e2e $2/e2e 2>&1 | grep -v -i warn | tail -3 | tee $OUT/e2e.txt
+  python tools/teacher_cold.py runs/gpu-bundle/minilm-fp16 2>&1 | grep -v -i warn | tee $OUT/teacher-cold.txt
+  cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 \
+    --steps 2000 --folder $2 --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
   exit
 fi
 if [ "$1" = e2e ]; then
