@@ -22,16 +22,16 @@ from .model import ModelConfig
 from .data import DatasetConfig
 
 # %% auto #0
-__all__ = ['FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig', 'CancelFitException', 'CancelBatchException', 'Callback',
-           'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows', 'predict', 'derived_seed',
-           'epoch_order', 'streams', 'check_rows', 'to_device', 'host_batches', 'Learner', 'SeedCB', 'PairWeightsCB',
-           'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB', 'EmbeddingMetrics',
-           'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage', 'corrupt',
-           'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB',
-           'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir',
-           'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training', 'run_teacher',
-           'embed_shares', 'own_vectors', 'layout_sample', 'check_not_training', 'load_run', 'StepClockCB',
-           'bench_epoch', 'StopAfterCB', 'bench_mapped', 'bench_memory']
+__all__ = ['READ_WORKERS', 'FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig', 'CancelFitException',
+           'CancelBatchException', 'Callback', 'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows',
+           'predict', 'derived_seed', 'epoch_order', 'streams', 'check_rows', 'to_device', 'BatchRows', 'host_batches',
+           'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB',
+           'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
+           'check_damage', 'corrupt', 'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states',
+           'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB',
+           'check_out_dir', 'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training',
+           'run_teacher', 'embed_shares', 'own_vectors', 'layout_sample', 'check_not_training', 'load_run',
+           'StepClockCB', 'bench_epoch', 'StopAfterCB', 'bench_mapped', 'bench_memory']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -207,8 +207,6 @@ def bank(self: DialogueDataset,
 
 # %% ../nbs/07_training.ipynb #41d29c7a
 from .data import is_mapped, read_rows, blockwise, in_blocks
-from .teachers import ahead
-from concurrent.futures import ThreadPoolExecutor
 
 def streams(train: tuple,  # (inputs, targets)
             device: torch.device,  # where training runs
@@ -238,20 +236,32 @@ def to_device(t: torch.Tensor,  # any tensor (a mapped one is copied block by bl
     for s in in_blocks(lambda s: s, len(t), t, block=block): out[s] = t[s].to(device)
     return out
 
+class BatchRows(torch.utils.data.Dataset):
+    "Batch k of `idxs` as (indices, inputs, targets) read on the host: a mapped file's rows with `read_rows`."
+    def __init__(self,
+                 x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
+                 y: torch.Tensor,  # (N, d_out) host targets
+                 idxs: list):  # row indices of each batch
+        self.x, self.y, self.idxs = x, y, idxs
+    def __len__(self): return len(self.idxs)
+    def __getitem__(self, k):
+        idx = self.idxs[k]
+        return idx, *(read_rows(t, idx) if is_mapped(t) else t.index_select(0, idx) for t in (self.x, self.y))
+
+READ_WORKERS = 2  # processes reading a mapped file's batches ahead of the training loop
+
 def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
                  y: torch.Tensor,  # (N, d_out) host targets
                  idxs: list,  # row indices of each batch, in order
                  device: torch.device,  # where the batches go
+                 workers: int | None = None,  # reading processes, None: `READ_WORKERS` for mapped data, else none
 ):
-    "(indices, inputs, targets) per batch, gathered in two worker threads ahead, sent from page-locked memory."
-    pin = device.type == "cuda"
-    def rows(t, idx):  # a mapped file's rows are read, never mapped (`read_rows`)
-        if is_mapped(t): return read_rows(t, idx, pin)
-        return t.index_select(0, idx).pin_memory() if pin else t.index_select(0, idx)
-    def gather(k): return rows(x, idxs[k]), rows(y, idxs[k])
-    with ThreadPoolExecutor(2) as pool:  # reads wait on the kernel without the GIL: two overlap
-        for k, (xb, yb) in enumerate(ahead(pool, gather, range(len(idxs)), depth=3)):
-            yield idxs[k], xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+    "(indices, inputs, targets) per batch, a mapped file's read ahead in worker processes, sent from page-locked memory."
+    from torch.utils.data import DataLoader
+    workers = (READ_WORKERS if is_mapped(x) or is_mapped(y) else 0) if workers is None else workers
+    dl = DataLoader(BatchRows(x, y, idxs), batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
+                    prefetch_factor=4 if workers else None, multiprocessing_context="fork" if workers else None)
+    for idx, xb, yb in dl: yield idx, xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
 
 # %% ../nbs/07_training.ipynb #f8d34a33
 class Learner:
