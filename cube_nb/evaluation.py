@@ -185,7 +185,7 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
                   val: tuple,  # (questions, answers) for ridge's λ and the MLP's validation
                   cfg: TrainingConfig | None = None,  # the run's configuration: the MLP trains with its loop and budget
                   n_params: int | None = None,  # the cube's parameter count: the MLP's size (no MLP if None)
-                  log=None,  # print-like: progress of the MLP's training
+                  log=None,  # print-like: MAP's choice and the MLP's progress
                   val_bank=None,  # the validation candidates (`ds.bank('val')`): MAP's choices are scored on them
                   **learner_kw,  # the run's per-pair information (groups, weights) for the MLP's Learner
 ) -> dict:
@@ -197,8 +197,11 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     out.update({"centroid": Affine64(torch.zeros(d, d_out), bias=(stats[1] / len(yt)).float()),
                 "ridge": fit_ridge(xt, yt, xv, yv, stats=stats)[0], "procrustes": fit_procrustes(xt, yt, stats)})
     if d == d_out:  # the identity plus a learned map: the field's adapter
-        out["map"] = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
-                             device=get_device(cfg.device) if cfg else "cpu")[0]
+        t0 = time.perf_counter()
+        out["map"], chosen = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
+                                     device=get_device(cfg.device) if cfg else "cpu")
+        if log: log(f"map: lr={chosen['lr']} l2={chosen['l2']} epoch {chosen['epoch']}, validation R@1 "
+                    f"{chosen['val_R1']:.3f}, fitted in {time.perf_counter() - t0:.1f}s")
     if cfg is not None and n_params is not None:
         for name, m in sized_baselines(d, d_out, n_params, cfg.seed).items():
             out[name] = m

