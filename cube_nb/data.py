@@ -16,11 +16,11 @@ __all__ = ['DATA_DIR', 'Task', 'VECTOR_FORMATS', 'dictd_number', 'parse_jargon',
            'chatterbot_conversations', 'detag_brown', 'brown_sentences', 'fetch_brown', 'conversation_records',
            'text_records', 'record_texts', 'read_records', 'load_records', 'normalise_text', 'text_filters',
            'semantic_keep', 'paraphrases', 'expand_questions', 'split_records', 'DatasetConfig', 'is_mapped',
-           'drop_pages', 'in_blocks', 'blockwise', 'DialogueDataset', 'AutoencoderDataset', 'MixedDataset',
-           'embed_texts', 'sampled_records', 'texts_to_embed', 'build_dataset', 'create_dialogue_dataset',
-           'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset', 'load_vectors',
-           'create_vectors_dataset', 'create_file_dataset', 'map_tensors', 'read_rows', 'RowsWriter', 'load_dataset',
-           'bench_teacher']
+           'drop_pages', 'in_blocks', 'blockwise', 'record_column', 'DialogueDataset', 'AutoencoderDataset',
+           'MixedDataset', 'embed_texts', 'sampled_records', 'texts_to_embed', 'build_dataset',
+           'create_dialogue_dataset', 'create_conversation_dataset', 'create_text_dataset', 'create_embedding_dataset',
+           'load_vectors', 'create_vectors_dataset', 'create_file_dataset', 'Records', 'write_records', 'map_tensors',
+           'read_rows', 'RowsWriter', 'load_dataset', 'bench_teacher']
 
 # %% ../nbs/05_data.ipynb #eff3a8e0
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -449,6 +449,14 @@ def blockwise(f,  # slice -> a tensor of that block's results
     return torch.cat(out) if out else f(slice(0, 0))
 
 # %% ../nbs/05_data.ipynb #87aa779f
+def record_column(records,  # a list of record dicts, or a saved run's `Records`
+                  key: str,  # the field
+                  rows=None,  # record indices, None: all
+                  default=None):  # the value for records without the field
+    "One field of `records` as a list (for `rows`): `Records` read it from their column, not record by record."
+    if hasattr(records, "column"): return records.column(key, rows, default)
+    return [records[i].get(key, default) for i in (range(len(records)) if rows is None else rows)]
+
 class DialogueDataset(torch.utils.data.Dataset):
     "Records with question and answer embeddings, a group-aware split and a filter report."
     task = "dialogue"
@@ -474,13 +482,22 @@ class DialogueDataset(torch.utils.data.Dataset):
     @property
     def sizes(self) -> dict: return {f"n_{k}": len(v) for k, v in self.split.items()}
 
+    def column(self,
+               key: str,  # a field of the records: q, a, group, task, ...
+               rows=None,  # record indices, None: all
+               default=None):  # the value for records without the field
+        "One field of the records as a list (`record_column`)."
+        return record_column(self.records, key, rows, default)
+
     def rows(self,
              name: str,  # train, val or test
              task: str | None = None,  # mixed data: only this task's records
     ) -> list[int]:
         "Record indices of one split, optionally only those of one task ('dialogue' or 'autoencoder', mixed data)."
         check(name in self.split, f"split {name!r} is not known: use train, val or test")
-        return [i for i in self.split[name] if task is None or self.records[i].get("task", self.task) == task]
+        rows = list(self.split[name])
+        if task is None: return rows
+        return [i for i, t in zip(rows, self.column("task", rows, self.task)) if t == task]
 
     def part(self,
              name: str,  # train, val or test
@@ -501,13 +518,13 @@ class DialogueDataset(torch.utils.data.Dataset):
         "Per-pair training inputs of one split for the trainer: `groups`, `difficulty`, `sample_weights`."
         rows = self.rows(name, task)
         idx = torch.tensor(rows, dtype=torch.long)
-        return {"groups": [self.records[i]["group"] for i in rows], "difficulty": self.difficulty[idx],
+        return {"groups": self.column("group", rows), "difficulty": self.difficulty[idx],
                 "sample_weights": self.weights[idx]}
 
     @property
     def weights(self) -> torch.Tensor:
         "Per-record loss weights: 1, or `mix` for the autoencoder records of mixed data."
-        return torch.tensor([self.mix if r.get("task") == "autoencoder" else 1.0 for r in self.records])
+        return torch.tensor([self.mix if t == "autoencoder" else 1.0 for t in self.column("task")])
     mix = 1.0
 
 # %% ../nbs/05_data.ipynb #22c39fa5
@@ -520,7 +537,7 @@ def stats(self: DialogueDataset) -> dict:
     return {**self.sizes, "pairs": len(self), "qa_cos_mean": float(c.mean()),
             "qa_cos_std": float(c.std()) if len(c) > 1 else 0.0,
             "qa_cos_p10": float(c.quantile(0.1)), "qa_cos_p90": float(c.quantile(0.9)),
-            "answer_duplicate_rate": 1 - len({r["a"] for r in self.records}) / max(1, len(self)),
+            "answer_duplicate_rate": 1 - len(set(self.column("a"))) / max(1, len(self)),
             "dropped": dict(self.report)}
 
 # %% ../nbs/05_data.ipynb #7f6b2d62
@@ -777,6 +794,57 @@ def create_file_dataset(path,  # a file, or a bundled corpus name
     cfg = _cfg(task, source=str(path), **kw)
     return build_dataset(load_records(str(path), task, cfg.strict, cfg.context_window), cfg, teacher, str(path))
 
+# %% ../nbs/05_data.ipynb #01737b0f
+import collections.abc
+
+class Records(collections.abc.Sequence):
+    "A saved run's records as the columns of a memory-mapped Arrow file: a field is read for the rows asked."
+    def __init__(self, table):  # a pyarrow Table, one row per record
+        self.table = table
+
+    @classmethod
+    def open(cls, path):  # an Arrow IPC file (`write_records`)
+        "The records of `path`, memory-mapped."
+        import pyarrow as pa
+        try: return cls(pa.ipc.open_file(pa.memory_map(str(path))).read_all())
+        except (OSError, pa.ArrowInvalid) as e:
+            raise CubeError(f"{path} is not a readable Arrow file ({str(e).splitlines()[0][:80]}): the run folder is "
+                            "damaged; re-run cube_train") from None
+
+    def __len__(self): return self.table.num_rows
+    def __getitem__(self, i):
+        if isinstance(i, slice): return [self[j] for j in range(*i.indices(len(self)))]
+        row = self.table.slice(range(len(self))[i], 1).to_pylist()[0]
+        return {k: v for k, v in row.items() if v is not None}  # a field the record lacked stays absent
+
+    def column(self,
+               key: str,  # the field
+               rows=None,  # record indices, None: all
+               default=None):  # the value for records without the field
+        "One field as a list, for `rows`."
+        if key not in self.table.column_names: return [default] * (len(self) if rows is None else len(rows))
+        col = self.table.column(key)
+        vals = (col if rows is None else col.take(list(rows))).to_pylist()
+        return vals if default is None else [default if v is None else v for v in vals]
+
+def write_records(records,  # a list of record dicts, or `Records`
+                  path,  # the Arrow file to replace
+                  order=None,  # the record indices to write, in order, None: all
+) -> bool:
+    "Write records (in `order`) as an Arrow file atomically: False, nothing written, if a field's type varies."
+    import pyarrow as pa
+    order = range(len(records)) if order is None else order
+    if isinstance(records, Records): table = records.table.take(list(order))
+    else:
+        rows = [records[i] for i in order]
+        keys = dict.fromkeys(k for r in rows for k in r)  # every record's fields (Arrow's own reads the first's)
+        try: table = pa.table({k: pa.array([r.get(k) for r in rows]) for k in keys})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError): return False
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w: w.write_table(table)
+    atomic_write(path, sink.getvalue().to_pybytes())
+    return True
+
 # %% ../nbs/05_data.ipynb #14430cf1
 _NP = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32, "I16": np.int16,
        "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
@@ -893,8 +961,10 @@ def save(self: DialogueDataset,
     order += sorted(set(range(len(self))) - set(order))
     at = {i: j for j, i in enumerate(order)}
     split = {k: sorted(at[i] for i in self.split[k]) for k in names}
-    atomic_write(folder / "records.jsonl",
-                 "".join(json.dumps(self.records[i], ensure_ascii=False) + "\n" for i in order))
+    for f in ("records.arrow", "records.jsonl"): (folder / f).unlink(missing_ok=True)  # no stale copy is read
+    if not write_records(self.records, folder / "records.arrow", order):  # a field's type varies: JSON lines
+        atomic_write(folder / "records.jsonl",
+                     "".join(json.dumps(self.records[i], ensure_ascii=False) + "\n" for i in order))
     ae = self.task == "autoencoder"
     extra = {"center": self.center, "noise_std": self.noise_std} if ae else {"mix": self.mix}
     meta = {"task": self.task, "source": self.source, "report": self.report, **extra, **split}
@@ -909,7 +979,10 @@ def load_dataset(folder):  # a folder written by `save` (every run folder)
     folder = Path(folder)
     check((folder / "split.json").is_file(), f"{folder} holds no split.json: is it a cube_train run folder?")
     meta, t = json.loads((folder / "split.json").read_text()), map_tensors(folder / "embeddings.safetensors")
-    recs = [json.loads(l) for l in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    if (folder / "records.arrow").is_file(): recs = Records.open(folder / "records.arrow")
+    else:  # records whose fields' types vary, and runs saved before the Arrow file
+        check((folder / "records.jsonl").is_file(), f"{folder} holds no records.arrow: re-run cube_train")
+        recs = [json.loads(l) for l in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     split = {k: meta[k] for k in ("train", "val", "test")}
     task = meta.get("task", meta.get("kind"))  # split.json of runs written before the rename: kind
     if task == "autoencoder":

@@ -420,7 +420,8 @@ def evaluate_run(run,  # run folder written by cube_train
         if save_predictions:
             import io, numpy as np
             out = Path(save_predictions)
-            pairs = ({k: ev.records[i][k] for k in ("q", "a", "group")} for i in rows)  # group: the bank's rule
+            keys = ("q", "a", "group")  # group: the bank's rule
+            pairs = (dict(zip(keys, v)) for v in zip(*(ev.column(k, rows) for k in keys)))
             atomic_write(out / "test_pairs.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs))
             buf = io.BytesIO()
             np.save(buf, pred.numpy().astype(np.float32))
@@ -443,7 +444,7 @@ def evaluate_run(run,  # run folder written by cube_train
             atomic_write(Path(run) / metrics_name(data, bank), json.dumps(metrics, indent=1))
         elif data is None:
             atomic_write(Path(run) / "metrics.json", json.dumps(metrics, indent=1))
-            texts = [[ev.records[i][f] for i in rows] for f in ("q", "a")]
+            texts = [ev.column(f, rows) for f in ("q", "a")]
             ea = error_analysis(test[0], test[1], pred, *texts, device=gpu, bank=b)
             plot_pair_scores(ea, Path(run) / "pair_scores.png")
             plot_hubness({k: counts[k] for k in ("cube", "identity") if k in counts}, Path(run) / "hubness.png")
@@ -637,7 +638,7 @@ class PhraseBankDecoder:
     @classmethod
     def from_dataset(cls, ds, side: str = "a"):
         "A bank of a dataset's answers (`side='a'`) or questions (`'q'`)."
-        return cls([r[side] for r in ds.records], ds.a if side == "a" else ds.q)
+        return cls(ds.column(side), ds.a if side == "a" else ds.q)
 
     @functools.cached_property
     def key(self) -> str:

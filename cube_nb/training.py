@@ -203,7 +203,7 @@ def bank(self: DialogueDataset,
 ) -> Bank:
     "The retrieval candidates of one split: distinct answer texts, each question's own group's other answers removed."
     rows = self.rows(name, task)
-    return answer_bank([self.records[i]["a"] for i in rows], [self.records[i]["group"] for i in rows], rule)
+    return answer_bank(self.column("a", rows), self.column("group", rows), rule)
 
 # %% ../nbs/07_training.ipynb #41d29c7a
 from .data import is_mapped, read_rows, blockwise, in_blocks

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 import pytest, yaml
 from conftest import TINY, copy_run, qa_jsonl, run_entry as run
+from cube_nb.data import Records
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def trained_run(tiny_run, tmp_path_factory) -> Path:
 
 
 def test_train_writes_run_folder(trained_run):
-    for f in ("config.yaml", "model.safetensors", "history.csv", "records.jsonl", "split.json",
+    for f in ("config.yaml", "model.safetensors", "history.csv", "records.arrow", "split.json",
               "embeddings.safetensors"):
         assert (trained_run / f).is_file(), f
     assert len((trained_run / "history.csv").read_text().splitlines()) == 1 + TINY["epochs"]  # header + an epoch a line
@@ -266,7 +267,7 @@ def test_train_and_eval_on_your_own_vectors(tiny_run, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "embedding 60 records" not in r.stdout  # the teacher never ran
     e = load_tensors(vecs)
-    rows = [int(json.loads(line)["q"][2:]) for line in (out / "records.jsonl").read_text().splitlines()]  # q#i
+    rows = [int(q[2:]) for q in Records.open(out / "records.arrow").column("q")]  # q#i
     assert torch.equal(load_tensors(out / "embeddings.safetensors")["q"], e["q"][rows])  # saved in split order
     r = run("cube_eval", "--run", out)
     assert r.returncode == 0, r.stderr

@@ -6,6 +6,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from conftest import BIN, cli
+from cube_nb.data import Records
 
 WORLD = 2
 
@@ -68,8 +69,8 @@ def test_torchrun_two_processes_equal_one(qa_file, tmp_path):
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("trained in") == 1  # one rank speaks
     split = json.loads((tmp_path / "two" / "timing.json").read_text())["embedding_split"]
-    recs = [json.loads(line) for line in (tmp_path / "two" / "records.jsonl").read_text().splitlines()]
-    texts = {r[k] for r in recs for k in ("q", "a")}
+    recs = Records.open(tmp_path / "two" / "records.arrow")
+    texts = {t for k in ("q", "a") for t in recs.column(k)}
     print(f"embedded by rank: {split} (texts, seconds)")
     assert [n for n, _ in split] == [len(texts) // 2, len(texts) - len(texts) // 2]  # both busy, each its half
     ea, eb = (load_file(tmp_path / d / "embeddings.safetensors") for d in ("one", "two"))
