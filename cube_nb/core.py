@@ -189,9 +189,13 @@ def register_engine(name: str,  # as `LatticeConfig.engine` names it
 
 # %% ../nbs/00_core.ipynb #ec9a52d6
 def peak_rss_bytes() -> int:
-    "Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    "Peak resident memory of this process so far: Linux's VmHWM (ru_maxrss keeps the starting parent's peak)."
+    try:
+        with open("/proc/self/status") as f:
+            return int(next(l for l in f if l.startswith("VmHWM")).split()[1]) * 1024
+    except (OSError, StopIteration):  # no /proc (macOS: ru_maxrss in bytes there, KiB on Linux)
+        import resource, sys
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 # %% ../nbs/00_core.ipynb #5d8dd20c
 LOCK_FILE = ".lock"
