@@ -890,14 +890,13 @@ def map_tensors(path,  # a .safetensors file
 # %% ../nbs/05_data.ipynb #da3b383a
 def read_rows(t: torch.Tensor,  # (N, d) a memory-mapped tensor, or a view of its rows
               idx: torch.Tensor,  # (k,) the rows wanted, in order
-              pin: bool = False,  # into page-locked memory (for asynchronous copies to a GPU)
 ) -> torch.Tensor:
     "Rows `idx` of a mapped `t` read from its file with `pread`: nothing of the file becomes resident in this process."
     m = _MAPPED[t.untyped_storage().data_ptr()]
     check(t.ndim == 2 and t.stride(1) == 1, f"read_rows reads whole rows of a 2-d tensor, not {tuple(t.shape)}")
     size, step = t.shape[1] * t.element_size(), t.stride(0) * t.element_size()
     base = m.offset + t.storage_offset() * t.element_size()
-    out = torch.empty(len(idx), t.shape[1], dtype=t.dtype, pin_memory=pin)
+    out = torch.empty(len(idx), t.shape[1], dtype=t.dtype)
     fd = m.file.fd  # opened with the mapping: the very file mapped, even if another took its name since
     buf = memoryview(out.numpy()).cast("B")
     rows = idx.tolist()
