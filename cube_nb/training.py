@@ -22,16 +22,17 @@ from .model import ModelConfig
 from .data import DatasetConfig
 
 # %% auto #0
-__all__ = ['READ_WORKERS', 'FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig', 'CancelFitException',
-           'CancelBatchException', 'Callback', 'dist_info', 'init_distributed', 'distributed', 'shard', 'gather_rows',
-           'predict', 'derived_seed', 'epoch_order', 'streams', 'check_rows', 'to_device', 'BatchRows', 'host_batches',
-           'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB', 'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB',
-           'GradClipCB', 'EmbeddingMetrics', 'mechanics', 'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB',
-           'check_damage', 'corrupt', 'InputNoiseCB', 'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states',
-           'TensorBoardCB', 'AdapterReconstructionCB', 'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB',
-           'check_out_dir', 'history_csv', 'plot_history', 'config_diff', 'RunInterrupted', 'run_training',
-           'run_teacher', 'embed_shares', 'own_vectors', 'layout_sample', 'check_not_training', 'load_run',
-           'StepClockCB', 'bench_epoch', 'StopAfterCB', 'bench_mapped', 'bench_memory']
+__all__ = ['READ_WORKERS', 'READ_AHEAD', 'READ_TIMEOUT', 'FINITE_EVERY', 'RUN_FILES', 'LAYOUT_ROWS', 'TrainingConfig',
+           'CancelFitException', 'CancelBatchException', 'Callback', 'dist_info', 'init_distributed', 'distributed',
+           'shard', 'gather_rows', 'predict', 'derived_seed', 'epoch_order', 'streams', 'check_rows', 'to_device',
+           'BatchRows', 'shm_room', 'host_batches', 'Learner', 'SeedCB', 'PairWeightsCB', 'NegativesCB',
+           'DistributedCB', 'MixedPrecisionCB', 'FiniteLossCB', 'GradClipCB', 'EmbeddingMetrics', 'mechanics',
+           'HistoryCB', 'SchedulerCB', 'BestWeightsCB', 'ProgressCB', 'check_damage', 'corrupt', 'InputNoiseCB',
+           'CudaGraphCB', 'CubeTrainer', 'train_mapper', 'lattice_states', 'TensorBoardCB', 'AdapterReconstructionCB',
+           'AdapterCubeTrainer', 'valid_checkpoint', 'CheckpointCB', 'check_out_dir', 'history_csv', 'plot_history',
+           'config_diff', 'RunInterrupted', 'run_training', 'run_teacher', 'embed_shares', 'own_vectors',
+           'layout_sample', 'check_not_training', 'load_run', 'StepClockCB', 'bench_epoch', 'StopAfterCB',
+           'bench_mapped', 'bench_memory']
 
 # %% ../nbs/07_training.ipynb #8bf28c38
 @dataclass
@@ -206,6 +207,7 @@ def bank(self: DialogueDataset,
     return answer_bank(self.column("a", rows), self.column("group", rows), rule)
 
 # %% ../nbs/07_training.ipynb #41d29c7a
+import warnings
 from .data import is_mapped, read_rows, blockwise, in_blocks
 
 def streams(train: tuple,  # (inputs, targets)
@@ -237,7 +239,7 @@ def to_device(t: torch.Tensor,  # any tensor (a mapped one is copied block by bl
     return out
 
 class BatchRows(torch.utils.data.Dataset):
-    "Batch k of `idxs` as (indices, inputs, targets) read on the host: a mapped file's rows with `read_rows`."
+    "Batch k of `idxs` as (inputs, targets) read on the host: a mapped file's rows with `read_rows`."
     def __init__(self,
                  x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
                  y: torch.Tensor,  # (N, d_out) host targets
@@ -246,9 +248,17 @@ class BatchRows(torch.utils.data.Dataset):
     def __len__(self): return len(self.idxs)
     def __getitem__(self, k):
         idx = self.idxs[k]
-        return idx, *(read_rows(t, idx) if is_mapped(t) else t.index_select(0, idx) for t in (self.x, self.y))
+        return tuple(read_rows(t, idx) if is_mapped(t) else t.index_select(0, idx) for t in (self.x, self.y))
 
 READ_WORKERS = 2  # processes reading a mapped file's batches ahead of the training loop
+READ_AHEAD = 4  # batches each of them reads ahead
+READ_TIMEOUT = 600  # seconds without a batch from them before training stops with an error
+
+def shm_room(nbytes: int) -> bool:
+    "Whether a shared-memory file of `nbytes` can be made now (not with a small /dev/shm or a file-size limit)."
+    try: torch.empty(nbytes, dtype=torch.uint8).share_memory_()
+    except RuntimeError: return False
+    return True
 
 def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
                  y: torch.Tensor,  # (N, d_out) host targets
@@ -259,9 +269,23 @@ def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
     "(indices, inputs, targets) per batch, a mapped file's read ahead in worker processes, sent from page-locked memory."
     from torch.utils.data import DataLoader
     workers = (READ_WORKERS if is_mapped(x) or is_mapped(y) else 0) if workers is None else workers
+    row = x.shape[1] * x.element_size() + y.shape[1] * y.element_size()
+    room = workers * READ_AHEAD * max(map(len, idxs), default=0) * row  # what the workers' batches hold at most
+    if workers and not shm_room(room):  # a batch a worker cannot send would be lost, and training wait for ever
+        warnings.warn(f"shared memory cannot hold {room / 2**20:.0f} MiB of batches in flight: they are read in "
+                      "this process instead (slower); give /dev/shm more room (docker run --shm-size)")
+        workers = 0
     dl = DataLoader(BatchRows(x, y, idxs), batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
-                    prefetch_factor=4 if workers else None, multiprocessing_context="fork" if workers else None)
-    for idx, xb, yb in dl: yield idx, xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                    prefetch_factor=READ_AHEAD if workers else None, timeout=READ_TIMEOUT if workers else 0,
+                    multiprocessing_context="fork" if workers else None)
+    it = iter(dl)
+    for idx in idxs:
+        try: xb, yb = next(it)
+        except RuntimeError as e:  # a worker gone silent (say, shared memory filled since): not a hang
+            if "timed out" not in str(e): raise
+            raise CubeError(f"no batch came from the reading processes in {READ_TIMEOUT} s: check /dev/shm and the "
+                            "data file's disk, then resume the run") from None
+        yield idx, xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
 
 # %% ../nbs/07_training.ipynb #f8d34a33
 class Learner:
