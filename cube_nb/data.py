@@ -809,7 +809,7 @@ class Records(collections.abc.Sequence):
         try: return cls(pa.ipc.open_file(pa.memory_map(str(path))).read_all())
         except (OSError, pa.ArrowInvalid) as e:
             raise CubeError(f"{path} is not a readable Arrow file ({str(e).splitlines()[0][:80]}): the run folder is "
-                            "damaged; re-run cube_train") from None
+                            "damaged: re-run cube_train") from None
 
     def __len__(self): return self.table.num_rows
     def __getitem__(self, i):
@@ -852,7 +852,7 @@ _NP = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
 class _OpenFile:
     "A file open for reading while anything holds this object."
     def __init__(self, path): self.fd = os.open(path, os.O_RDONLY)
-    def __del__(self): os.close(self.fd)
+    def __del__(self, close=os.close): close(self.fd)  # bound now: at exit `os` may be gone before this runs
 
 def _damaged(path, why: str) -> CubeError:
     return CubeError(f"{path} is not a valid safetensors file ({why}): it is damaged or truncated, delete it and "

@@ -246,7 +246,7 @@ class Bank:
         return order[torch.repeat_interleave(lo - (n.cumsum(0) - n), n) + torch.arange(int(n.sum()))]
 
     def drop(self, lo: int, hi: int, device=None) -> torch.Tensor | None:
-        "(hi - lo, M) mask of the candidates left out for queries lo … hi − 1 on `device`, None when there are none."
+        "(hi - lo, M) mask, on `device`, of the candidates left out for queries lo … hi − 1 (None: there are none)."
         q, c = self.removed[:, self.pairs_of(torch.arange(lo, hi))]
         if not len(q): return None
         m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool, device=device)  # made where it is used

@@ -266,14 +266,14 @@ def host_batches(x: torch.Tensor,  # (N, d) host inputs, memory-mapped or not
                  device: torch.device,  # where the batches go
                  workers: int | None = None,  # reading processes, None: `READ_WORKERS` for mapped data, else none
 ):
-    "(indices, inputs, targets) per batch, a mapped file's read ahead in worker processes, sent from page-locked memory."
+    "(indices, inputs, targets) per batch: a mapped file's read ahead in worker processes, sent page-locked."
     from torch.utils.data import DataLoader
     workers = (READ_WORKERS if is_mapped(x) or is_mapped(y) else 0) if workers is None else workers
     row = x.shape[1] * x.element_size() + y.shape[1] * y.element_size()
     room = workers * READ_AHEAD * max(map(len, idxs), default=0) * row  # what the workers' batches hold at most
     if workers and not shm_room(room):  # a batch a worker cannot send would be lost, and training wait for ever
         warnings.warn(f"shared memory cannot hold {room / 2**20:.0f} MiB of batches in flight: they are read in "
-                      "this process instead (slower); give /dev/shm more room (docker run --shm-size)")
+                      "this process instead, slower: give /dev/shm more room (docker run --shm-size)")
         workers = 0
     dl = DataLoader(BatchRows(x, y, idxs), batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
                     prefetch_factor=READ_AHEAD if workers else None, timeout=READ_TIMEOUT if workers else 0,
