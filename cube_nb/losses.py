@@ -227,7 +227,7 @@ class Bank:
     removed: torch.Tensor  # (2, K) (query, candidate) pairs left out: the other answers of the query's group
     rule: str = "distinct"  # distinct (leak-free) or all (every row a candidate, a tie counts against the true one)
 
-    @property
+    @functools.cached_property
     def alone(self) -> torch.Tensor:
         "Queries with no candidate left but their true one: left out of the retrieval figures."
         return len(self.cand) - torch.bincount(self.removed[0], minlength=len(self.target)) <= 1
@@ -245,12 +245,21 @@ class Bank:
         n = torch.searchsorted(q, rows, right=True) - lo
         return order[torch.repeat_interleave(lo - (n.cumsum(0) - n), n) + torch.arange(int(n.sum()))]
 
+    def memo(self, key, make):
+        "`make()`, computed once per `key` for this bank and kept: every mapper is scored on the same blocks."
+        kept = self.__dict__.setdefault("_memo", {})
+        if key not in kept: kept[key] = make()
+        return kept[key]
+
     def drop(self, lo: int, hi: int, device=None) -> torch.Tensor | None:
         "(hi - lo, M) mask, on `device`, of the candidates left out for queries lo … hi − 1 (None: there are none)."
-        q, c = self.removed[:, self.pairs_of(torch.arange(lo, hi))]
-        if not len(q): return None
+        def where():  # the mask's (row, candidate) indices, found once and kept on `device`
+            q, c = self.removed[:, self.pairs_of(torch.arange(lo, hi))]
+            return ((q - lo).to(device or "cpu"), c.to(device or "cpu")) if len(q) else None
+        ij = self.memo(("drop", lo, hi, str(device)), where)
+        if ij is None: return None
         m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool, device=device)  # made where it is used
-        m[(q - lo).to(m.device), c.to(m.device)] = True
+        m[ij] = True
         return m
 
     def sub(self, rows: torch.Tensor) -> tuple:
@@ -353,11 +362,12 @@ def one_of_k(pred: torch.Tensor,  # (n, d) predictions
     "PolyAI's 1-of-100: queries shuffled into batches of `k`, each ranked among its batch's answers (the bank's rule)."
     bank = bank if bank is not None else answer_bank(n=len(target))
     size = min(k, len(pred))  # fewer queries than k: one batch of all
-    order = torch.randperm(len(pred), generator=torch.Generator().manual_seed(seed))
+    def batches():  # (rows, bank, candidates) of each batch, the same for every mapper scored on `bank`
+        order = torch.randperm(len(pred), generator=torch.Generator().manual_seed(seed))
+        full = order[:len(order) // size * size]  # a last batch smaller than `size` is left out
+        return [(rows, *bank.sub(rows)) for rows in full.split(size)]
     hits = counted = 0
-    for i in range(0, len(order) - size + 1, size):  # a last batch smaller than `size` is left out
-        rows = order[i:i + size]
-        sub, cols = bank.sub(rows)
+    for rows, sub, cols in bank.memo(("1-of-k", len(pred), size, seed), batches):
         r = candidate_ranks(pred[rows.to(pred.device)], target[sub.cand.to(target.device)], sub,
                             score.subset(cols) if score is not None else None)[~sub.alone]
         hits, counted = hits + int((r == 1).sum()), counted + len(r)

@@ -17,8 +17,9 @@ from .core import CubeError, check, get_device, cache_root
 __all__ = ['MPNET_SHA256_PREFIX', 'KNOWN_TEACHERS', 'TOKENIZE_CHUNK', 'ONNX_TOLERANCE', 'minilm_path', 'assemble_split_zip',
            'mpnet_path', 'teacher_path', 'st_settings', 'teacher_settings', 'mean_pool', 'config_width',
            'TeacherEncoder', 'quiet_transformers', 'packs', 'token_batches', 'tokenize_fn', 'pack_ids', 'pad_packed',
-           'varlen_attention', 'packed_forward', 'pool_packed', 'ahead', 'weight_files', 'weights_sha256', 'text_key',
-           'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx', 'onnx_session']
+           'varlen_kernel', 'varlen_attention', 'packed_forward', 'pool_packed', 'ahead', 'weight_files',
+           'weights_sha256', 'text_key', 'EmbeddingCache', 'default_cache_dir', 'onnx_path', 'export_onnx',
+           'onnx_session']
 
 # %% ../nbs/04_teachers.ipynb #3fce44b5
 def minilm_path() -> Path:
@@ -309,25 +310,35 @@ def pad_packed(flat: torch.Tensor,  # (T, ...) ids (or any rows) of the texts en
 # %% ../nbs/04_teachers.ipynb #f4ef7291
 import warnings
 
+def varlen_kernel(q: torch.Tensor,  # (T, heads, e) queries of packed texts, on CUDA
+                  k: torch.Tensor,  # (T, heads, e) keys
+                  v: torch.Tensor,  # (T, heads, e) values
+                  offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
+                  longest: int,  # the longest text's tokens
+) -> torch.Tensor:
+    "Attention of each text over its own tokens in PyTorch's variable-length CUDA kernels: (T, heads, e)."
+    cu = offsets.to(torch.int32)
+    if q.dtype in (torch.float16, torch.bfloat16):  # FlashAttention 2
+        return torch.ops.aten._flash_attention_forward(q, k, v, cu, cu, longest, longest, 0.0, False, False)[0]
+    return torch.ops.aten._efficient_attention_forward(q[None], k[None], v[None], None, cu, cu, longest, longest,
+                                                       0.0, 0)[0][0]
+
 def varlen_attention(q: torch.Tensor,  # (T, d) queries of packed texts
                      k: torch.Tensor,  # (T, d) keys
                      v: torch.Tensor,  # (T, d) values
                      offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
                      heads: int,  # attention heads (d = heads × head width)
-                     nested: bool = True,  # jagged nested tensors, False: pad q, k, v and mask
+                     fused: bool = True,  # `varlen_kernel` on CUDA, False: pad q, k, v and mask
+                     longest: int | None = None,  # the longest text's tokens, None: read from `offsets`
 ) -> torch.Tensor:
     "Multi-head attention of each packed text over its own tokens: (T, d)."
     T, d = q.shape
-    if nested:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # nested tensors are a prototype API: it says so on first use
-                qkv = [torch.nested.nested_tensor_from_jagged(x.view(T, heads, -1), offsets).transpose(1, 2)
-                       for x in (q, k, v)]
-                return F.scaled_dot_product_attention(*qkv).transpose(1, 2).values().reshape(T, d)
-        except (RuntimeError, NotImplementedError) as e:  # a PyTorch without these kernels: pad instead
-            warnings.warn(f"attention on nested tensors failed ({str(e).splitlines()[0][:80]}): padding q, k, v")
-    (qp, mask), (kp, _), (vp, _) = [pad_packed(x.view(T, heads, -1), offsets.diff()) for x in (q, k, v)]
+    q, k, v = (x.view(T, heads, -1) for x in (q, k, v))
+    if fused and q.is_cuda:
+        try: return varlen_kernel(q, k, v, offsets, longest or int(offsets.diff().max())).reshape(T, d)
+        except (RuntimeError, NotImplementedError) as e:  # a PyTorch or GPU without these kernels: pad instead
+            warnings.warn(f"variable-length attention failed ({str(e).splitlines()[0][:80]}): padding q, k, v")
+    (qp, mask), (kp, _), (vp, _) = [pad_packed(x, offsets.diff()) for x in (q, k, v)]
     o = F.scaled_dot_product_attention(*(p.transpose(1, 2) for p in (qp, kp, vp)), attn_mask=mask[:, None, None, :])
     return o.transpose(1, 2)[mask].reshape(T, d)
 
@@ -335,16 +346,17 @@ def varlen_attention(q: torch.Tensor,  # (T, d) queries of packed texts
 def packed_forward(model,  # a BERT model (`packs(model)`)
                    flat: torch.Tensor,  # (T,) token ids of the texts end to end
                    offsets: torch.Tensor,  # (B + 1,) where each text starts, then T
-                   nested: bool = True,  # attention on jagged nested tensors (as `varlen_attention`)
+                   fused: bool = True,  # attention in the variable-length kernels on CUDA (`varlen_attention`)
 ) -> torch.Tensor:
     "The last hidden state (T, d) of every real token, computed without padding."
     emb, seg = model.embeddings, torch.repeat_interleave(offsets.diff(), output_size=len(flat))
     pos = torch.arange(len(flat), device=flat.device) - offsets[seg]  # each token's place in its own text
     h = emb.LayerNorm(emb.word_embeddings(flat) + emb.position_embeddings(pos) + emb.token_type_embeddings.weight[0])
+    longest = int(offsets.diff().max())  # read once for every layer
     for layer in model.encoder.layer:
         a = layer.attention
         ctx = varlen_attention(a.self.query(h), a.self.key(h), a.self.value(h), offsets,
-                               model.config.num_attention_heads, nested)
+                               model.config.num_attention_heads, fused, longest)
         h = a.output.LayerNorm(a.output.dense(ctx) + h)
         h = layer.output.LayerNorm(layer.output.dense(layer.intermediate(h)) + h)
     return h
@@ -369,7 +381,7 @@ def _embed(self: TeacherEncoder,
     "Vectors (B, dim) of one packed batch, on the teacher's device, pooled and normalised in float32."
     if self.packed:
         offsets = F.pad(lengths.cumsum(0), (1, 0))
-        e = pool_packed(packed_forward(self.model, flat, offsets, self.device.type == "cuda"), offsets, self.pooling)
+        e = pool_packed(packed_forward(self.model, flat, offsets), offsets, self.pooling)
     else:
         ids, mask = pad_packed(flat, lengths, self.tokenizer.pad_token_id or 0)
         if self.backend == "onnx":

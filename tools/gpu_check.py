@@ -31,6 +31,19 @@ if sys.argv[1:2] == ["teacher"]:
     from cube_nb.teachers import TeacherEncoder
     from cube_nb.data import jargon_pairs
     texts = list(dict.fromkeys([p["q"] for p in jargon_pairs()] + [p["a"] for p in jargon_pairs()]))
+    import warnings
+    from cube_nb.teachers import varlen_attention
+    torch.manual_seed(0)
+    offsets = torch.tensor([0, 5, 37, 38, 100, 228], device="cuda")
+    for dtype, eps in ((torch.float32, 1e-5), (torch.float16, 2e-3), (torch.bfloat16, 2e-2)):  # kernels vs padding
+        q, k, v = torch.randn(3, 228, 384, device="cuda", dtype=dtype).unbind()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the kernel must run, not fall back to padding
+            fused = varlen_attention(q, k, v, offsets, heads=12)
+        padded = varlen_attention(q, k, v, offsets, heads=12, fused=False)
+        err = float((fused.float() - padded.float()).abs().max())
+        print(f"varlen kernel vs padded attention, {dtype}: max abs diff {err:.1e}", flush=True)
+        assert err < eps, err
     ref = None
     for dtype in ("float32", "float16", "bfloat16"):
         t = TeacherEncoder(sys.argv[2], device="cuda", dtype=dtype, batch_size=256)
@@ -68,6 +81,23 @@ if sys.argv[1:2] == ["frontier"]:
     open(sys.argv[3], "w").write(json.dumps(record, indent=1))
     sys.exit(0)
 
+if sys.argv[1:2] == ["map"]:  # python3 tools/gpu_check.py map: MAP's grid with its epochs as CUDA graphs, and without
+    import time
+    from cube_nb.evaluation import fit_map
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(24000, 384), dim=1)
+    a = torch.nn.functional.normalize(q @ torch.randn(384, 384) / 20 + torch.randn_like(q), dim=1)
+    out = {}
+    for graphs in (True, False):
+        t0 = time.perf_counter()
+        m, chosen = fit_map((q[:20000], a[:20000]), (q[20000:], a[20000:]), device="cuda", cuda_graphs=graphs,
+                            epochs=30, patience=3)
+        out[graphs] = m.W.detach(), chosen
+        print(f"MAP grid, CUDA graphs {graphs}: {chosen}, {time.perf_counter() - t0:.1f}s", flush=True)
+    diff = float((out[True][0] - out[False][0]).abs().max())
+    print(f"MAP with CUDA graphs vs eager: W max abs diff {diff:.1e}", flush=True)
+    assert out[True][1] == out[False][1] and diff < 1e-4, (out[True][1], out[False][1], diff)
+    sys.exit(0)
 if sys.argv[1:2] == ["graphs"]:  # python3 tools/gpu_check.py graphs: training with CUDA graphs against without them
     from cube_nb.core import set_seed
     torch.manual_seed(0)
