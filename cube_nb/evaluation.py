@@ -115,21 +115,7 @@ def _grid_r1(alpha, W, xvn, cands, bank) -> list:
                                        chunk=max(1, 8192 // n), offset=i) for i in range(0, len(xvn), step)], -1)
     return (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist()
 
-def _map_graph(alpha, W, acc, lr, l2, x, y, idx, smoothing):
-    "`_map_step_` on rows idx[0], idx[1], … of (x, y) captured as one CUDA graph (fill `idx`, then replay it)."
-    def steps(a, w, ac, k):
-        for j in range(k):
-            _map_step_(a, w, ac, lr, l2, *(F.normalize(t[idx[j]], dim=1) for t in (x, y)), smoothing)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up (lazy kernels, cuBLAS's workspace) on copies: the weights stay put
-        steps(alpha.clone(), W.clone(), tuple(a.clone() for a in acc), min(2, len(idx)))
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph): steps(alpha, W, acc, len(idx))
-    return graph
-
-def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoothing, device, graphs=False):
+def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoothing, device):
     "Every (lr, l2) of `points` trained at once, one (α, W) each: {point: (best validation R@1, weights, epoch)}."
     (x, y), (xv, yv), n = train, val, len(points)  # on `device` already (`fit_map`)
     torch.manual_seed(seed)
@@ -140,29 +126,20 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
     xvn = F.normalize(xv, dim=1)  # MAP works on unit vectors (the training rows: a batch at a time)
     bank = val_bank if val_bank is not None else answer_bank(n=len(yv))
     cands = yv[bank.cand.to(yv.device)]
-    best, since, live = [(-1.0, None, 0)] * n, [0] * n, list(range(n))  # live: the points in the stack
-    full = len(x) // batch if graphs else 0  # CUDA: an epoch's full batches are one graph's replay (launch-bound)
-    graph, idx = None, torch.zeros(full, batch, dtype=torch.long, device=device)
+    best, since, live = [(-1.0, None, 0)] * n, [0] * n, list(range(n))  # live: the points still training
     for ep in range(1, epochs + 1):
-        perm = torch.randperm(len(x), generator=g).to(device)
-        if full:
-            if graph is None: graph = _map_graph(alpha, W, acc, lr, l2, x, y, idx, smoothing)
-            idx.copy_(perm[:full * batch].view(full, batch))
-            graph.replay()
-        for b in perm[full * batch:].split(batch):  # the last, short batch (all of them without a graph)
-            _map_step_(alpha, W, acc, lr, l2, *(F.normalize(t[b], dim=1) for t in (x, y)), smoothing)
-        rows = [j for j, k in enumerate(live) if since[k] < patience]  # the points not stopped yet
-        for j, r1 in zip(rows, _grid_r1(alpha[rows], W[rows], xvn, cands, bank)):
-            k = live[j]
+        for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
+            _map_step_(alpha, W, acc, lr, l2, *(F.normalize(t[idx], dim=1) for t in (x, y)), smoothing)
+        for j, (k, r1) in enumerate(zip(live, _grid_r1(alpha, W, xvn, cands, bank))):
             if r1 > best[k][0]:
                 state = {"alpha": alpha[j].clone().cpu(), "W": W[j].clone().cpu()}  # a copy
                 best[k], since[k] = (r1, state, ep), 0
             else: since[k] += 1
-        rows = [j for j in rows if since[live[j]] < patience]
+        rows = [j for j, k in enumerate(live) if since[k] < patience]  # a stopped point leaves the batch
         if not rows: break
-        if len(rows) <= (len(live) // 2 if graph else len(live) - 1):  # stopped points leave the stack (a graph:
-            live, alpha, W = [live[j] for j in rows], alpha[rows], W[rows]  # once half have, then captured again)
-            acc, lr, l2, graph = tuple(t[rows] for t in acc), lr[rows], l2[rows], None
+        if len(rows) < len(live):
+            live, alpha, W = [live[j] for j in rows], alpha[rows], W[rows]
+            acc, lr, l2 = tuple(t[rows] for t in acc), lr[rows], l2[rows]
     return dict(zip(points, best))
 
 def fit_map(train: tuple,  # (questions, answers) to fit
@@ -175,13 +152,12 @@ def fit_map(train: tuple,  # (questions, answers) to fit
             patience: int = 10,  # epochs without a better validation R@1 before a grid point stops
             smoothing: float = 0.2,  # label smoothing of the softmax
             device="cpu",  # where it trains (a GPU: seconds on all of chitchat)
-            cuda_graphs: bool = True,  # on a GPU: each epoch's full batches replayed as one CUDA graph
 ) -> tuple:
     "MAP fitted as PolyAI fit it, the grid point and epoch with the best validation R@1 kept: (`MAP`, its choice)."
     from itertools import product
     train, val = [tuple(to_device(t, torch.device(device)) for t in p) for p in (train, val)]  # once for the grid
     runs = _map_grid(train, val, val_bank, list(product(grid["lr"], grid["l2"])), seed, batch, epochs, patience,
-                     smoothing, device, cuda_graphs and torch.device(device).type == "cuda")
+                     smoothing, device)
     (lr, l2), (r1, state, ep) = max(runs.items(), key=lambda kv: kv[1][0])
     m = MAP(train[0].shape[1])
     m.load_state_dict(state)
@@ -223,8 +199,7 @@ def fit_baselines(train: tuple,  # (questions, answers) the baselines are fitted
     if d == d_out:  # the identity plus a learned map: the field's adapter
         t0 = time.perf_counter()
         out["map"], chosen = fit_map(train, val, val_bank, seed=cfg.seed if cfg else 0,
-                                     device=get_device(cfg.device) if cfg else "cpu",
-                                     cuda_graphs=cfg.cuda_graphs if cfg else True)
+                                     device=get_device(cfg.device) if cfg else "cpu")
         if log: log(f"map: lr={chosen['lr']} l2={chosen['l2']} epoch {chosen['epoch']}, validation R@1 "
                     f"{chosen['val_R1']:.3f}, fitted in {time.perf_counter() - t0:.1f}s")
     if cfg is not None and n_params is not None:

@@ -81,23 +81,6 @@ if sys.argv[1:2] == ["frontier"]:
     open(sys.argv[3], "w").write(json.dumps(record, indent=1))
     sys.exit(0)
 
-if sys.argv[1:2] == ["map"]:  # python3 tools/gpu_check.py map: MAP's grid with its epochs as CUDA graphs, and without
-    import time
-    from cube_nb.evaluation import fit_map
-    torch.manual_seed(0)
-    q = torch.nn.functional.normalize(torch.randn(24000, 384), dim=1)
-    a = torch.nn.functional.normalize(q @ torch.randn(384, 384) / 20 + torch.randn_like(q), dim=1)
-    out = {}
-    for graphs in (True, False):
-        t0 = time.perf_counter()
-        m, chosen = fit_map((q[:20000], a[:20000]), (q[20000:], a[20000:]), device="cuda", cuda_graphs=graphs,
-                            epochs=30, patience=3)
-        out[graphs] = m.W.detach(), chosen
-        print(f"MAP grid, CUDA graphs {graphs}: {chosen}, {time.perf_counter() - t0:.1f}s", flush=True)
-    diff = float((out[True][0] - out[False][0]).abs().max())
-    print(f"MAP with CUDA graphs vs eager: W max abs diff {diff:.1e}", flush=True)
-    assert out[True][1] == out[False][1] and diff < 1e-4, (out[True][1], out[False][1], diff)
-    sys.exit(0)
 if sys.argv[1:2] == ["graphs"]:  # python3 tools/gpu_check.py graphs: training with CUDA graphs against without them
     from cube_nb.core import set_seed
     torch.manual_seed(0)

@@ -5,6 +5,7 @@
 #   bash tools/gpu_scaling.sh run DATA "VARIANTS" WORKERS SECONDS TAG   # jobs in parallel -> $OUT/TAG.jsonl
 #   bash tools/gpu_scaling.sh speed                                     # cube_bench --suite train, cold then warm cache
 #   bash tools/gpu_scaling.sh e2e RUN                                   # all chitchat: cube_train + cube_eval, timed
+#   bash tools/gpu_scaling.sh ab OLD                                    # e2e of the cube_nb in OLD, then of this one
 #   bash tools/gpu_scaling.sh embeddings FOLDER                         # teacher suite, e2e, data suite (issue 31)
 #   bash tools/gpu_scaling.sh figures FOLDER                            # warm Triton, e2e, teacher cold, data suite
 #   bash tools/gpu_scaling.sh profile RUN                               # train, eval in cProfile, then e2e (the figure)
@@ -43,7 +44,10 @@ PY
   exit
 fi
 export PYTHONPATH=$PWD:/tmp/site OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 CUBE_NB_CACHE=/tmp/cube-cache PYTHONUNBUFFERED=1
-export PYTHONPYCACHEPREFIX=/tmp/pycache  # the image ships no .pyc: without this each process compiles ~3 s of source
+# The image ships no .pyc and sets PYTHONDONTWRITEBYTECODE: every process compiled ~7 s of source (torch, transformers,
+# sklearn), which an installed environment does once. Written here once, as pip would have.
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX=/tmp/pycache
 setup() {  # the wheels the image lacks and the chitchat corpus package, unpacked under /tmp/site
   python -m pip install --no-deps -q runs/wheels/*.whl 2>&1 | grep -v -i warn
   site=/tmp/site/chitchat_dataset
@@ -53,18 +57,21 @@ setup() {  # the wheels the image lacks and the chitchat corpus package, unpacke
     runs/gpu-bundle/chitchat_dataset/dataset.json.xz $site/dataset.json
 }
 cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
-e2e() {  # RUN: from the corpus's text to an evaluated run, the teacher on the GPU in half precision
-  local start=$(date +%s%N)
+stamp() {  # each line behind the seconds since $1 (when the command started)
+  while IFS= read -r l; do printf '%6.1fs %s\n' "$(( $(date +%s%N) - $1 ))e-9" "$l"; done
+}
+e2e() {  # RUN [LOG]: from the corpus's text to an evaluated run, the teacher on the GPU in half precision
+  local start=$(date +%s%N) log=${2:-$OUT/e2e.log}
   cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $1 --force \
-    2>&1 | tee $OUT/train.log
+    2>&1 | stamp $start | tee -a $log
   [ ${PIPESTATUS[0]} = 0 ] || return 1
   local mid=$(date +%s%N)
-  cli eval_main --run $1 2>&1 | tee $OUT/eval.log  # its lines say when each baseline and mapper was done
+  cli eval_main --run $1 2>&1 | stamp $mid | tee -a $log  # its lines say when each baseline and mapper was done
   [ ${PIPESTATUS[0]} = 0 ] || return 1
   local end=$(date +%s%N)
-  echo "cube_train $(( (mid - start) / 1000000 )) ms, cube_eval $(( (end - mid) / 1000000 )) ms"
-  echo "cube_train + cube_eval on all chitchat: $(( (end - start) / 1000000000 ))s"
-  cp $1/metrics.json $1/timing.json $OUT/
+  echo "cube_train $(( (mid - start) / 1000000 )) ms, cube_eval $(( (end - mid) / 1000000 )) ms" | tee -a $log
+  echo "cube_train + cube_eval on all chitchat: $(( (end - start) / 1000000000 ))s" | tee -a $log
+  python -c "import json, sys; print('seconds', json.load(open(sys.argv[1]))['seconds'])" $1/metrics.json | tee -a $log
 }
 if [ "$1" = speed ]; then  # each in a fresh process: the Triton cache emptied first, then as the first run left it
   setup
@@ -114,6 +121,17 @@ if [ "$1" = figures ]; then  # issue 31's figures: e2e (cold embeddings, warm Tr
     | tee $OUT/teacher-cold.txt
   cli bench_main --suite data --device cuda --batch 1024 --sizes 100000 1000000 10000000 \
     --steps 2000 --folder $2 --json 2>&1 | grep -v -i warn | tee $OUT/data.txt
+  exit
+fi
+if [ "$1" = ab ]; then  # ab OLD: e2e of the library in folder OLD (a cube_nb package), then of this one, one machine
+  setup
+  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out /tmp/ab-warm \
+    --force data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1  # Triton's kernels and the .pyc files, compiled
+  for lib in $2 .; do
+    rm -rf $CUBE_NB_CACHE/embeddings
+    echo "== library in $lib" >> $OUT/ab.log
+    PYTHONPATH=$PWD/$lib:$PYTHONPATH e2e /tmp/ab-run $OUT/ab.log 2>&1 | grep -v -i warn | tail -3
+  done
   exit
 fi
 if [ "$1" = e2e ]; then
