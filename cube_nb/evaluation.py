@@ -107,10 +107,9 @@ def _map_step_(alpha, W, acc, lr, l2, xb, yb, smoothing):
     _adagrad_(W, gW, acc[1], lr[:, None, None])
 
 @torch.no_grad()
-def _grid_r1(alpha, W, xvn, cands, bank) -> list:
-    "Validation R@1 of each stacked point (α, W) on the unit questions `xvn`, a block of them at a time (memory)."
-    n = len(W)
-    step = max(1, MAP_VAL_ROWS // n)
+def _grid_r1(alpha, W, xvn, cands, bank, n) -> list:
+    "Validation R@1 of each stacked point (α, W) on the unit questions `xvn`, in blocks sized for `n` points (memory)."
+    step = max(1, MAP_VAL_ROWS // n)  # the same blocks every epoch: the bank keeps their masks' indices
     ranks = torch.cat([candidate_ranks(alpha[:, None, None] * xvn[i:i + step] + xvn[i:i + step] @ W, cands, bank,
                                        chunk=max(1, 8192 // n), offset=i) for i in range(0, len(xvn), step)], -1)
     return (ranks[:, ~bank.alone] <= 1).double().mean(1).tolist()
@@ -130,7 +129,7 @@ def _map_grid(train, val, val_bank, points, seed, batch, epochs, patience, smoot
     for ep in range(1, epochs + 1):
         for idx in torch.randperm(len(x), generator=g).to(device).split(batch):
             _map_step_(alpha, W, acc, lr, l2, *(F.normalize(t[idx], dim=1) for t in (x, y)), smoothing)
-        for j, (k, r1) in enumerate(zip(live, _grid_r1(alpha, W, xvn, cands, bank))):
+        for j, (k, r1) in enumerate(zip(live, _grid_r1(alpha, W, xvn, cands, bank, n))):
             if r1 > best[k][0]:
                 state = {"alpha": alpha[j].clone().cpu(), "W": W[j].clone().cpu()}  # a copy
                 best[k], since[k] = (r1, state, ep), 0

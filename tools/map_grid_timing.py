@@ -30,6 +30,6 @@ print(f"1 epoch {s[1]:.2f} s, 5 epochs {s[5]:.2f} s, {(s[5] - s[1]) / 4:.3f} s a
 alpha, W = torch.ones(len(points), device=dev), torch.randn(len(points), tr[0].shape[1], tr[0].shape[1], device=dev)
 xvn, cands = torch.nn.functional.normalize(vad[0], dim=1), vad[1][vb.cand.to(dev)]
 chunk, n = max(1, 8192 // len(points)), len(va[0])
-ranking = clock(lambda: ev._grid_r1(alpha, W, xvn, cands, vb))
+ranking = clock(lambda: ev._grid_r1(alpha, W, xvn, cands, vb, len(points)))
 masks = clock(lambda: [vb.drop(i, min(i + chunk, n)) for i in range(0, n, chunk)])
 print(f"validation R@1 of one epoch: {ranking:.2f} s, its masks alone: {masks:.2f} s")
