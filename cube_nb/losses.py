@@ -253,12 +253,13 @@ class Bank:
 
     def drop(self, lo: int, hi: int, device=None) -> torch.Tensor | None:
         "(hi - lo, M) mask, on `device`, of the candidates left out for queries lo … hi − 1 (None: there are none)."
-        def where():  # the mask's (row, candidate) indices, found once and kept on `device`
+        dev = torch.device(device or "cpu")  # None and "cpu" share one kept copy
+        def where():  # the mask's (row, candidate) indices, found once and kept on `dev`
             q, c = self.removed[:, self.pairs_of(torch.arange(lo, hi))]
-            return ((q - lo).to(device or "cpu"), c.to(device or "cpu")) if len(q) else None
-        ij = self.memo(("drop", lo, hi, str(device)), where)
+            return ((q - lo).to(dev), c.to(dev)) if len(q) else None
+        ij = self.memo(("drop", lo, hi, str(dev)), where)
         if ij is None: return None
-        m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool, device=device)  # made where it is used
+        m = torch.zeros(hi - lo, len(self.cand), dtype=torch.bool, device=dev)  # made where it is used
         m[ij] = True
         return m
 

@@ -57,6 +57,10 @@ setup() {  # the wheels the image lacks and the chitchat corpus package, unpacke
     runs/gpu-bundle/chitchat_dataset/dataset.json.xz $site/dataset.json
 }
 cli() { python -c "import sys; from cube_nb import cli; sys.exit(getattr(cli, sys.argv.pop(1))())" "$@"; }
+warm() {  # a 5,000-pair run into folder $1: the same Triton kernels and .pyc files compiled as a full run's
+  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $1 --force \
+    data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1
+}
 stamp() {  # each line behind the seconds since $1 (when the command started)
   while IFS= read -r l; do printf '%6.1fs %s\n' "$(( $(date +%s%N) - $1 ))e-9" "$l"; done
 }
@@ -97,8 +101,7 @@ fi
 if [ "$1" = profile ]; then  # cube_train then cube_eval in cProfile (cold caches), then the figure: e2e, warm Triton
   setup
   printf 'import sys\nfrom cube_nb import cli\nsys.exit(getattr(cli, sys.argv.pop(1))())\n' > /tmp/cli.py
-  [ -n "${WARM:-}" ] && cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 \
-    --out $2-warm --force data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1  # WARM=1: a warm Triton cache first
+  [ -n "${WARM:-}" ] && warm $2-warm  # WARM=1: a warm Triton cache first
   for cmd in "train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2 --force" \
       "eval_main --run $2"; do
     start=$(date +%s%N)
@@ -113,8 +116,7 @@ if [ "$1" = profile ]; then  # cube_train then cube_eval in cProfile (cold cache
 fi
 if [ "$1" = figures ]; then  # issue 31's figures: e2e (cold embeddings, warm Triton), the teacher cold, data suite
   setup
-  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out $2/warm --force \
-    data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1  # the same kernels compiled: a warm Triton cache
+  warm $2/warm
   rm -rf $CUBE_NB_CACHE/embeddings
   e2e $2/e2e 2>&1 | grep -v -i warn | tail -3 | tee $OUT/e2e.txt
   [ -n "${COLD:-}" ] && python tools/teacher_cold.py runs/gpu-bundle/minilm-fp16 2>&1 | grep -v -i warn \
@@ -125,8 +127,7 @@ if [ "$1" = figures ]; then  # issue 31's figures: e2e (cold embeddings, warm Tr
 fi
 if [ "$1" = ab ]; then  # ab OLD: e2e of the library in folder OLD (a cube_nb package), then of this one, one machine
   setup
-  cli train_main --config configs/chitchat-full.yaml --teacher runs/gpu-bundle/minilm-fp16 --out /tmp/ab-warm \
-    --force data.max_pairs=5000 epochs=1 > $OUT/warm.txt 2>&1  # Triton's kernels and the .pyc files, compiled
+  warm /tmp/ab-warm
   for lib in $2 .; do
     rm -rf $CUBE_NB_CACHE/embeddings
     echo "== library in $lib" >> $OUT/ab.log

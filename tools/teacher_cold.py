@@ -1,5 +1,5 @@
 """The teacher as `cube_train` pays for it: in a fresh process, loading it, then embedding a corpus's texts once
-(no warm-up pass), then once more warm; packed (nested-tensor) and padded attention, each in its own process:
+(no warm-up pass), then once more warm; packed (variable-length kernels) and padded attention, each in its own process:
    python tools/teacher_cold.py FOLDER [--data chitchat] [--dtype float16]
 One JSON line per attention: seconds to import, load, first (cold) and second (warm) encode, and texts/s of each."""
 import argparse, json, subprocess, sys, time
